@@ -1,0 +1,32 @@
+# Flags for the project's own programs (tests, examples, benchmarks), kept off
+# the exported targets so users choose their own.
+
+add_library(diskmc_program_flags INTERFACE)
+target_compile_options(diskmc_program_flags INTERFACE -Wall -Wextra -Wpedantic)
+if(DISKMC_NATIVE)
+  target_compile_options(diskmc_program_flags INTERFACE -march=native)
+endif()
+if(DISKMC_WARNINGS_AS_ERRORS)
+  target_compile_options(diskmc_program_flags INTERFACE -Werror)
+endif()
+if(DISKMC_SANITIZE)
+  # g++ 12 reports a false -Wmaybe-uninitialized inside <regex> (pulled in by
+  # catch.hpp) under the sanitizers.
+  target_compile_options(diskmc_program_flags INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+    -Wno-maybe-uninitialized)
+  target_link_options(diskmc_program_flags INTERFACE -fsanitize=address,undefined)
+endif()
+if(CMAKE_BUILD_TYPE STREQUAL "Release")
+  target_compile_options(diskmc_program_flags INTERFACE -O3)
+endif()
+
+# diskmc_add_program(NAME SOURCE): one executable per source file, linked with
+# the core, FITS support when built, and the program flags.
+function(diskmc_add_program name source)
+  add_executable(${name} ${source})
+  target_link_libraries(${name} PRIVATE diskmc::diskmc diskmc_program_flags)
+  if(TARGET diskmc::fits)
+    target_link_libraries(${name} PRIVATE diskmc::fits)
+  endif()
+endfunction()

@@ -1,0 +1,20 @@
+# Every public header compiles on its own: one generated source per header,
+# each including only that header, built as one object library.
+
+file(GLOB_RECURSE diskmc_public_headers CONFIGURE_DEPENDS
+  RELATIVE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/include/diskmc/*.hpp)
+set(diskmc_header_check_sources)
+foreach(header IN LISTS diskmc_public_headers)
+  if(header MATCHES "^diskmc/io/" AND NOT DISKMC_WITH_FITS)
+    continue()
+  endif()
+  string(MAKE_C_IDENTIFIER ${header} stem)
+  set(source ${PROJECT_BINARY_DIR}/header_checks/${stem}.cpp)
+  file(CONFIGURE OUTPUT ${source} CONTENT "#include <${header}>\n")
+  list(APPEND diskmc_header_check_sources ${source})
+endforeach()
+add_library(diskmc_header_checks OBJECT ${diskmc_header_check_sources})
+target_link_libraries(diskmc_header_checks PRIVATE diskmc::diskmc diskmc_program_flags)
+if(TARGET diskmc::fits)
+  target_link_libraries(diskmc_header_checks PRIVATE diskmc::fits)
+endif()

@@ -1,0 +1,7 @@
+#pragma once
+// The contracts between models and samplers; one concept per header.
+
+#include "diskmc/concepts/batch_log_density.hpp"
+#include "diskmc/concepts/differentiable_log_density.hpp"
+#include "diskmc/concepts/log_density.hpp"
+#include "diskmc/concepts/scalar_generic_log_density.hpp"

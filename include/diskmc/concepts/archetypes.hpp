@@ -1,0 +1,67 @@
+#pragma once
+// Minimal models that satisfy each concept and nothing more. Tests
+// instantiate every sampler with them, so a sampler that quietly relies on
+// more than its concept promises fails to compile.
+//
+// Each archetype is a standard normal in `dim` dimensions, so runs on it also
+// have a known answer.
+
+#include <Eigen/Core>
+#include <cstddef>
+
+#include "diskmc/concepts/batch_log_density.hpp"
+#include "diskmc/concepts/differentiable_log_density.hpp"
+#include "diskmc/concepts/log_density.hpp"
+#include "diskmc/concepts/scalar_generic_log_density.hpp"
+
+namespace diskmc::archetypes {
+
+/// Satisfies log_density only.
+struct log_density_archetype {
+    std::size_t dimension = 2;
+    std::size_t dim() const { return dimension; }
+    double log_density(const Eigen::VectorXd& x) const { return -0.5 * x.squaredNorm(); }
+};
+
+/// Satisfies differentiable_log_density (and so log_density), nothing else.
+struct differentiable_log_density_archetype {
+    std::size_t dimension = 2;
+    std::size_t dim() const { return dimension; }
+    double log_density(const Eigen::VectorXd& x) const { return -0.5 * x.squaredNorm(); }
+    double log_density_gradient(const Eigen::VectorXd& x, Eigen::VectorXd& grad) const {
+        grad = -x;
+        return -0.5 * x.squaredNorm();
+    }
+};
+
+/// Satisfies batch_log_density (and so log_density), nothing else.
+struct batch_log_density_archetype {
+    std::size_t dimension = 2;
+    std::size_t dim() const { return dimension; }
+    double log_density(const Eigen::VectorXd& x) const { return -0.5 * x.squaredNorm(); }
+    void log_density_batch(const Eigen::MatrixXd& points, Eigen::VectorXd& out) const {
+        out = -0.5 * points.colwise().squaredNorm().transpose();
+    }
+};
+
+/// Satisfies scalar_generic_log_density (and so log_density), nothing else.
+struct scalar_generic_log_density_archetype {
+    std::size_t dimension = 2;
+    std::size_t dim() const { return dimension; }
+    template <class T>
+    T log_density(const Eigen::Matrix<T, Eigen::Dynamic, 1>& x) const {
+        T sum(0.0);
+        for (Eigen::Index i = 0; i < x.size(); ++i) sum += x[i] * x[i];
+        return T(-0.5) * sum;
+    }
+};
+
+static_assert(log_density<log_density_archetype>);
+static_assert(!differentiable_log_density<log_density_archetype>);
+static_assert(!batch_log_density<log_density_archetype>);
+static_assert(differentiable_log_density<differentiable_log_density_archetype>);
+static_assert(batch_log_density<batch_log_density_archetype>);
+static_assert(scalar_generic_log_density<scalar_generic_log_density_archetype>);
+static_assert(!scalar_generic_log_density<log_density_archetype>);
+
+}  // namespace diskmc::archetypes

@@ -1,0 +1,3 @@
+#pragma once
+// FITS maps (placeholder until the reader lands).
+#include <fitsio.h>

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Quick start, step 2: build (if needed) and run the test suite.
+# Tests that need the shared reference data read it from DISKMC_DATA_DIR and
+# skip with a message without it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build build/release
+ctest --test-dir build/release --output-on-failure -j "$(nproc)" "$@"
