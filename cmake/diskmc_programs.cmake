@@ -2,7 +2,9 @@
 # the exported targets so users choose their own.
 
 add_library(diskmc_program_flags INTERFACE)
-target_compile_options(diskmc_program_flags INTERFACE -Wall -Wextra -Wpedantic)
+# -Wno-maybe-uninitialized: g++ 12 reports false positives inside its own
+# AVX-512 intrinsics (avx512fintrin.h) when Eigen vectorises, and inside <regex>.
+target_compile_options(diskmc_program_flags INTERFACE -Wall -Wextra -Wpedantic -Wno-maybe-uninitialized)
 if(DISKMC_NATIVE)
   target_compile_options(diskmc_program_flags INTERFACE -march=native)
 endif()
