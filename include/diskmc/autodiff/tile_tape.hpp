@@ -1,0 +1,533 @@
+#pragma once
+// Reverse-mode automatic differentiation vectorised over a tile of pixels.
+//
+// A per-pixel model written once, generic in its scalar, is run with
+// `tile_var`. Every tile_var is either *uniform* over the tile (parameters
+// and functions of parameters alone: one double) or *varying* (one double
+// per pixel of the tile). Each operation evaluates at once, as one Eigen
+// array operation over the tile (so exp/log/sqrt/division vectorise), and is
+// recorded; the reverse sweep then runs backwards over the records, again
+// one array operation per record, and sums the adjoints of uniform values
+// over the tile. The tape lives for one tile: nothing is kept across tiles,
+// so a tile's values and adjoints stay in cache.
+//
+// Convention at singular points ("strong zero"): an adjoint contribution
+// whose incoming adjoint is exactly zero is zero, even when the local
+// derivative is infinite. This is what makes z0 r^psi at r = 0 (written as
+// z0 exp(psi log r)) give d/dpsi = 0 instead of 0 * (-inf) = NaN.
+//
+// Use:
+// @code
+//   auto& tape = tile_tape::local();       // one tape per thread
+//   tape.begin(width);                     // a new tile of `width` pixels
+//   tile_var x = tape.varying_input(x_data), p = tape.parameter(theta[0]);
+//   tile_var m = model(x, p);              // generic per-pixel code
+//   tape.reverse(m, dloss_dm);             // seed: d loss / d m per pixel
+//   double dp = tape.adjoint(p);
+// @endcode
+
+#include <Eigen/Core>
+#include <cassert>
+#include <cmath>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace diskmc::autodiff {
+
+class tile_tape;
+
+/// The result of comparing tile_vars: one truth value per pixel, or one for
+/// the whole tile when both sides are uniform. Per-pixel code passes it to
+/// select(); only a uniform mask converts to bool (branching on parameters
+/// is fine, branching on pixels is not).
+class tile_mask {
+public:
+    explicit operator bool() const {
+        assert(lane_ < 0 && "a per-pixel comparison has no single truth value: use select()");
+        return uniform_;
+    }
+    bool is_varying() const { return lane_ >= 0; }
+
+private:
+    friend class tile_tape;
+    tile_mask(bool uniform, std::int32_t lane) : uniform_(uniform), lane_(lane) {}
+    bool uniform_ = false;
+    std::int32_t lane_ = -1;  // varying: lanes of 0.0/1.0 in the tape's values
+};
+
+/// A value on the active tile tape of this thread (see tile_tape).
+class tile_var {
+public:
+    /// The constant 0 (Eigen default-constructs scalars).
+    tile_var() = default;
+    /// A constant, uniform over the tile; needs an active tape.
+    tile_var(double constant);  // NOLINT(google-explicit-constructor): constants mix freely
+
+    /// Whether the value differs between pixels.
+    bool is_varying() const;
+    /// The value of a uniform tile_var (a parameter or a function of parameters).
+    double uniform_value() const;
+
+private:
+    friend class tile_tape;
+    struct node_index {
+        std::int32_t value;
+    };
+    explicit tile_var(node_index index) : index_(index.value) {}
+    std::int32_t index_ = -1;  // -1: the constant 0, no node
+};
+
+/// The tape of one tile; see the file comment. Not copyable; one per thread
+/// through local().
+class tile_tape {
+public:
+    enum class op : std::uint8_t { leaf, add, sub, mul, div, neg, exp, log, sqrt, clamp_min, cos, sin, tan, select };
+
+    tile_tape() = default;
+    tile_tape(const tile_tape&) = delete;
+    tile_tape& operator=(const tile_tape&) = delete;
+
+    /// This thread's tape.
+    static tile_tape& local() {
+        thread_local tile_tape tape;
+        return tape;
+    }
+
+    /// The tape that tile_var operations on this thread record on.
+    static tile_tape*& active() {
+        thread_local tile_tape* tape = nullptr;
+        return tape;
+    }
+
+    /// Starts a new tile of `width` pixels: forgets every record and makes
+    /// this the active tape of the calling thread.
+    void begin(Eigen::Index width) {
+        assert(width > 0);
+        width_ = width;
+        nodes_.clear();
+        lanes_used_ = 0;
+        active() = this;
+    }
+
+    Eigen::Index width() const { return width_; }
+    std::size_t size() const { return nodes_.size(); }
+
+    /// A parameter: uniform, and its adjoint is wanted.
+    tile_var parameter(double value) { return push(node{.active = true, .value = value}); }
+
+    /// Pixel data the result depends on but is not differentiated with
+    /// respect to (coordinates, say): `width()` values are copied.
+    tile_var varying_input(const double* values) {
+        node n{.varying = true};
+        n.lane = allocate_lanes();
+        lane_values(n.lane) = Eigen::Map<const Eigen::ArrayXd>(values, width_);
+        return push(n);
+    }
+
+    /// A constant uniform over the tile.
+    tile_var constant(double value) { return push(node{.value = value}); }
+
+    /// The values of `v` over the tile (a uniform value is broadcast into `out`).
+    void values(const tile_var& v, Eigen::Ref<Eigen::ArrayXd> out) const {
+        const node& n = at(v);
+        if (n.varying) {
+            out = lane_values(n.lane);
+        } else {
+            out.setConstant(n.value);
+        }
+    }
+
+    /// Reverse sweep: seeds d loss / d `output` with `seed` (width() values,
+    /// or its sum if the output is uniform) and propagates to every record.
+    void reverse(const tile_var& output, const double* seed) {
+        for (node& n : nodes_) n.adjoint = 0;
+        if (lanes_used_ > 0) adjoints_.head(lanes_used_ * width_).setZero();
+        if (output.index_ < 0) return;
+        node& out = nodes_[static_cast<std::size_t>(output.index_)];
+        const Eigen::Map<const Eigen::ArrayXd> seed_lanes(seed, width_);
+        if (out.varying) {
+            lane_adjoints(out.lane) = seed_lanes;
+        } else {
+            out.adjoint = seed_lanes.sum();
+        }
+        for (auto k = static_cast<std::int32_t>(nodes_.size()) - 1; k >= 0; --k) backward(k);
+    }
+
+    /// d loss / d `v` after reverse(); for a uniform value, summed over the tile.
+    double adjoint(const tile_var& v) const {
+        const node& n = at(v);
+        return n.varying ? lane_adjoints(n.lane).sum() : n.adjoint;
+    }
+
+    // ---- recording (used by the tile_var operators below) ----------------------
+
+    template <class F>
+    tile_var unary(op code, const tile_var& a, F&& f) {
+        const node na = at(a);  // copied: push() may reallocate
+        node n{.code = code, .varying = na.varying, .active = na.active, .a = a.index_};
+        if (!na.varying) {
+            n.value = f(na.value);
+            return push(n);
+        }
+        n.lane = allocate_lanes();
+        lane_values(n.lane) = f(lane_values(na.lane));
+        return push(n);
+    }
+
+    template <class F>
+    tile_var binary(op code, const tile_var& a, const tile_var& b, F&& f) {
+        const node na = at(a), nb = at(b);
+        node n{.code = code,
+               .varying = na.varying || nb.varying,
+               .active = na.active || nb.active,
+               .a = a.index_,
+               .b = b.index_};
+        if (!n.varying) {
+            n.value = f(na.value, nb.value);
+            return push(n);
+        }
+        n.lane = allocate_lanes();
+        auto out = lane_values(n.lane);
+        if (na.varying && nb.varying) {
+            out = f(lane_values(na.lane), lane_values(nb.lane));
+        } else if (na.varying) {
+            out = f(lane_values(na.lane), broadcast(nb.value));
+        } else {
+            out = f(broadcast(na.value), lane_values(nb.lane));
+        }
+        return push(n);
+    }
+
+    /// max(a, lower): the derivative passes where a > lower, and is 0 where the
+    /// bound holds (at equality too: r = r_cavity gives d/dr = 0).
+    tile_var clamp_min(const tile_var& a, double lower) {
+        const node na = at(a);
+        node n{.code = op::clamp_min, .varying = na.varying, .active = na.active, .a = a.index_,
+               .constant = lower};
+        if (!na.varying) {
+            n.value = na.value > lower ? na.value : lower;
+            return push(n);
+        }
+        n.lane = allocate_lanes();
+        lane_values(n.lane) = lane_values(na.lane).max(lower);
+        return push(n);
+    }
+
+    /// Compares per pixel: `compare` is applied to values or arrays alike.
+    template <class F>
+    tile_mask compare(const tile_var& a, const tile_var& b, F&& compare) {
+        const node na = at(a), nb = at(b);
+        if (!na.varying && !nb.varying) return tile_mask(compare(na.value, nb.value), -1);
+        const std::int32_t lane = allocate_lanes();
+        auto out = lane_values(lane);
+        if (na.varying && nb.varying) {
+            out = compare(lane_values(na.lane), lane_values(nb.lane)).template cast<double>();
+        } else if (na.varying) {
+            out = compare(lane_values(na.lane), broadcast(nb.value)).template cast<double>();
+        } else {
+            out = compare(broadcast(na.value), lane_values(nb.lane)).template cast<double>();
+        }
+        return tile_mask(false, lane);
+    }
+
+    /// Per pixel: `if_true` where `condition` holds, else `if_false`; the
+    /// derivative follows the value taken.
+    tile_var select(const tile_mask& condition, const tile_var& if_true, const tile_var& if_false) {
+        if (!condition.is_varying()) return condition.uniform_ ? if_true : if_false;
+        const node na = at(if_true), nb = at(if_false);
+        node n{.code = op::select, .varying = true, .active = na.active || nb.active,
+               .a = if_true.index_, .b = if_false.index_, .mask = condition.lane_};
+        n.lane = allocate_lanes();
+        const auto chosen = lane_values(condition.lane_) != 0.0;
+        auto out = lane_values(n.lane);
+        if (na.varying && nb.varying) {
+            out = chosen.select(lane_values(na.lane), lane_values(nb.lane));
+        } else if (na.varying) {
+            out = chosen.select(lane_values(na.lane), broadcast(nb.value));
+        } else if (nb.varying) {
+            out = chosen.select(broadcast(na.value), lane_values(nb.lane));
+        } else {
+            out = chosen.select(broadcast(na.value), broadcast(nb.value));
+        }
+        return push(n);
+    }
+
+    double uniform_value_of(const tile_var& v) const {
+        const node& n = at(v);
+        assert(!n.varying && "a per-pixel value has no single value: branch on parameters only");
+        return n.value;
+    }
+    bool is_varying(const tile_var& v) const { return at(v).varying; }
+
+private:
+    struct node {
+        op code = op::leaf;
+        bool varying = false;  // one value per pixel, else one value
+        bool active = false;   // depends on a parameter: its adjoint is wanted
+        std::int32_t a = -1, b = -1;
+        std::int32_t lane = -1;  // varying: index of its lanes in values_/adjoints_
+        std::int32_t mask = -1;  // select: the lanes of its condition
+        double value = 0;        // uniform: the value
+        double adjoint = 0;      // uniform: the adjoint
+        double constant = 0;     // clamp_min's bound
+    };
+
+    static const node& zero_node() {
+        static const node zero{};
+        return zero;
+    }
+
+    const node& at(const tile_var& v) const {
+        return v.index_ < 0 ? zero_node() : nodes_[static_cast<std::size_t>(v.index_)];
+    }
+
+    tile_var push(const node& n) {
+        nodes_.push_back(n);
+        return tile_var(tile_var::node_index{static_cast<std::int32_t>(nodes_.size() - 1)});
+    }
+
+    std::int32_t allocate_lanes() {
+        const Eigen::Index needed = (lanes_used_ + 1) * width_;
+        if (values_.size() < needed) {
+            const Eigen::Index grown = std::max<Eigen::Index>(needed, 2 * values_.size());
+            values_.conservativeResize(grown);
+            adjoints_.conservativeResize(grown);
+        }
+        return static_cast<std::int32_t>(lanes_used_++);
+    }
+
+    using const_lanes = Eigen::Map<const Eigen::ArrayXd>;
+    Eigen::Map<Eigen::ArrayXd> lane_values(std::int32_t lane) {
+        return {values_.data() + lane * width_, width_};
+    }
+    const_lanes lane_values(std::int32_t lane) const { return {values_.data() + lane * width_, width_}; }
+    Eigen::Map<Eigen::ArrayXd> lane_adjoints(std::int32_t lane) {
+        return {adjoints_.data() + lane * width_, width_};
+    }
+    const_lanes lane_adjoints(std::int32_t lane) const {
+        return {adjoints_.data() + lane * width_, width_};
+    }
+    Eigen::ArrayXd::ConstantReturnType broadcast(double value) const {
+        return Eigen::ArrayXd::Constant(width_, value);
+    }
+
+    /// Adds a per-pixel contribution to the adjoint of node `k` (summed if uniform).
+    template <class Expr>
+    void accumulate(std::int32_t k, const Expr& contribution) {
+        if (k < 0) return;  // the constant 0
+        node& n = nodes_[static_cast<std::size_t>(k)];
+        if (!n.active) return;
+        if (n.varying) {
+            lane_adjoints(n.lane) += contribution;
+        } else {
+            n.adjoint += contribution.sum();
+        }
+    }
+
+    /// Zero where the incoming adjoint is zero, whatever the local derivative
+    /// (the strong-zero convention of the file comment).
+    template <class Adjoint, class Expr>
+    static auto strong_zero(const Adjoint& incoming, const Expr& contribution) {
+        return (incoming != 0).select(contribution, 0.0);
+    }
+
+    void backward(std::int32_t k) {
+        const node n = nodes_[static_cast<std::size_t>(k)];
+        if (!n.active || n.code == op::leaf) return;
+        if (!n.varying) {
+            backward_uniform(n);
+            return;
+        }
+        // Operands are earlier records with lanes of their own, so reading this
+        // record's adjoint while adding to theirs never aliases.
+        const auto incoming = std::as_const(*this).lane_adjoints(n.lane);
+        const auto c = lane_values(n.lane);
+        // The operands' values, as arrays over the tile (uniform ones broadcast).
+        auto with_value = [&](std::int32_t index, auto&& use) {
+            const node& operand = at(tile_var(tile_var::node_index{index}));
+            if (operand.varying) {
+                use(lane_values(operand.lane));
+            } else {
+                use(broadcast(operand.value));
+            }
+        };
+        switch (n.code) {
+            case op::add:
+                accumulate(n.a, incoming);
+                accumulate(n.b, incoming);
+                break;
+            case op::sub:
+                accumulate(n.a, incoming);
+                accumulate(n.b, -incoming);
+                break;
+            case op::mul:
+                with_value(n.b, [&](const auto& b) { accumulate(n.a, strong_zero(incoming, incoming * b)); });
+                with_value(n.a, [&](const auto& a) { accumulate(n.b, strong_zero(incoming, incoming * a)); });
+                break;
+            case op::div:  // c = a / b: dc/da = 1/b, dc/db = -c/b
+                with_value(n.b, [&](const auto& b) {
+                    accumulate(n.a, strong_zero(incoming, incoming / b));
+                    accumulate(n.b, strong_zero(incoming, -incoming * c / b));
+                });
+                break;
+            case op::neg: accumulate(n.a, -incoming); break;
+            case op::exp: accumulate(n.a, strong_zero(incoming, incoming * c)); break;
+            case op::log:
+                with_value(n.a, [&](const auto& a) { accumulate(n.a, strong_zero(incoming, incoming / a)); });
+                break;
+            case op::sqrt: accumulate(n.a, strong_zero(incoming, 0.5 * incoming / c)); break;
+            case op::clamp_min:
+                with_value(n.a, [&](const auto& a) { accumulate(n.a, (a > n.constant).select(incoming, 0.0)); });
+                break;
+            case op::cos:
+                with_value(n.a, [&](const auto& a) { accumulate(n.a, -incoming * a.sin()); });
+                break;
+            case op::sin:
+                with_value(n.a, [&](const auto& a) { accumulate(n.a, incoming * a.cos()); });
+                break;
+            case op::tan: accumulate(n.a, strong_zero(incoming, incoming * (1.0 + c * c))); break;
+            case op::select: {
+                const auto chosen = lane_values(n.mask) != 0.0;
+                accumulate(n.a, chosen.select(incoming, 0.0));
+                accumulate(n.b, chosen.select(0.0, incoming));
+                break;
+            }
+            case op::leaf: break;
+        }
+    }
+
+    /// The same rules on one number, for records uniform over the tile.
+    void backward_uniform(const node& n) {
+        const double incoming = n.adjoint;
+        if (incoming == 0) return;
+        auto add_to = [&](std::int32_t index, double contribution) {
+            if (index < 0) return;  // the constant 0
+            node& operand = nodes_[static_cast<std::size_t>(index)];
+            if (operand.active) operand.adjoint += contribution;
+        };
+        const double a = at(tile_var(tile_var::node_index{n.a})).value;
+        const double b = at(tile_var(tile_var::node_index{n.b})).value;
+        const double c = n.value;
+        switch (n.code) {
+            case op::add: add_to(n.a, incoming); add_to(n.b, incoming); break;
+            case op::sub: add_to(n.a, incoming); add_to(n.b, -incoming); break;
+            case op::mul: add_to(n.a, incoming * b); add_to(n.b, incoming * a); break;
+            case op::div: add_to(n.a, incoming / b); add_to(n.b, -incoming * c / b); break;
+            case op::neg: add_to(n.a, -incoming); break;
+            case op::exp: add_to(n.a, incoming * c); break;
+            case op::log: add_to(n.a, incoming / a); break;
+            case op::sqrt: add_to(n.a, 0.5 * incoming / c); break;
+            case op::clamp_min: add_to(n.a, a > n.constant ? incoming : 0.0); break;
+            case op::cos: add_to(n.a, -incoming * std::sin(a)); break;
+            case op::sin: add_to(n.a, incoming * std::cos(a)); break;
+            case op::tan: add_to(n.a, incoming * (1.0 + c * c)); break;
+            case op::select:  // a uniform condition never records a select
+            case op::leaf: break;
+        }
+    }
+
+    Eigen::Index width_ = 0;
+    std::vector<node> nodes_;
+    Eigen::ArrayXd values_, adjoints_;
+    Eigen::Index lanes_used_ = 0;
+};
+
+// ---- tile_var: members and operators ----------------------------------------------
+
+inline tile_var::tile_var(double constant) {
+    assert(tile_tape::active() && "tile_var needs an active tile_tape (tile_tape::begin)");
+    *this = tile_tape::active()->constant(constant);
+}
+inline bool tile_var::is_varying() const { return tile_tape::active()->is_varying(*this); }
+inline double tile_var::uniform_value() const { return tile_tape::active()->uniform_value_of(*this); }
+
+namespace detail {
+inline tile_tape& tape() { return *tile_tape::active(); }
+}  // namespace detail
+
+inline tile_var operator+(const tile_var& a, const tile_var& b) {
+    return detail::tape().binary(tile_tape::op::add, a, b, [](const auto& x, const auto& y) { return x + y; });
+}
+inline tile_var operator-(const tile_var& a, const tile_var& b) {
+    return detail::tape().binary(tile_tape::op::sub, a, b, [](const auto& x, const auto& y) { return x - y; });
+}
+inline tile_var operator*(const tile_var& a, const tile_var& b) {
+    return detail::tape().binary(tile_tape::op::mul, a, b, [](const auto& x, const auto& y) { return x * y; });
+}
+inline tile_var operator/(const tile_var& a, const tile_var& b) {
+    return detail::tape().binary(tile_tape::op::div, a, b, [](const auto& x, const auto& y) { return x / y; });
+}
+inline tile_var operator-(const tile_var& a) {
+    return detail::tape().unary(tile_tape::op::neg, a, [](const auto& x) { return -x; });
+}
+inline tile_var operator+(const tile_var& a) { return a; }
+inline tile_var& operator+=(tile_var& a, const tile_var& b) { return a = a + b; }
+inline tile_var& operator-=(tile_var& a, const tile_var& b) { return a = a - b; }
+inline tile_var& operator*=(tile_var& a, const tile_var& b) { return a = a * b; }
+inline tile_var& operator/=(tile_var& a, const tile_var& b) { return a = a / b; }
+
+namespace detail {
+// One spelling of each elementary function for doubles and Eigen arrays.
+struct exp_fn {
+    double operator()(double x) const { return std::exp(x); }
+    template <class A> auto operator()(const A& x) const { return x.exp(); }
+};
+struct log_fn {
+    double operator()(double x) const { return std::log(x); }
+    template <class A> auto operator()(const A& x) const { return x.log(); }
+};
+struct sqrt_fn {
+    double operator()(double x) const { return std::sqrt(x); }
+    template <class A> auto operator()(const A& x) const { return x.sqrt(); }
+};
+struct cos_fn {
+    double operator()(double x) const { return std::cos(x); }
+    template <class A> auto operator()(const A& x) const { return x.cos(); }
+};
+struct sin_fn {
+    double operator()(double x) const { return std::sin(x); }
+    template <class A> auto operator()(const A& x) const { return x.sin(); }
+};
+struct tan_fn {
+    double operator()(double x) const { return std::tan(x); }
+    template <class A> auto operator()(const A& x) const { return x.tan(); }
+};
+}  // namespace detail
+
+inline tile_var exp(const tile_var& a) { return detail::tape().unary(tile_tape::op::exp, a, detail::exp_fn{}); }
+inline tile_var log(const tile_var& a) { return detail::tape().unary(tile_tape::op::log, a, detail::log_fn{}); }
+inline tile_var sqrt(const tile_var& a) { return detail::tape().unary(tile_tape::op::sqrt, a, detail::sqrt_fn{}); }
+inline tile_var cos(const tile_var& a) { return detail::tape().unary(tile_tape::op::cos, a, detail::cos_fn{}); }
+inline tile_var sin(const tile_var& a) { return detail::tape().unary(tile_tape::op::sin, a, detail::sin_fn{}); }
+inline tile_var tan(const tile_var& a) { return detail::tape().unary(tile_tape::op::tan, a, detail::tan_fn{}); }
+/// a^b = exp(b log a), for a > 0 (and a = 0 with b > 0, by the strong zero).
+inline tile_var pow(const tile_var& a, const tile_var& b) { return exp(b * log(a)); }
+inline tile_var hypot(const tile_var& a, const tile_var& b) { return sqrt(a * a + b * b); }
+inline tile_var clamp_min(const tile_var& a, double lower) { return detail::tape().clamp_min(a, lower); }
+
+// Comparisons give a tile_mask: per pixel for varying values (for select),
+// a plain truth value when both sides are uniform.
+inline tile_mask operator<(const tile_var& a, const tile_var& b) {
+    return detail::tape().compare(a, b, [](const auto& x, const auto& y) { return x < y; });
+}
+inline tile_mask operator>(const tile_var& a, const tile_var& b) {
+    return detail::tape().compare(a, b, [](const auto& x, const auto& y) { return x > y; });
+}
+inline tile_mask operator<=(const tile_var& a, const tile_var& b) {
+    return detail::tape().compare(a, b, [](const auto& x, const auto& y) { return x <= y; });
+}
+inline tile_mask operator>=(const tile_var& a, const tile_var& b) {
+    return detail::tape().compare(a, b, [](const auto& x, const auto& y) { return x >= y; });
+}
+inline tile_mask operator==(const tile_var& a, const tile_var& b) {
+    return detail::tape().compare(a, b, [](const auto& x, const auto& y) { return x == y; });
+}
+inline tile_mask operator!=(const tile_var& a, const tile_var& b) {
+    return detail::tape().compare(a, b, [](const auto& x, const auto& y) { return x != y; });
+}
+inline tile_var select(const tile_mask& condition, const tile_var& if_true, const tile_var& if_false) {
+    return detail::tape().select(condition, if_true, if_false);
+}
+
+}  // namespace diskmc::autodiff
