@@ -28,7 +28,7 @@ struct mask_options {
     bool exclude_v = false;     ///< keep the data outside [v_min, v_max] instead
     /// Pixels the user allows (true = may be used); empty means all. Same
     /// shape and orientation as the map's images.
-    Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> user_mask;
+    Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> user_mask{};
 };
 
 /// eddy's fit mask: true where the data is finite, the uncertainty > 0,

@@ -28,6 +28,15 @@
 #include "diskmc/errors.hpp"
 #include "diskmc/math/functions.hpp"
 
+// g++ 12 reports -Wuninitialized inside its own AVX-512 intrinsics (e.g.
+// _mm512_rsqrt14_pd in Eigen's fast-math sqrt starts from
+// _mm512_undefined_pd()) wherever Eigen's vectorised math is inlined into
+// the per-pixel code below: a false positive, silenced for this code only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace diskmc {
 
 /// Where the disk is and how it is oriented on the sky.
@@ -56,9 +65,9 @@ struct disk_model {
     using surface_type = Surface;
     using rotation_type = Rotation;
 
-    disk_orientation<T> geometry;   ///< x0, y0, inc, PA
-    Surface surface;                ///< emission surface z(r)
-    Rotation rotation;              ///< rotation profile v_phi(r, z)
+    disk_orientation<T> geometry{};  ///< x0, y0, inc, PA
+    Surface surface{};               ///< emission surface z(r)
+    Rotation rotation{};             ///< rotation profile v_phi(r, z)
     T vlsr = T(detail::not_set);    ///< systemic velocity, m/s
     int flared_niter = 5;           ///< fixed-point iterations of the deprojection (eddy's default)
 };
@@ -184,3 +193,7 @@ void check_model(const disk_model<T, Surface, Rotation>& model,
 }
 
 }  // namespace diskmc
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

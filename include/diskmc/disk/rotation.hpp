@@ -17,6 +17,15 @@
 #include "diskmc/errors.hpp"
 #include "diskmc/math/functions.hpp"
 
+// g++ 12 reports -Wuninitialized inside its own AVX-512 intrinsics (e.g.
+// _mm512_rsqrt14_pd in Eigen's fast-math sqrt starts from
+// _mm512_undefined_pd()) wherever Eigen's vectorised math is inlined into
+// the per-pixel code below: a false positive, silenced for this code only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace diskmc {
 
 /// The physical constants as eddy uses them (scipy.constants and eddy's msun).
@@ -120,9 +129,9 @@ struct self_gravitating_rotation {
     T r_out = T(detail::not_set);  ///< outer radius of the disk mass, arcsec
 
     detail::prepared_self_gravitating_rotation<T> prepared() const {
+        // Only the shim: a block-scope `using std::pow` would hide its
+        // fallback for scalars that have no pow of their own.
         using namespace diskmc::math;
-        using std::log;
-        using std::pow;
         const T g = detail::gravity_per_solar_mass(dist);
         const T exponent = T(2.0 - gamma);
         const bool logarithmic = exponent == 0.0;
@@ -231,3 +240,7 @@ void check_rotation(std::string_view where, const power_law_rotation<T>& p) {
 }  // namespace detail
 
 }  // namespace diskmc
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

@@ -34,7 +34,7 @@ struct grid_header {
     Eigen::Index ny = 0;              ///< NAXIS2: rows
     double cdelt1 = 0.0;              ///< CDELT1, degrees per pixel (< 0: x decreases with column)
     double cdelt2 = 0.0;              ///< CDELT2, degrees per pixel
-    std::optional<beam_shape> beam;   ///< the beam, if the header has one
+    std::optional<beam_shape> beam = std::nullopt;  ///< the beam, if the header has one
 };
 
 namespace detail {

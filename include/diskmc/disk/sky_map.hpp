@@ -14,9 +14,9 @@ namespace diskmc {
 /// A map on its grid. Images are (row j = y index, column i = x index), with
 /// x decreasing with i as in grid.x().
 struct sky_map {
-    sky_grid grid;
-    Eigen::ArrayXXd data;         ///< line-of-sight velocity, m/s; NaN where blank
-    Eigen::ArrayXXd uncertainty;  ///< its 1-sigma uncertainty, m/s; empty if none
+    sky_grid grid{};
+    Eigen::ArrayXXd data{};         ///< line-of-sight velocity, m/s; NaN where blank
+    Eigen::ArrayXXd uncertainty{};  ///< its 1-sigma uncertainty, m/s; empty if none
 };
 
 /// Builds a map from images in file order (row j = NAXIS2 index, column i =

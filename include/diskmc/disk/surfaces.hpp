@@ -17,6 +17,15 @@
 #include "diskmc/errors.hpp"
 #include "diskmc/math/functions.hpp"
 
+// g++ 12 reports -Wuninitialized inside its own AVX-512 intrinsics (e.g.
+// _mm512_rsqrt14_pd in Eigen's fast-math sqrt starts from
+// _mm512_undefined_pd()) wherever Eigen's vectorised math is inlined into
+// the per-pixel code below: a false positive, silenced for this code only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace diskmc {
 
 /// A surface usable with pixel values of type V: `s.height(r)` gives z(r).
@@ -142,3 +151,7 @@ void check_surface(std::string_view where, const flared_surface<T>& s) {
 }  // namespace detail
 
 }  // namespace diskmc
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

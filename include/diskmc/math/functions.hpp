@@ -21,6 +21,15 @@
 #include <limits>
 #include <type_traits>
 
+// g++ 12 reports -Wuninitialized inside its own AVX-512 intrinsics (e.g.
+// _mm512_rsqrt14_pd in Eigen's fast-math sqrt starts from
+// _mm512_undefined_pd()) wherever Eigen's vectorised math is inlined into
+// the per-pixel code below: a false positive, silenced for this code only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace diskmc::math {
 
 /// An Eigen array or array expression (a tile of pixel values).
@@ -156,9 +165,12 @@ typename V::PlainObject select(const Condition& condition, const V& if_true,
 
 // ---- zero_like ----------------------------------------------------------------------
 
-/// A zero of the same type (and, for tiles, the same size) as x.
+/// One pixel's value (not a tile).
 template <class X>
-    requires(!eigen_array<X>)
+concept single_value = !eigen_array<X>;
+
+/// A zero of the same type (and, for tiles, the same size) as x.
+template <single_value X>
 X zero_like(const X&) {
     return X(0);
 }
@@ -166,8 +178,8 @@ X zero_like(const X&) {
 /// derivative vector (Eigen::AutoDiffScalar): its derivatives are sized like
 /// x's, since Eigen cannot mix empty and sized derivative vectors in one
 /// expression.
-template <class X>
-    requires(!eigen_array<X>) && requires(X y) {
+template <single_value X>
+    requires requires(X y) {
         y.value() = 0;
         y.derivatives().setZero();
     }
@@ -205,3 +217,7 @@ concept has_value_of = requires(const X& x) {
 };
 
 }  // namespace diskmc::math
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
