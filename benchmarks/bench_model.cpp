@@ -13,6 +13,8 @@
 // "flared", "beam": true, "ns_per_pixel": ...} (and "table": "beam_algorithm"
 // rows for the second table).
 
+#include "diskmc/disk.hpp"  // first: it brings <Eigen/Core> in (diskmc/detail/eigen.hpp)
+
 #include <algorithm>
 #include <chrono>
 #include <complex>
@@ -24,8 +26,6 @@
 
 #include <unsupported/Eigen/FFT>
 
-#include "diskmc/disk.hpp"
-
 namespace {
 
 using clock_type = std::chrono::steady_clock;
@@ -34,7 +34,9 @@ using clock_type = std::chrono::steady_clock;
 diskmc::disk_orientation<double> truth_geometry() {
     return {.x0 = -0.0457, .y0 = -0.0359, .inc = 46.7, .PA = 312.6};
 }
-diskmc::keplerian_rotation<double> truth_rotation() { return {.mstar = 1.905, .dist = 101.0}; }
+diskmc::keplerian_rotation<double> truth_rotation() {
+    return {.mstar = 1.905, .dist = 101.0};
+}
 constexpr double truth_vlsr = 5771.0;
 constexpr double pixel_size = 0.052;  // arcsec
 const diskmc::beam_shape bench_beam{0.15, 0.12, 95.0};
@@ -108,7 +110,8 @@ private:
         for (Eigen::Index m = n;; ++m) {
             Eigen::Index r = m;
             for (Eigen::Index f : {2, 3, 5})
-                while (r % f == 0) r /= f;
+                while (r % f == 0)
+                    r /= f;
             if (r == 1) return m;
         }
     }
@@ -187,8 +190,10 @@ options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
     const options opt = parse(argc, argv);
-    const diskmc::disk_model<double, diskmc::thin_surface> thin{
-        .geometry = truth_geometry(), .surface = {}, .rotation = truth_rotation(), .vlsr = truth_vlsr};
+    const diskmc::disk_model<double, diskmc::thin_surface> thin{.geometry = truth_geometry(),
+                                                                .surface = {},
+                                                                .rotation = truth_rotation(),
+                                                                .vlsr = truth_vlsr};
     const diskmc::disk_model<double> flared{
         .geometry = truth_geometry(),
         .surface = {.z0 = 0.18, .psi = 1.99, .r_taper = 3.06, .q_taper = 2.41},
@@ -235,12 +240,14 @@ int main(int argc, char** argv) {
         const double per_pixel = 1e9 / static_cast<double>(n * n);
         const double t_direct =
             per_pixel * median_seconds(opt.repeats, [&] { direct.apply(image, out_direct); });
-        const double t_fft = per_pixel * median_seconds(opt.repeats, [&] { fft.apply(image, out_fft); });
+        const double t_fft =
+            per_pixel * median_seconds(opt.repeats, [&] { fft.apply(image, out_fft); });
         const double t_adjoint = per_pixel * median_seconds(opt.repeats, [&] {
-            direct.apply_adjoint(image, image, out_adjoint);
-        });
+                                     direct.apply_adjoint(image, image, out_adjoint);
+                                 });
         const double difference = (out_direct - out_fft).abs().maxCoeff() / image.abs().maxCoeff();
-        const std::string size = std::to_string(kernel.rows()) + "x" + std::to_string(kernel.cols());
+        const std::string size =
+            std::to_string(kernel.rows()) + "x" + std::to_string(kernel.cols());
         if (opt.json)
             std::printf(
                 "{\"table\": \"beam_algorithm\", \"grid\": \"256x256\", \"kernel\": \"%s\", "

@@ -11,7 +11,8 @@
 // "gamma", "r_in", "r_out" (pseudo self-gravity, with mstar). Unknown keys
 // and parameters that would have no effect are errors.
 
-#include <Eigen/Core>
+#include "diskmc/disk.hpp"  // first: it brings <Eigen/Core> in (diskmc/detail/eigen.hpp)
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -24,8 +25,6 @@
 #include <variant>
 
 #include <nlohmann/json.hpp>
-
-#include "diskmc/disk.hpp"
 
 namespace diskmc::examples {
 
@@ -114,10 +113,9 @@ inline eddy_case read_eddy_case(const std::filesystem::path& file) {
         diskmc::detail::throw_invalid_input(where, ": missing \"params\"");
     const json& p = root.at("params");
     const std::string p_where = where + ": params";
-    const std::set<std::string> known{"x0",     "y0",      "inc",     "PA",    "mstar",
-                                      "dist",   "vlsr",    "z0",      "psi",   "r_cavity",
-                                      "r_taper", "q_taper", "vp_100", "vp_q",  "mdisk",
-                                      "gamma",  "r_in",    "r_out"};
+    const std::set<std::string> known{"x0",     "y0",   "inc",   "PA",       "mstar",   "dist",
+                                      "vlsr",   "z0",   "psi",   "r_cavity", "r_taper", "q_taper",
+                                      "vp_100", "vp_q", "mdisk", "gamma",    "r_in",    "r_out"};
     for (const auto& item : p.items())
         if (!known.contains(item.key()))
             diskmc::detail::throw_invalid_input(p_where, ": unknown parameter \"", item.key(),
@@ -163,13 +161,13 @@ inline eddy_case read_eddy_case(const std::filesystem::path& file) {
                                                 .vp_q = detail::number(p, p_where, "vp_q"),
                                                 .dist = dist};
     } else if (self_gravity) {
-        c.rotation = self_gravitating_rotation<double>{
-            .mstar = detail::number(p, p_where, "mstar"),
-            .dist = dist,
-            .mdisk = detail::number(p, p_where, "mdisk"),
-            .gamma = detail::number(p, p_where, "gamma"),
-            .r_in = detail::number(p, p_where, "r_in"),
-            .r_out = detail::number(p, p_where, "r_out")};
+        c.rotation =
+            self_gravitating_rotation<double>{.mstar = detail::number(p, p_where, "mstar"),
+                                              .dist = dist,
+                                              .mdisk = detail::number(p, p_where, "mdisk"),
+                                              .gamma = detail::number(p, p_where, "gamma"),
+                                              .r_in = detail::number(p, p_where, "r_in"),
+                                              .r_out = detail::number(p, p_where, "r_out")};
     } else {
         c.rotation =
             keplerian_rotation<double>{.mstar = detail::number(p, p_where, "mstar"), .dist = dist};
@@ -201,7 +199,9 @@ decltype(auto) with_model(const eddy_case& c, F&& f) {
 
 /// The case's grid.
 /// @throws invalid_input for a bad grid
-inline sky_grid grid_of(const eddy_case& c) { return sky_grid::from_header(c.grid); }
+inline sky_grid grid_of(const eddy_case& c) {
+    return sky_grid::from_header(c.grid);
+}
 
 /// The case's model image (convolved when the case has a beam).
 /// @throws invalid_input for bad parameters
@@ -229,8 +229,7 @@ inline void write_table(const std::filesystem::path& file, const Eigen::ArrayXXd
         }
         std::fputc('\n', out);
     }
-    if (std::fclose(out) != 0)
-        diskmc::detail::throw_invalid_input(file.string(), ": write failed");
+    if (std::fclose(out) != 0) diskmc::detail::throw_invalid_input(file.string(), ": write failed");
 }
 
 }  // namespace diskmc::examples

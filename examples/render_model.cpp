@@ -71,7 +71,10 @@ arguments parse_arguments(int argc, char** argv) {
 diskmc::examples::eddy_case demo_case(bool beam) {
     diskmc::examples::eddy_case c;
     c.name = "HD163296-like benchmark (truth)";
-    c.grid = {.nx = 154, .ny = 154, .cdelt1 = -0.052 / 3600.0, .cdelt2 = 0.052 / 3600.0,
+    c.grid = {.nx = 154,
+              .ny = 154,
+              .cdelt1 = -0.052 / 3600.0,
+              .cdelt2 = 0.052 / 3600.0,
               .beam = std::nullopt};
     if (beam) c.grid.beam = diskmc::beam_shape{0.15, 0.12, 95.0};
     c.convolve_beam = beam;
@@ -96,10 +99,11 @@ void print_summary(const diskmc::examples::eddy_case& c, const Eigen::ArrayXXd& 
     std::printf("  geometry  x0 %.4g\"  y0 %.4g\"  inc %.4g deg  PA %.4g deg\n", c.geometry.x0,
                 c.geometry.y0, c.geometry.inc, c.geometry.PA);
     if (c.surface)
-        std::printf("  surface   z0 %.4g  psi %.4g  r_cavity %.4g\"  r_taper %.4g\"  q_taper %.4g"
-                    "  (flared_niter %d)\n",
-                    c.surface->z0, c.surface->psi, c.surface->r_cavity, c.surface->r_taper,
-                    c.surface->q_taper, c.flared_niter);
+        std::printf(
+            "  surface   z0 %.4g  psi %.4g  r_cavity %.4g\"  r_taper %.4g\"  q_taper %.4g"
+            "  (flared_niter %d)\n",
+            c.surface->z0, c.surface->psi, c.surface->r_cavity, c.surface->r_taper,
+            c.surface->q_taper, c.flared_niter);
     else
         std::printf("  surface   thin (midplane)\n");
     std::visit(
@@ -109,9 +113,10 @@ void print_summary(const diskmc::examples::eddy_case& c, const Eigen::ArrayXXd& 
                 std::printf("  rotation  Keplerian, mstar %.4g Msun, dist %.4g pc\n", r.mstar,
                             r.dist);
             else if constexpr (std::is_same_v<type, diskmc::self_gravitating_rotation<double>>)
-                std::printf("  rotation  Keplerian + pseudo self-gravity, mstar %.4g, mdisk %.4g"
-                            " Msun, gamma %.4g, r_in %.4g\", r_out %.4g\", dist %.4g pc\n",
-                            r.mstar, r.mdisk, r.gamma, r.r_in, r.r_out, r.dist);
+                std::printf(
+                    "  rotation  Keplerian + pseudo self-gravity, mstar %.4g, mdisk %.4g"
+                    " Msun, gamma %.4g, r_in %.4g\", r_out %.4g\", dist %.4g pc\n",
+                    r.mstar, r.mdisk, r.gamma, r.r_in, r.r_out, r.dist);
             else
                 std::printf("  rotation  power law, vp_100 %.4g m/s, vp_q %.4g, dist %.4g pc\n",
                             r.vp_100, r.vp_q, r.dist);

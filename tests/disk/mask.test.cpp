@@ -7,8 +7,8 @@
 #include <numbers>
 
 #include "diskmc/disk.hpp"
-#include "support/throws.hpp"
 #include "support/shared_data.hpp"
+#include "support/throws.hpp"
 
 using namespace diskmc;
 
@@ -23,7 +23,10 @@ disk_model<double> case_b_model() {
 }
 
 grid_header case_b_header() {
-    return {.nx = 128, .ny = 128, .cdelt1 = -1.1111111111111e-05, .cdelt2 = 1.11111111111111e-05,
+    return {.nx = 128,
+            .ny = 128,
+            .cdelt1 = -1.1111111111111e-05,
+            .cdelt2 = 1.11111111111111e-05,
             .beam = std::nullopt};
 }
 
@@ -83,17 +86,21 @@ TEST_CASE("each mask rule does what eddy's does", "[disk][mask]") {
     SECTION("azimuth, exclude_phi and abs_phi (degrees in, radians inside)") {
         const auto in = fit_mask(map, model, {.phi_min = -45.0, .phi_max = 90.0});
         CHECK((in == (usable && c.phi >= -45.0 * degree && c.phi <= 90.0 * degree)).all());
-        const auto out = fit_mask(map, model, {.phi_min = -45.0, .phi_max = 90.0, .exclude_phi = true});
+        const auto out =
+            fit_mask(map, model, {.phi_min = -45.0, .phi_max = 90.0, .exclude_phi = true});
         CHECK((out == (usable && !(c.phi >= -45.0 * degree && c.phi <= 90.0 * degree))).all());
-        const auto folded = fit_mask(map, model, {.phi_min = 30.0, .phi_max = 120.0, .abs_phi = true});
-        CHECK((folded == (usable && c.phi.abs() >= 30.0 * degree && c.phi.abs() <= 120.0 * degree)).all());
+        const auto folded =
+            fit_mask(map, model, {.phi_min = 30.0, .phi_max = 120.0, .abs_phi = true});
+        CHECK((folded == (usable && c.phi.abs() >= 30.0 * degree && c.phi.abs() <= 120.0 * degree))
+                  .all());
         CHECK(folded.count() > in.count() / 4);
     }
     SECTION("data velocity range, and exclude_v") {
         const auto finite = data.isFinite() && uncertainty > 0.0 && c.r <= 10.0;
         const auto in = fit_mask(map, model, {.v_min = 5000.0, .v_max = 6500.0});
         CHECK((in == (finite && data >= 5000.0 && data <= 6500.0)).all());
-        const auto out = fit_mask(map, model, {.v_min = 5000.0, .v_max = 6500.0, .exclude_v = true});
+        const auto out =
+            fit_mask(map, model, {.v_min = 5000.0, .v_max = 6500.0, .exclude_v = true});
         CHECK((out == (finite && !(data >= 5000.0 && data <= 6500.0))).all());
         CHECK(out.count() > in.count());
     }
@@ -113,7 +120,8 @@ TEST_CASE("each mask rule does what eddy's does", "[disk][mask]") {
                              diskmc::testing::message_contains("v range"));
         CHECK_THROWS_MATCHES(
             fit_mask(map, model,
-                     {.user_mask = Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>::Constant(3, 3, true)}),
+                     {.user_mask = Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>::Constant(
+                          3, 3, true)}),
             invalid_input, diskmc::testing::message_contains("user_mask"));
         CHECK_THROWS_MATCHES(fit_mask(sky_map{grid, data, {}}, model), invalid_input,
                              diskmc::testing::message_contains("uncertainty"));
@@ -121,6 +129,7 @@ TEST_CASE("each mask rule does what eddy's does", "[disk][mask]") {
                              diskmc::testing::message_contains("no pixel"));
         auto bad = model;
         bad.geometry.inc = std::nan("");
-        CHECK_THROWS_MATCHES(fit_mask(map, bad), invalid_input, diskmc::testing::message_contains("inc"));
+        CHECK_THROWS_MATCHES(fit_mask(map, bad), invalid_input,
+                             diskmc::testing::message_contains("inc"));
     }
 }

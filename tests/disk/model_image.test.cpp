@@ -5,21 +5,21 @@
 
 #include <catch2/catch.hpp>
 
+// diskmc first: its headers bring <Eigen/Core> in (see diskmc/detail/eigen.hpp).
+#include "../../examples/eddy_case.hpp"
+#include "diskmc/disk.hpp"
+#include "support/archetype_scalar.hpp"
+#include "support/image_compare.hpp"
+#include "support/shared_data.hpp"
+#include "support/throws.hpp"
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
-#include <Eigen/Core>
 #include <unsupported/Eigen/AutoDiff>
-
-#include "../../examples/eddy_case.hpp"
-#include "diskmc/disk.hpp"
-#include "support/throws.hpp"
-#include "support/archetype_scalar.hpp"
-#include "support/image_compare.hpp"
-#include "support/shared_data.hpp"
 
 using namespace diskmc;
 using diskmc::testing::compare_images;
@@ -66,7 +66,8 @@ TEST_CASE("model images, disk coordinates and the beam kernel match eddy's fixtu
         DYNAMIC_SECTION("case " << name) {
             const auto c = examples::read_eddy_case(eddy / ("case_" + std::string(name) + ".json"));
             const sky_grid grid = examples::grid_of(c);
-            const auto image = compare_images(examples::render(c), read_table(eddy / c.files.at("image")));
+            const auto image =
+                compare_images(examples::render(c), read_table(eddy / c.files.at("image")));
             INFO("image: max relative difference " << image.max_relative);
             CHECK(image.same_shape);
             CHECK(image.same_nan_pixels);
@@ -74,9 +75,9 @@ TEST_CASE("model images, disk coordinates and the beam kernel match eddy's fixtu
 
             const disk_coordinates coordinates =
                 examples::with_model(c, [&](const auto& model) { return deproject(model, grid); });
-            for (const auto& [file, values] : {std::pair{"r", &coordinates.r},
-                                               std::pair{"phi", &coordinates.phi},
-                                               std::pair{"z", &coordinates.z}}) {
+            for (const auto& [file, values] :
+                 {std::pair{"r", &coordinates.r}, std::pair{"phi", &coordinates.phi},
+                  std::pair{"z", &coordinates.z}}) {
                 const auto d = compare_images(*values, read_table(eddy / c.files.at(file)));
                 INFO(file << ": max relative difference " << d.max_relative);
                 CHECK(d.same_shape);
@@ -98,7 +99,8 @@ TEST_CASE("model images, disk coordinates and the beam kernel match eddy's fixtu
     SECTION("case f: kernel, and the image before convolution") {
         const auto c = examples::read_eddy_case(eddy / "case_f.json");
         const sky_grid grid = examples::grid_of(c);
-        const auto kernel = compare_images(beam_kernel(grid), read_table(eddy / "case_f_kernel.txt"));
+        const auto kernel =
+            compare_images(beam_kernel(grid), read_table(eddy / "case_f_kernel.txt"));
         INFO("kernel: max relative difference " << kernel.max_relative);
         CHECK(kernel.same_shape);
         CHECK(kernel.max_relative <= fixture_tolerance);
@@ -208,25 +210,22 @@ TEST_CASE("every model parameter changes the image", "[disk][model_image]") {
         CHECK(changes(model, perturb) > 0.01);
     }
 
-    using gravitating = disk_model<double, flared_surface<double>, self_gravitating_rotation<double>>;
-    const gravitating heavy{.geometry = model.geometry,
-                            .surface = model.surface,
-                            .rotation = {.mstar = 1.8,
-                                         .dist = 110.0,
-                                         .mdisk = 0.2,
-                                         .gamma = 1.0,
-                                         .r_in = 0.3,
-                                         .r_out = 1.5},
-                            .vlsr = 5000.0};
-    const std::vector<std::pair<const char*, std::function<void(gravitating&)>>>
-        gravity_parameters{
-            {"mstar", [](gravitating& m) { m.rotation.mstar *= 1.05; }},
-            {"dist", [](gravitating& m) { m.rotation.dist *= 1.05; }},
-            {"mdisk", [](gravitating& m) { m.rotation.mdisk *= 1.5; }},
-            {"gamma", [](gravitating& m) { m.rotation.gamma = 0.5; }},
-            {"r_in", [](gravitating& m) { m.rotation.r_in = 0.5; }},
-            {"r_out", [](gravitating& m) { m.rotation.r_out = 1.2; }},
-        };
+    using gravitating =
+        disk_model<double, flared_surface<double>, self_gravitating_rotation<double>>;
+    const gravitating heavy{
+        .geometry = model.geometry,
+        .surface = model.surface,
+        .rotation =
+            {.mstar = 1.8, .dist = 110.0, .mdisk = 0.2, .gamma = 1.0, .r_in = 0.3, .r_out = 1.5},
+        .vlsr = 5000.0};
+    const std::vector<std::pair<const char*, std::function<void(gravitating&)>>> gravity_parameters{
+        {"mstar", [](gravitating& m) { m.rotation.mstar *= 1.05; }},
+        {"dist", [](gravitating& m) { m.rotation.dist *= 1.05; }},
+        {"mdisk", [](gravitating& m) { m.rotation.mdisk *= 1.5; }},
+        {"gamma", [](gravitating& m) { m.rotation.gamma = 0.5; }},
+        {"r_in", [](gravitating& m) { m.rotation.r_in = 0.5; }},
+        {"r_out", [](gravitating& m) { m.rotation.r_out = 1.2; }},
+    };
     for (const auto& [name, perturb] : gravity_parameters) {
         INFO("self-gravitating: " << name);
         CHECK(changes(heavy, perturb) > 0.01);
@@ -269,7 +268,8 @@ TEST_CASE("rotation profiles follow their formulas", "[disk][model_image]") {
         const double fraction = std::clamp(
             (std::pow(r, e) - std::pow(0.4, e)) / (std::pow(2.5, e) - std::pow(0.4, e)), 0.0, 1.0);
         CHECK(gravitating.v_phi(r, z) == Approx(kepler(1.2 + 0.3 * fraction, r, z)).epsilon(1e-14));
-        CHECK(power.v_phi(r, z) == Approx(2500.0 * std::pow(r * dist / 100.0, -0.6)).epsilon(1e-14));
+        CHECK(power.v_phi(r, z) ==
+              Approx(2500.0 * std::pow(r * dist / 100.0, -0.6)).epsilon(1e-14));
     }
     // gamma = 2, where eddy's expression is 0/0: the limit, and the profile is
     // smooth through it (the value is the mean of its neighbours to second order).
@@ -285,21 +285,26 @@ TEST_CASE("rotation profiles follow their formulas", "[disk][model_image]") {
     CHECK(std::abs(at - 0.5 * (above + below)) <= 1e-3 * std::abs(above - below));
 }
 
-TEST_CASE("autodiff images agree with central finite differences", "[disk][model_image][autodiff]") {
+TEST_CASE("autodiff images agree with central finite differences",
+          "[disk][model_image][autodiff]") {
     using ad = Eigen::AutoDiffScalar<Eigen::VectorXd>;
     constexpr int n_parameters = 12;
-    const std::array<double, n_parameters> base{0.03, -0.02, 40.0, 130.0, 1.8,  110.0,
-                                                5000.0, 0.25, 1.3, 0.25,  2.0, 2.2};
+    const std::array<double, n_parameters> base{0.03,   -0.02, 40.0, 130.0, 1.8, 110.0,
+                                                5000.0, 0.25,  1.3,  0.25,  2.0, 2.2};
     auto model_at = [](const auto& p) {
         using T = std::decay_t<decltype(p[0])>;
-        return disk_model<T>{
-            .geometry = {.x0 = p[0], .y0 = p[1], .inc = p[2], .PA = p[3]},
-            .surface = {.z0 = p[7], .psi = p[8], .r_cavity = p[9], .r_taper = p[10], .q_taper = p[11]},
-            .rotation = {.mstar = p[4], .dist = p[5]},
-            .vlsr = p[6]};
+        return disk_model<T>{.geometry = {.x0 = p[0], .y0 = p[1], .inc = p[2], .PA = p[3]},
+                             .surface = {.z0 = p[7],
+                                         .psi = p[8],
+                                         .r_cavity = p[9],
+                                         .r_taper = p[10],
+                                         .q_taper = p[11]},
+                             .rotation = {.mstar = p[4], .dist = p[5]},
+                             .vlsr = p[6]};
     };
     std::array<ad, n_parameters> active;
-    for (int k = 0; k < n_parameters; ++k) active[k] = ad(base[k], n_parameters, k);
+    for (int k = 0; k < n_parameters; ++k)
+        active[k] = ad(base[k], n_parameters, k);
     // 0.15" pixels and a 0.25" cavity: some pixels lie inside it.
     const sky_grid grid = small_grid(20, 0.15, beam_shape{0.35, 0.3, 20.0});
 
@@ -312,17 +317,17 @@ TEST_CASE("autodiff images agree with central finite differences", "[disk][model
                 REQUIRE(image.data()[k].value() == Approx(plain.data()[k]).epsilon(1e-14));
                 REQUIRE(image.data()[k].derivatives().allFinite());
             }
-            const char* names[n_parameters] = {"x0",  "y0", "inc", "PA",  "mstar",   "dist",
-                                               "vlsr", "z0", "psi", "r_cavity", "r_taper", "q_taper"};
+            const char* names[n_parameters] = {"x0",    "y0",       "inc",     "PA",
+                                               "mstar", "dist",     "vlsr",    "z0",
+                                               "psi",   "r_cavity", "r_taper", "q_taper"};
             for (int k = 0; k < n_parameters; ++k) {
                 const double h = 1e-5 * std::max(1.0, std::abs(base[k]));
                 auto up = base, down = base;
                 up[k] += h;
                 down[k] -= h;
-                const Eigen::ArrayXXd difference =
-                    (model_image(model_at(up), grid, options) -
-                     model_image(model_at(down), grid, options)) /
-                    (2.0 * h);
+                const Eigen::ArrayXXd difference = (model_image(model_at(up), grid, options) -
+                                                    model_image(model_at(down), grid, options)) /
+                                                   (2.0 * h);
                 Eigen::ArrayXXd derivative(grid.ny(), grid.nx());
                 for (Eigen::Index p = 0; p < image.size(); ++p)
                     derivative.data()[p] = image.data()[p].derivatives()[k];
@@ -353,8 +358,8 @@ TEST_CASE("the per-pixel code gives the same velocities with every value type",
                 const archetype_scalar generic = archetype_projection.line_of_sight_velocity(
                     archetype_scalar(x), archetype_scalar(y));
                 worst_pixel = std::max(worst_pixel, std::abs(one - tiled(j, i)) / std::abs(one));
-                worst_archetype = std::max(worst_archetype,
-                                           std::abs(generic.test_value() - one) / std::abs(one));
+                worst_archetype =
+                    std::max(worst_archetype, std::abs(generic.test_value() - one) / std::abs(one));
             }
         }
         CHECK(worst_pixel <= 1e-13);
@@ -363,7 +368,9 @@ TEST_CASE("the per-pixel code gives the same velocities with every value type",
     using A = archetype_scalar;
     const auto model = flared_model();
     const auto archetype_model = flared_model<A>();
-    SECTION("flared, Keplerian") { check_all_types(model, archetype_model); }
+    SECTION("flared, Keplerian") {
+        check_all_types(model, archetype_model);
+    }
     SECTION("thin, power law") {
         const disk_model<double, thin_surface, power_law_rotation<double>> m{
             .geometry = model.geometry,
@@ -385,7 +392,12 @@ TEST_CASE("the per-pixel code gives the same velocities with every value type",
         const disk_model<double, flared_surface<double>, self_gravitating_rotation<double>> m{
             .geometry = model.geometry,
             .surface = surface,
-            .rotation = {.mstar = 1.8, .dist = 110.0, .mdisk = 0.2, .gamma = 2.0, .r_in = 0.3, .r_out = 1.5},
+            .rotation = {.mstar = 1.8,
+                         .dist = 110.0,
+                         .mdisk = 0.2,
+                         .gamma = 2.0,
+                         .r_in = 0.3,
+                         .r_out = 1.5},
             .vlsr = 5000.0};
         const disk_model<A, flared_surface<A>, self_gravitating_rotation<A>> a{
             .geometry = archetype_model.geometry,
@@ -440,11 +452,15 @@ TEST_CASE("a user's own surface and rotation profile plug in", "[disk][model_ima
                                       .surface = {.z0 = 0.2, .psi = 1.0},
                                       .rotation = reference.rotation,
                                       .vlsr = 5000.0};
-        CHECK(compare_images(model_image(cone, grid), model_image(same, grid)).max_relative <= 1e-13);
+        CHECK(compare_images(model_image(cone, grid), model_image(same, grid)).max_relative <=
+              1e-13);
     }
     SECTION("solid-body rotation of a thin disk: v = vlsr + omega sin(i) x_major") {
         const disk_model<double, thin_surface, solid_body_rotation> model{
-            .geometry = reference.geometry, .surface = {}, .rotation = {.omega = 700.0}, .vlsr = 5000.0};
+            .geometry = reference.geometry,
+            .surface = {},
+            .rotation = {.omega = 700.0},
+            .vlsr = 5000.0};
         const Eigen::ArrayXXd image = model_image(model, grid);
         const double pa = reference.geometry.PA * std::numbers::pi / 180.0;
         const double inc = reference.geometry.inc * std::numbers::pi / 180.0;
@@ -492,15 +508,25 @@ TEST_CASE("bad model input throws invalid_input naming the problem", "[disk][mod
                                .rotation = {.mstar = 1.0, .dist = 100.0},
                                .vlsr = 0.0},
             "psi");
-    rejects(disk_model<double, thin_surface, self_gravitating_rotation<double>>{
-                .geometry = {.inc = 30.0, .PA = 10.0},
-                .surface = {},
-                .rotation = {.mstar = 1.0, .dist = 100.0, .mdisk = 0.1, .gamma = 1.0, .r_in = 2.0, .r_out = 1.0},
-                .vlsr = 0.0},
-            "r_out");
-    rejects(disk_model<double, thin_surface, power_law_rotation<double>>{
-                .geometry = {.inc = 30.0, .PA = 10.0}, .surface = {}, .rotation = {.vp_100 = 1.0, .dist = 100.0}, .vlsr = 0.0},
-            "vp_q");
+    rejects(
+        disk_model<double, thin_surface, self_gravitating_rotation<double>>{
+            .geometry = {.inc = 30.0, .PA = 10.0},
+            .surface = {},
+            .rotation = {.mstar = 1.0,
+                         .dist = 100.0,
+                         .mdisk = 0.1,
+                         .gamma = 1.0,
+                         .r_in = 2.0,
+                         .r_out = 1.0},
+            .vlsr = 0.0},
+        "r_out");
+    rejects(
+        disk_model<double, thin_surface, power_law_rotation<double>>{
+            .geometry = {.inc = 30.0, .PA = 10.0},
+            .surface = {},
+            .rotation = {.vp_100 = 1.0, .dist = 100.0},
+            .vlsr = 0.0},
+        "vp_q");
     CHECK_THROWS_MATCHES(model_image(flared_model(), grid, {.convolve_beam = true}), invalid_input,
                          diskmc::testing::message_contains("no beam"));
 }

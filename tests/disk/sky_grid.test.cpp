@@ -7,15 +7,19 @@
 #include <limits>
 
 #include "diskmc/disk.hpp"
-#include "support/throws.hpp"
 #include "support/image_compare.hpp"
+#include "support/throws.hpp"
 
 using namespace diskmc;
 
 namespace {
 
 grid_header square_header(Eigen::Index n, double pixel) {
-    return {.nx = n, .ny = n, .cdelt1 = -pixel / 3600.0, .cdelt2 = pixel / 3600.0, .beam = std::nullopt};
+    return {.nx = n,
+            .ny = n,
+            .cdelt1 = -pixel / 3600.0,
+            .cdelt2 = pixel / 3600.0,
+            .beam = std::nullopt};
 }
 
 disk_model<double> example_model() {
@@ -56,7 +60,8 @@ TEST_CASE("CDELT1 > 0: x and the data columns are reversed as eddy does", "[disk
     header.cdelt1 = +0.1 / 3600.0;
     Eigen::ArrayXXd stored(3, 6);
     for (Eigen::Index i = 0; i < 6; ++i)
-        for (Eigen::Index j = 0; j < 3; ++j) stored(j, i) = 10.0 * static_cast<double>(j) + static_cast<double>(i);
+        for (Eigen::Index j = 0; j < 3; ++j)
+            stored(j, i) = 10.0 * static_cast<double>(j) + static_cast<double>(i);
     const sky_map map = make_sky_map(header, stored, stored + 100.0);
     CHECK(map.grid.x_reversed());
     CHECK(map.grid.x()[0] > map.grid.x()[5]);
@@ -98,7 +103,8 @@ TEST_CASE("field-of-view clipping follows eddy's rule", "[disk][sky_grid]") {
         CHECK(h.cdelt1 == grid.header().cdelt1);
         const auto crpix = clipped.reference_pixel();
         for (Eigen::Index i = 0; i < clipped.nx(); ++i)
-            CHECK(clipped.x()[i] == Approx(3600.0 * h.cdelt1 * (static_cast<double>(i) + 1.0 - crpix[0])));
+            CHECK(clipped.x()[i] ==
+                  Approx(3600.0 * h.cdelt1 * (static_cast<double>(i) + 1.0 - crpix[0])));
     }
     SECTION("bad field of view") {
         CHECK_THROWS_AS(clip_field_of_view(grid, 0.0), invalid_input);
@@ -128,10 +134,12 @@ TEST_CASE("downsampling keeps every N-th pixel from N/2, with consistent pixel s
     // the origin is now off-centre by half an original pixel; CRPIX says where
     const auto crpix = coarse.reference_pixel();
     for (Eigen::Index k = 0; k < 32; ++k) {
-        CHECK(coarse.x()[k] == Approx(3600.0 * coarse.header().cdelt1 *
-                                      (static_cast<double>(k) + 1.0 - crpix[0])).margin(1e-12));
-        CHECK(coarse.y()[k] == Approx(3600.0 * coarse.header().cdelt2 *
-                                      (static_cast<double>(k) + 1.0 - crpix[1])).margin(1e-12));
+        CHECK(coarse.x()[k] ==
+              Approx(3600.0 * coarse.header().cdelt1 * (static_cast<double>(k) + 1.0 - crpix[0]))
+                  .margin(1e-12));
+        CHECK(coarse.y()[k] ==
+              Approx(3600.0 * coarse.header().cdelt2 * (static_cast<double>(k) + 1.0 - crpix[1]))
+                  .margin(1e-12));
     }
     // the beam kernel follows the new pixel size
     CHECK(beam_kernel(coarse).rows() < beam_kernel(grid).rows());
@@ -142,8 +150,10 @@ TEST_CASE("downsampling keeps every N-th pixel from N/2, with consistent pixel s
 
     CHECK_THROWS_AS(downsample(grid, 0), invalid_input);
     CHECK_THROWS_AS(downsample(grid, -2), invalid_input);
-    CHECK_THROWS_MATCHES(downsample(grid, 300), invalid_input, diskmc::testing::message_contains("no pixels"));
-    CHECK_THROWS_AS(beam_downsample_factor(sky_grid::from_header(square_header(8, 0.1))), invalid_input);
+    CHECK_THROWS_MATCHES(downsample(grid, 300), invalid_input,
+                         diskmc::testing::message_contains("no pixels"));
+    CHECK_THROWS_AS(beam_downsample_factor(sky_grid::from_header(square_header(8, 0.1))),
+                    invalid_input);
 }
 
 TEST_CASE("images on clipped and downsampled grids are the full image's pixels",
@@ -202,6 +212,7 @@ TEST_CASE("bad grids and maps throw invalid_input naming the problem", "[disk][s
     rejects(with([](grid_header& h) { h.beam = beam_shape{0.2, 0.1, INFINITY}; }), "bpa");
     CHECK_THROWS_MATCHES(make_sky_map(good, Eigen::ArrayXXd::Zero(16, 15)), invalid_input,
                          diskmc::testing::message_contains("data is 16x15"));
-    CHECK_THROWS_MATCHES(make_sky_map(good, Eigen::ArrayXXd::Zero(16, 16), Eigen::ArrayXXd::Zero(2, 2)),
-                         invalid_input, diskmc::testing::message_contains("uncertainty"));
+    CHECK_THROWS_MATCHES(
+        make_sky_map(good, Eigen::ArrayXXd::Zero(16, 16), Eigen::ArrayXXd::Zero(2, 2)),
+        invalid_input, diskmc::testing::message_contains("uncertainty"));
 }

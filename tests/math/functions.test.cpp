@@ -1,12 +1,12 @@
 #include <catch2/catch.hpp>
 
-#include <cmath>
-#include <limits>
-#include <Eigen/Core>
-#include <unsupported/Eigen/AutoDiff>
-
+// diskmc first: its headers bring <Eigen/Core> in (see diskmc/detail/eigen.hpp).
 #include "diskmc/math/functions.hpp"
 #include "support/archetype_scalar.hpp"
+
+#include <cmath>
+#include <limits>
+#include <unsupported/Eigen/AutoDiff>
 
 namespace {
 
@@ -14,7 +14,9 @@ using ad = Eigen::AutoDiffScalar<Eigen::VectorXd>;
 using tile = Eigen::Array<double, 16, 1>;
 constexpr double inf = std::numeric_limits<double>::infinity();
 
-ad variable(double value) { return ad(value, Eigen::VectorXd::Ones(1)); }
+ad variable(double value) {
+    return ad(value, Eigen::VectorXd::Ones(1));
+}
 
 }  // namespace
 

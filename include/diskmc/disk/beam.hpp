@@ -19,7 +19,6 @@
 // beams of the data sets here (<= 23 x 23 taps) it beats an FFT
 // convolution; see the benchmark's beam table.
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -27,6 +26,7 @@
 #include <string_view>
 #include <utility>
 
+#include "diskmc/detail/eigen.hpp"
 #include "diskmc/disk/sky_grid.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/math/functions.hpp"

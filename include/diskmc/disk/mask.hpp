@@ -3,11 +3,11 @@
 // a map enter the likelihood, from the disk coordinates at the starting
 // parameters, the data and its uncertainty, and a user mask.
 
-#include <Eigen/Core>
 #include <cmath>
 #include <numbers>
 #include <string_view>
 
+#include "diskmc/detail/eigen.hpp"
 #include "diskmc/disk/model_image.hpp"
 #include "diskmc/disk/sky_map.hpp"
 #include "diskmc/errors.hpp"
@@ -16,16 +16,17 @@ namespace diskmc {
 
 /// The mask rules of eddy's fit_map, with eddy's defaults.
 struct mask_options {
-    double r_min = 0.0;         ///< inner radius, arcsec (disk frame)
-    double r_max = 10.0;        ///< outer radius, arcsec (eddy's default: 10")
-    bool exclude_r = false;     ///< keep the pixels outside [r_min, r_max] instead
-    double phi_min = -180.0;    ///< smallest azimuth, degrees (disk frame, 0 = red-shifted major axis)
-    double phi_max = 180.0;     ///< largest azimuth, degrees
-    bool exclude_phi = false;   ///< keep the pixels outside [phi_min, phi_max] instead
-    bool abs_phi = false;       ///< compare |phi| (0 to 180 degrees) instead of phi
-    double v_min = -10000.0;    ///< smallest data value kept, m/s
-    double v_max = 30000.0;     ///< largest data value kept, m/s
-    bool exclude_v = false;     ///< keep the data outside [v_min, v_max] instead
+    double r_min = 0.0;      ///< inner radius, arcsec (disk frame)
+    double r_max = 10.0;     ///< outer radius, arcsec (eddy's default: 10")
+    bool exclude_r = false;  ///< keep the pixels outside [r_min, r_max] instead
+    double phi_min =
+        -180.0;              ///< smallest azimuth, degrees (disk frame, 0 = red-shifted major axis)
+    double phi_max = 180.0;  ///< largest azimuth, degrees
+    bool exclude_phi = false;  ///< keep the pixels outside [phi_min, phi_max] instead
+    bool abs_phi = false;      ///< compare |phi| (0 to 180 degrees) instead of phi
+    double v_min = -10000.0;   ///< smallest data value kept, m/s
+    double v_max = 30000.0;    ///< largest data value kept, m/s
+    bool exclude_v = false;    ///< keep the data outside [v_min, v_max] instead
     /// Pixels the user allows (true = may be used); empty means all. Same
     /// shape and orientation as the map's images.
     Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> user_mask{};
@@ -72,16 +73,15 @@ Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> fit_mask(
     for (Eigen::Index i = 0; i < nx; ++i) {
         for (Eigen::Index j = 0; j < ny; ++j) {
             const double r = coordinates.r(j, i);
-            const double phi = options.abs_phi ? std::abs(coordinates.phi(j, i))
-                                               : coordinates.phi(j, i);
+            const double phi =
+                options.abs_phi ? std::abs(coordinates.phi(j, i)) : coordinates.phi(j, i);
             const double data = map.data(j, i);
             const bool in_r = r >= options.r_min && r <= options.r_max;
             const bool in_phi = phi >= phi_min && phi <= phi_max;
             const bool in_v = data >= options.v_min && data <= options.v_max;
             const bool usable = std::isfinite(data) && map.uncertainty(j, i) > 0.0;
-            mask(j, i) = usable && (in_r != options.exclude_r) &&
-                         (in_phi != options.exclude_phi) && (in_v != options.exclude_v) &&
-                         (!has_user_mask || options.user_mask(j, i));
+            mask(j, i) = usable && (in_r != options.exclude_r) && (in_phi != options.exclude_phi) &&
+                         (in_v != options.exclude_v) && (!has_user_mask || options.user_mask(j, i));
         }
     }
     check_argument(mask.any(), where, "the mask keeps no pixel");

@@ -68,8 +68,8 @@ struct disk_model {
     disk_orientation<T> geometry{};  ///< x0, y0, inc, PA
     Surface surface{};               ///< emission surface z(r)
     Rotation rotation{};             ///< rotation profile v_phi(r, z)
-    T vlsr = T(detail::not_set);    ///< systemic velocity, m/s
-    int flared_niter = 5;           ///< fixed-point iterations of the deprojection (eddy's default)
+    T vlsr = T(detail::not_set);     ///< systemic velocity, m/s
+    int flared_niter = 5;  ///< fixed-point iterations of the deprojection (eddy's default)
 };
 
 /// A pixel deprojected onto the emission surface: disk-frame cartesian

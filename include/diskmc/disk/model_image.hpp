@@ -4,12 +4,12 @@
 // model images on a sky grid with optional beam convolution, and the disk
 // coordinates (r, phi, z) of every pixel.
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <optional>
 #include <type_traits>
 
+#include "diskmc/detail/eigen.hpp"
 #include "diskmc/disk/beam.hpp"
 #include "diskmc/disk/model.hpp"
 #include "diskmc/disk/sky_grid.hpp"
@@ -97,8 +97,8 @@ Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic> model_image(
     Eigen::Array<T, Eigen::Dynamic, 1> values;
     line_of_sight_velocity(prepare(model), positions.x, positions.y, values);
     Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic> image =
-        Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic>>(values.data(),
-                                                                         grid.ny(), grid.nx());
+        Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic>>(values.data(), grid.ny(),
+                                                                          grid.nx());
     if (beam) return beam->apply(image);
     return image;
 }

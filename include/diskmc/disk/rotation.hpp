@@ -93,12 +93,12 @@ namespace detail {
 
 template <class T>
 struct prepared_self_gravitating_rotation {
-    T k_star;            // G mstar / (dist au)
-    T k_disk;            // G mdisk / (dist au)
-    T exponent;          // 2 - gamma
-    T inner;             // r_in^(2-gamma), or log r_in when gamma = 2
-    T inverse_range;     // 1 / (r_out^(2-gamma) - r_in^(2-gamma)), or 1 / log(r_out / r_in)
-    bool logarithmic;    // gamma == 2
+    T k_star;          // G mstar / (dist au)
+    T k_disk;          // G mdisk / (dist au)
+    T exponent;        // 2 - gamma
+    T inner;           // r_in^(2-gamma), or log r_in when gamma = 2
+    T inverse_range;   // 1 / (r_out^(2-gamma) - r_in^(2-gamma)), or 1 / log(r_out / r_in)
+    bool logarithmic;  // gamma == 2
 
     template <class V>
     V v_phi(const V& r, const V& z) const {

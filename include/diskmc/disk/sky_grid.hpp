@@ -10,13 +10,13 @@
 // decreases with column index (+x = east). Images are indexed (row j = y
 // index, column i = x index).
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <optional>
 #include <string_view>
 
+#include "diskmc/detail/eigen.hpp"
 #include "diskmc/errors.hpp"
 
 namespace diskmc {
@@ -30,10 +30,10 @@ struct beam_shape {
 
 /// What eddy reads of a FITS header to build the sky axes.
 struct grid_header {
-    Eigen::Index nx = 0;              ///< NAXIS1: columns
-    Eigen::Index ny = 0;              ///< NAXIS2: rows
-    double cdelt1 = 0.0;              ///< CDELT1, degrees per pixel (< 0: x decreases with column)
-    double cdelt2 = 0.0;              ///< CDELT2, degrees per pixel
+    Eigen::Index nx = 0;  ///< NAXIS1: columns
+    Eigen::Index ny = 0;  ///< NAXIS2: rows
+    double cdelt1 = 0.0;  ///< CDELT1, degrees per pixel (< 0: x decreases with column)
+    double cdelt2 = 0.0;  ///< CDELT2, degrees per pixel
     std::optional<beam_shape> beam = std::nullopt;  ///< the beam, if the header has one
 };
 
@@ -67,7 +67,8 @@ struct grid_selection {
 
 inline Eigen::ArrayXd select_axis(const Eigen::ArrayXd& axis, const axis_selection& s) {
     Eigen::ArrayXd kept(s.count);
-    for (Eigen::Index k = 0; k < s.count; ++k) kept[k] = axis[s.start + k * s.step];
+    for (Eigen::Index k = 0; k < s.count; ++k)
+        kept[k] = axis[s.start + k * s.step];
     return kept;
 }
 
@@ -76,8 +77,8 @@ Image select_pixels(const Image& image, const grid_selection& s) {
     Image kept(s.rows.count, s.columns.count);
     for (Eigen::Index i = 0; i < s.columns.count; ++i)
         for (Eigen::Index j = 0; j < s.rows.count; ++j)
-            kept(j, i) = image(s.rows.start + j * s.rows.step,
-                               s.columns.start + i * s.columns.step);
+            kept(j, i) =
+                image(s.rows.start + j * s.rows.step, s.columns.start + i * s.columns.step);
     return kept;
 }
 
@@ -228,8 +229,8 @@ inline grid_selection downsample_selection(const sky_grid& grid, Eigen::Index fa
     if (factor < 1) throw_invalid_input(where, ": factor must be >= 1, got ", factor);
     const Eigen::Index first = factor / 2;
     if (first >= grid.nx() || first >= grid.ny())
-        throw_invalid_input(where, ": factor ", factor, " leaves no pixels of a ", grid.ny(),
-                            "x", grid.nx(), " map");
+        throw_invalid_input(where, ": factor ", factor, " leaves no pixels of a ", grid.ny(), "x",
+                            grid.nx(), " map");
     auto count = [&](Eigen::Index n) { return (n - first + factor - 1) / factor; };
     return grid_selection{{first, count(grid.ny()), factor}, {first, count(grid.nx()), factor}};
 }

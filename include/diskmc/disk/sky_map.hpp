@@ -3,9 +3,9 @@
 // as eddy holds them (x decreasing with column), with eddy's field-of-view
 // clipping and downsampling applied to grid and images together.
 
-#include <Eigen/Core>
 #include <utility>
 
+#include "diskmc/detail/eigen.hpp"
 #include "diskmc/disk/sky_grid.hpp"
 #include "diskmc/errors.hpp"
 
@@ -30,13 +30,12 @@ inline sky_map make_sky_map(const grid_header& header, Eigen::ArrayXXd data,
     sky_map map{sky_grid::from_header(header), std::move(data), std::move(uncertainty)};
     const Eigen::Index ny = map.grid.ny(), nx = map.grid.nx();
     if (map.data.rows() != ny || map.data.cols() != nx)
-        detail::throw_invalid_input("make_sky_map: data is ", map.data.rows(), "x",
-                                    map.data.cols(), " but the header says ", ny, "x", nx);
+        detail::throw_invalid_input("make_sky_map: data is ", map.data.rows(), "x", map.data.cols(),
+                                    " but the header says ", ny, "x", nx);
     if (map.uncertainty.size() != 0 &&
         (map.uncertainty.rows() != ny || map.uncertainty.cols() != nx))
-        detail::throw_invalid_input("make_sky_map: uncertainty is ", map.uncertainty.rows(),
-                                    "x", map.uncertainty.cols(), " but the data is ", ny, "x",
-                                    nx);
+        detail::throw_invalid_input("make_sky_map: uncertainty is ", map.uncertainty.rows(), "x",
+                                    map.uncertainty.cols(), " but the data is ", ny, "x", nx);
     if (map.grid.x_reversed()) {
         map.data.rowwise().reverseInPlace();
         if (map.uncertainty.size() != 0) map.uncertainty.rowwise().reverseInPlace();

@@ -56,13 +56,13 @@ double power_of_zero(const T& p) {
 /// flared_surface with its per-parameter work done once.
 template <class T>
 struct prepared_flared_surface {
-    T scale;           // z0, times the constant taper factor when r_taper = inf
+    T scale;  // z0, times the constant taper factor when r_taper = inf
     T psi;
     T r_cavity;
     T q_taper;
-    T q_log_r_taper;   // q_taper * log(r_taper), when tapered
-    T cavity_height;   // z where r <= r_cavity (a constant times z0)
-    bool tapered;      // r_taper < infinity
+    T q_log_r_taper;  // q_taper * log(r_taper), when tapered
+    T cavity_height;  // z where r <= r_cavity (a constant times z0)
+    bool tapered;     // r_taper < infinity
 
     // z = z0 x^psi exp(-(x / r_taper)^q_taper) with x = max(r - r_cavity, 0),
     // written as z0 exp(psi L - exp(q_taper L - q_taper log r_taper)), L = log x:
@@ -90,11 +90,11 @@ struct prepared_flared_surface {
 /// (eddy, datacube.disk_coords; Teague et al. 2021, MAPS IV, eq. 1.)
 template <class T>
 struct flared_surface {
-    T z0 = T(detail::not_set);                           ///< z at x = 1", arcsec
-    T psi = T(detail::not_set);                          ///< flaring exponent
-    T r_cavity = T(0.0);                                 ///< cavity radius, arcsec
+    T z0 = T(detail::not_set);                               ///< z at x = 1", arcsec
+    T psi = T(detail::not_set);                              ///< flaring exponent
+    T r_cavity = T(0.0);                                     ///< cavity radius, arcsec
     T r_taper = T(std::numeric_limits<double>::infinity());  ///< taper radius, arcsec
-    T q_taper = T(1.0);                                  ///< taper exponent
+    T q_taper = T(1.0);                                      ///< taper exponent
 
     /// The same surface with its per-parameter work done once.
     detail::prepared_flared_surface<T> prepared() const {

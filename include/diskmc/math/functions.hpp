@@ -14,12 +14,13 @@
 // adds what Eigen lacks or computes slowly: pow with a scalar exponent as
 // exp(p log x), hypot, clamp_min/clamp_max, select and zero_like.
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <concepts>
 #include <limits>
 #include <type_traits>
+
+#include "diskmc/detail/eigen.hpp"
 
 // g++ 12 reports -Wuninitialized inside its own AVX-512 intrinsics (e.g.
 // _mm512_rsqrt14_pd in Eigen's fast-math sqrt starts from
@@ -34,8 +35,8 @@ namespace diskmc::math {
 
 /// An Eigen array or array expression (a tile of pixel values).
 template <class X>
-concept eigen_array = std::derived_from<std::remove_cvref_t<X>,
-                                        Eigen::ArrayBase<std::remove_cvref_t<X>>>;
+concept eigen_array =
+    std::derived_from<std::remove_cvref_t<X>, Eigen::ArrayBase<std::remove_cvref_t<X>>>;
 
 /// A scalar that is neither a built-in arithmetic type nor an Eigen array:
 /// an autodiff scalar. It must provide arithmetic, comparisons with double,
@@ -63,7 +64,7 @@ S sqrt(S x) {
 
 /// x^p for built-in types (std::pow).
 template <class A, class B>
-    requires std::is_arithmetic_v<A> && std::is_arithmetic_v<B>
+requires std::is_arithmetic_v<A> && std::is_arithmetic_v<B>
 auto pow(A x, B p) {
     return std::pow(x, p);
 }
@@ -74,8 +75,7 @@ auto pow(A x, B p) {
 /// Negative x gives NaN. Taking a plain Array (not ArrayBase) makes this a
 /// better match than Eigen's generic pow for the tiles per-pixel code uses.
 template <class S, int Rows, int Cols, int Options, int MaxRows, int MaxCols>
-    requires std::floating_point<S>
-Eigen::Array<S, Rows, Cols, Options, MaxRows, MaxCols> pow(
+requires std::floating_point<S> Eigen::Array<S, Rows, Cols, Options, MaxRows, MaxCols> pow(
     const Eigen::Array<S, Rows, Cols, Options, MaxRows, MaxCols>& x, S p) {
     using result = Eigen::Array<S, Rows, Cols, Options, MaxRows, MaxCols>;
     if (p == S(0)) return result::Ones(x.rows(), x.cols());
@@ -150,16 +150,14 @@ X clamp_max(const X& x, double upper) {
 /// `condition ? if_true : if_false` for one pixel; `if_false` may be a
 /// plain number. The value taken keeps its derivatives, the other is dropped.
 template <class V, class Else>
-    requires(!eigen_array<V>)
-V select(bool condition, const V& if_true, const Else& if_false) {
+requires(!eigen_array<V>) V select(bool condition, const V& if_true, const Else& if_false) {
     return condition ? if_true : V(if_false);
 }
 
 /// Element-wise `condition ? if_true : if_false` for a tile (branch-free);
 /// `if_false` may be a tile or a plain number.
 template <eigen_array Condition, eigen_array V, class Else>
-typename V::PlainObject select(const Condition& condition, const V& if_true,
-                               const Else& if_false) {
+typename V::PlainObject select(const Condition& condition, const V& if_true, const Else& if_false) {
     return condition.select(if_true, if_false);
 }
 
@@ -179,10 +177,10 @@ X zero_like(const X&) {
 /// x's, since Eigen cannot mix empty and sized derivative vectors in one
 /// expression.
 template <single_value X>
-    requires requires(X y) {
-        y.value() = 0;
-        y.derivatives().setZero();
-    }
+requires requires(X y) {
+    y.value() = 0;
+    y.derivatives().setZero();
+}
 X zero_like(const X& x) {
     X zero = x;
     zero.value() = 0;
@@ -200,13 +198,14 @@ typename A::PlainObject zero_like(const A& x) {
 /// autodiff scalar that exposes `.value()`. Used to validate parameters at
 /// the API boundary, never in per-pixel code.
 template <class S>
-    requires std::is_arithmetic_v<S>
+requires std::is_arithmetic_v<S>
 double value_of(S x) {
     return static_cast<double>(x);
 }
 template <class X>
-    requires requires(const X& x) { x.value(); } && (!eigen_array<X>)
-double value_of(const X& x) {
+requires requires(const X& x) {
+    x.value();
+} &&(!eigen_array<X>)double value_of(const X& x) {
     return value_of(x.value());
 }
 
