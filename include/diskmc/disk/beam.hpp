@@ -31,14 +31,7 @@
 #include "diskmc/errors.hpp"
 #include "diskmc/math/functions.hpp"
 
-// g++ 12 reports -Wuninitialized inside its own AVX-512 intrinsics (e.g.
-// _mm512_rsqrt14_pd in Eigen's fast-math sqrt starts from
-// _mm512_undefined_pd()) wherever Eigen's vectorised math is inlined into
-// the per-pixel code below: a false positive, silenced for this code only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+#include "diskmc/detail/vectorised_code_begin.hpp"  // g++ 12 false positive: see there
 
 namespace diskmc {
 
@@ -291,6 +284,4 @@ inline Eigen::ArrayXXd convolve_beam_adjoint(const Eigen::ArrayXXd& image,
 
 }  // namespace diskmc
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "diskmc/detail/vectorised_code_end.hpp"

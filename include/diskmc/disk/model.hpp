@@ -28,14 +28,7 @@
 #include "diskmc/errors.hpp"
 #include "diskmc/math/functions.hpp"
 
-// g++ 12 reports -Wuninitialized inside its own AVX-512 intrinsics (e.g.
-// _mm512_rsqrt14_pd in Eigen's fast-math sqrt starts from
-// _mm512_undefined_pd()) wherever Eigen's vectorised math is inlined into
-// the per-pixel code below: a false positive, silenced for this code only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+#include "diskmc/detail/vectorised_code_begin.hpp"  // g++ 12 false positive: see there
 
 namespace diskmc {
 
@@ -136,6 +129,20 @@ struct disk_projection {
     }
 };
 
+namespace detail {
+
+/// The prepared form of a surface or rotation profile: its prepared() if it
+/// has one (the per-parameter work done once), else the object itself.
+template <class Component>
+auto prepared_form(const Component& component) {
+    if constexpr (requires { component.prepared(); })
+        return component.prepared();
+    else
+        return component;
+}
+
+}  // namespace detail
+
 /// Prepares a model for per-pixel evaluation (trigonometry of inc and PA,
 /// the surface's and profile's constants). Does not validate: NaN parameters
 /// give NaN pixels; use check_model at the API boundary.
@@ -154,8 +161,8 @@ auto prepare(const disk_model<T, Surface, Rotation>& model) {
     // sin|inc| = sign(inc) sin(inc), without an abs the autodiff scalars may lack.
     const T sin_abs_inc = inc < 0.0 ? T(-sin(inc_radians)) : T(sin(inc_radians));
 
-    using prepared_surface = decltype(detail::prepare_surface(model.surface));
-    using prepared_rotation = decltype(detail::prepare_rotation(model.rotation));
+    using prepared_surface = decltype(detail::prepared_form(model.surface));
+    using prepared_rotation = decltype(detail::prepared_form(model.rotation));
     constexpr bool thin = std::is_same_v<Surface, thin_surface>;
     return disk_projection<T, prepared_surface, prepared_rotation, thin>{
         model.geometry.x0,
@@ -167,8 +174,8 @@ auto prepare(const disk_model<T, Surface, Rotation>& model) {
         sin_abs_inc,
         model.vlsr,
         model.flared_niter,
-        detail::prepare_surface(model.surface),
-        detail::prepare_rotation(model.rotation)};
+        detail::prepared_form(model.surface),
+        detail::prepared_form(model.rotation)};
 }
 
 /// Validates a model at the API boundary.
@@ -194,6 +201,4 @@ void check_model(const disk_model<T, Surface, Rotation>& model,
 
 }  // namespace diskmc
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "diskmc/detail/vectorised_code_end.hpp"

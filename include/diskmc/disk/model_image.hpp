@@ -14,14 +14,7 @@
 #include "diskmc/disk/model.hpp"
 #include "diskmc/disk/sky_grid.hpp"
 
-// g++ 12 reports -Wuninitialized inside its own AVX-512 intrinsics (e.g.
-// _mm512_rsqrt14_pd in Eigen's fast-math sqrt starts from
-// _mm512_undefined_pd()) wherever Eigen's vectorised math is inlined into
-// the per-pixel code below: a false positive, silenced for this code only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+#include "diskmc/detail/vectorised_code_begin.hpp"  // g++ 12 false positive: see there
 
 namespace diskmc {
 
@@ -133,6 +126,4 @@ disk_coordinates deproject(const disk_model<double, Surface, Rotation>& model,
 
 }  // namespace diskmc
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "diskmc/detail/vectorised_code_end.hpp"

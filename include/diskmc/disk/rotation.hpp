@@ -17,14 +17,7 @@
 #include "diskmc/errors.hpp"
 #include "diskmc/math/functions.hpp"
 
-// g++ 12 reports -Wuninitialized inside its own AVX-512 intrinsics (e.g.
-// _mm512_rsqrt14_pd in Eigen's fast-math sqrt starts from
-// _mm512_undefined_pd()) wherever Eigen's vectorised math is inlined into
-// the per-pixel code below: a false positive, silenced for this code only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+#include "diskmc/detail/vectorised_code_begin.hpp"  // g++ 12 false positive: see there
 
 namespace diskmc {
 
@@ -190,15 +183,6 @@ struct power_law_rotation {
 
 namespace detail {
 
-/// The prepared form of a profile: its prepared() if it has one, else itself.
-template <class P>
-auto prepare_rotation(const P& profile) {
-    if constexpr (requires { profile.prepared(); })
-        return profile.prepared();
-    else
-        return profile;
-}
-
 /// Value checks at the API boundary (user profiles are not checked).
 template <class P>
 void check_rotation(std::string_view, const P&) {}
@@ -241,6 +225,4 @@ void check_rotation(std::string_view where, const power_law_rotation<T>& p) {
 
 }  // namespace diskmc
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "diskmc/detail/vectorised_code_end.hpp"

@@ -17,14 +17,7 @@
 #include "diskmc/errors.hpp"
 #include "diskmc/math/functions.hpp"
 
-// g++ 12 reports -Wuninitialized inside its own AVX-512 intrinsics (e.g.
-// _mm512_rsqrt14_pd in Eigen's fast-math sqrt starts from
-// _mm512_undefined_pd()) wherever Eigen's vectorised math is inlined into
-// the per-pixel code below: a false positive, silenced for this code only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+#include "diskmc/detail/vectorised_code_begin.hpp"  // g++ 12 false positive: see there
 
 namespace diskmc {
 
@@ -123,15 +116,6 @@ struct flared_surface {
 
 namespace detail {
 
-/// The prepared form of a surface: its prepared() if it has one, else itself.
-template <class S>
-auto prepare_surface(const S& surface) {
-    if constexpr (requires { surface.prepared(); })
-        return surface.prepared();
-    else
-        return surface;
-}
-
 /// Value checks at the API boundary (user surfaces are not checked).
 template <class S>
 void check_surface(std::string_view, const S&) {}
@@ -152,6 +136,4 @@ void check_surface(std::string_view where, const flared_surface<T>& s) {
 
 }  // namespace diskmc
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "diskmc/detail/vectorised_code_end.hpp"

@@ -22,14 +22,7 @@
 
 #include "diskmc/detail/eigen.hpp"
 
-// g++ 12 reports -Wuninitialized inside its own AVX-512 intrinsics (e.g.
-// _mm512_rsqrt14_pd in Eigen's fast-math sqrt starts from
-// _mm512_undefined_pd()) wherever Eigen's vectorised math is inlined into
-// the per-pixel code below: a false positive, silenced for this code only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+#include "diskmc/detail/vectorised_code_begin.hpp"  // g++ 12 false positive: see there
 
 namespace diskmc::math {
 
@@ -217,6 +210,4 @@ concept has_value_of = requires(const X& x) {
 
 }  // namespace diskmc::math
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "diskmc/detail/vectorised_code_end.hpp"
