@@ -41,9 +41,16 @@ constexpr double truth_vlsr = 5771.0;
 constexpr double pixel_size = 0.052;  // arcsec
 const diskmc::beam_shape bench_beam{0.15, 0.12, 95.0};
 
-/// Median of `repeats` timings of `work`, in seconds, after one warm-up call.
+/// Median and minimum of `repeats` timings of `work`, in seconds, after one
+/// warm-up call. (The minimum is the better estimate on a busy machine; the
+/// median is what the table reports.)
+struct timing {
+    double median = 0.0;
+    double minimum = 0.0;
+};
+
 template <class Work>
-double median_seconds(int repeats, Work&& work) {
+timing time_repeats(int repeats, Work&& work) {
     work();
     std::vector<double> seconds;
     for (int r = 0; r < repeats; ++r) {
@@ -51,8 +58,8 @@ double median_seconds(int repeats, Work&& work) {
         work();
         seconds.push_back(std::chrono::duration<double>(clock_type::now() - start).count());
     }
-    std::nth_element(seconds.begin(), seconds.begin() + repeats / 2, seconds.end());
-    return seconds[static_cast<std::size_t>(repeats / 2)];
+    std::sort(seconds.begin(), seconds.end());
+    return {seconds[seconds.size() / 2], seconds.front()};
 }
 
 diskmc::sky_grid make_grid(Eigen::Index n, double pixel) {
@@ -65,20 +72,21 @@ diskmc::sky_grid make_grid(Eigen::Index n, double pixel) {
 
 // One model evaluation as a fit does it: positions precomputed once.
 template <class Model>
-double model_ns_per_pixel(const Model& model, const diskmc::sky_grid& grid, bool beam,
+timing model_ns_per_pixel(const Model& model, const diskmc::sky_grid& grid, bool beam,
                           int repeats) {
     const diskmc::pixel_positions positions = diskmc::pixel_positions_of(grid);
     const diskmc::beam_convolution convolution(diskmc::beam_kernel(grid));
     Eigen::ArrayXd values;
     Eigen::ArrayXXd image(grid.ny(), grid.nx()), convolved;
-    const double seconds = median_seconds(repeats, [&] {
+    const timing seconds = time_repeats(repeats, [&] {
         diskmc::line_of_sight_velocity(diskmc::prepare(model), positions.x, positions.y, values);
         if (beam) {
             image = Eigen::Map<const Eigen::ArrayXXd>(values.data(), grid.ny(), grid.nx());
             convolution.apply(image, convolved);
         }
     });
-    return 1e9 * seconds / static_cast<double>(grid.size());
+    const double per_pixel = 1e9 / static_cast<double>(grid.size());
+    return {per_pixel * seconds.median, per_pixel * seconds.minimum};
 }
 
 /// Zero-padded linear convolution by FFT (Eigen's FFT, kissfft inside):
@@ -201,15 +209,16 @@ int main(int argc, char** argv) {
         .vlsr = truth_vlsr};
 
     if (!opt.json) {
-        std::printf("model image, single thread, median of %d repeats, ns/pixel\n", opt.repeats);
+        std::printf("model image, single thread, ns/pixel: median (minimum) of %d repeats\n",
+                    opt.repeats);
         std::printf("(beam 0.15\" x 0.12\" at 95 deg on 0.052\" pixels: an 11 x 11 kernel)\n\n");
-        std::printf("%-10s %-8s %8s %8s\n", "grid", "surface", "no beam", "beam");
+        std::printf("%-10s %-8s %18s %18s\n", "grid", "surface", "no beam", "beam");
     }
     for (Eigen::Index n : {128, 256, 512}) {
         const diskmc::sky_grid grid = make_grid(n, pixel_size);
         const std::string name = std::to_string(n) + "x" + std::to_string(n);
         for (const char* surface : {"thin", "flared"}) {
-            double ns[2];
+            timing ns[2];
             for (int beam = 0; beam < 2; ++beam) {
                 ns[beam] = std::strcmp(surface, "thin") == 0
                                ? model_ns_per_pixel(thin, grid, beam == 1, opt.repeats)
@@ -217,18 +226,22 @@ int main(int argc, char** argv) {
                 if (opt.json)
                     std::printf(
                         "{\"table\": \"model\", \"grid\": \"%s\", \"surface\": \"%s\", "
-                        "\"beam\": %s, \"ns_per_pixel\": %.3f, \"repeats\": %d}\n",
-                        name.c_str(), surface, beam ? "true" : "false", ns[beam], opt.repeats);
+                        "\"beam\": %s, \"ns_per_pixel\": %.3f, \"min_ns_per_pixel\": %.3f, "
+                        "\"repeats\": %d}\n",
+                        name.c_str(), surface, beam ? "true" : "false", ns[beam].median,
+                        ns[beam].minimum, opt.repeats);
             }
             if (!opt.json)
-                std::printf("%-10s %-8s %8.2f %8.2f\n", name.c_str(), surface, ns[0], ns[1]);
+                std::printf("%-10s %-8s %9.2f (%6.2f) %9.2f (%6.2f)\n", name.c_str(), surface,
+                            ns[0].median, ns[0].minimum, ns[1].median, ns[1].minimum);
         }
     }
 
-    // Beam algorithm: direct (the library) against FFT, on a 256 x 256 image.
+    // Beam algorithm: direct (the library) against FFT (Eigen's FFT module,
+    // kissfft inside), on a 256 x 256 image.
     if (!opt.json)
-        std::printf("\nbeam convolution alone, 256x256, ns/pixel\n%-8s %8s %8s %8s\n", "kernel",
-                    "direct", "fft", "adjoint");
+        std::printf("\nbeam convolution alone, 256x256, ns/pixel, median of %d\n%-8s %8s %8s %8s\n",
+                    opt.repeats, "kernel", "direct", "fft", "adjoint");
     const Eigen::Index n = 256;
     Eigen::ArrayXXd image = Eigen::ArrayXXd::Random(n, n) * 3000.0 + 5000.0;
     for (double bmaj : {0.15, 0.32, 0.49}) {
@@ -239,12 +252,12 @@ int main(int argc, char** argv) {
         Eigen::ArrayXXd out_direct, out_fft, out_adjoint;
         const double per_pixel = 1e9 / static_cast<double>(n * n);
         const double t_direct =
-            per_pixel * median_seconds(opt.repeats, [&] { direct.apply(image, out_direct); });
+            per_pixel * time_repeats(opt.repeats, [&] { direct.apply(image, out_direct); }).median;
         const double t_fft =
-            per_pixel * median_seconds(opt.repeats, [&] { fft.apply(image, out_fft); });
-        const double t_adjoint = per_pixel * median_seconds(opt.repeats, [&] {
-                                     direct.apply_adjoint(image, image, out_adjoint);
-                                 });
+            per_pixel * time_repeats(opt.repeats, [&] { fft.apply(image, out_fft); }).median;
+        const double t_adjoint = per_pixel * time_repeats(opt.repeats, [&] {
+                                                 direct.apply_adjoint(image, image, out_adjoint);
+                                             }).median;
         const double difference = (out_direct - out_fft).abs().maxCoeff() / image.abs().maxCoeff();
         const std::string size =
             std::to_string(kernel.rows()) + "x" + std::to_string(kernel.cols());

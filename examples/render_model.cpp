@@ -32,11 +32,11 @@ struct arguments {
     bool beam = false;
 };
 
-[[noreturn]] void usage(const char* message) {
-    std::fprintf(stderr,
-                 "render_model: %s\nusage: render_model --case FILE.json --out IMAGE.txt\n"
-                 "       render_model --demo [--beam] [--out IMAGE.txt]\n",
-                 message);
+constexpr const char* usage_text =
+    "usage: render_model --case FILE.json --out IMAGE.txt | --demo [--beam] [--out IMAGE.txt]";
+
+[[noreturn]] void usage(const std::string& message) {
+    std::fprintf(stderr, "render_model: %s (%s)\n", message.c_str(), usage_text);
     std::exit(2);
 }
 
@@ -45,9 +45,13 @@ arguments parse_arguments(int argc, char** argv) {
     for (int k = 1; k < argc; ++k) {
         const std::string flag = argv[k];
         auto value = [&]() -> std::string {
-            if (k + 1 >= argc) usage(("missing value after " + flag).c_str());
+            if (k + 1 >= argc) usage("missing value after " + flag);
             return argv[++k];
         };
+        if (flag == "--help" || flag == "-h") {
+            std::printf("%s\n", usage_text);
+            std::exit(0);
+        }
         if (flag == "--case")
             a.case_file = value();
         else if (flag == "--out")
@@ -58,7 +62,7 @@ arguments parse_arguments(int argc, char** argv) {
             a.beam = true;
         // FITS OUTPUT (lead): else if (flag == "--fits") a.fits_file = value();
         else
-            usage(("unknown argument " + flag).c_str());
+            usage("unknown argument " + flag);
     }
     if (a.demo == a.case_file.has_value()) usage("give exactly one of --case and --demo");
     if (a.case_file && !a.out_file) usage("--case needs --out");
@@ -156,7 +160,12 @@ int main(int argc, char** argv) {
         // diskmc::examples::grid_of(c).header() and .reference_pixel().
         if (args.demo) print_summary(c, image, seconds);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "render_model: %s\n", e.what());
+        // Name the case file unless the message already does.
+        const std::string message = e.what();
+        if (args.case_file && message.find(*args.case_file) == std::string::npos)
+            std::fprintf(stderr, "render_model: %s: %s\n", args.case_file->c_str(), e.what());
+        else
+            std::fprintf(stderr, "render_model: %s\n", e.what());
         return 1;
     }
     return 0;
