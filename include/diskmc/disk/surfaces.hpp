@@ -80,7 +80,7 @@ struct prepared_flared_surface {
 /// eddy's flared, tapered emission surface:
 /// z(r) = z0 x^psi exp(-(x / r_taper)^q_taper), x = max(r - r_cavity, 0).
 /// Negative z0 is the far (back) side. r_taper = +inf means no taper.
-/// (eddy, datacube.disk_coords; Teague et al. 2021, MAPS IV, eq. 1.)
+/// (eddy, datacube.disk_coords.)
 template <class T>
 struct flared_surface {
     T z0 = T(detail::not_set);                               ///< z at x = 1", arcsec

@@ -31,6 +31,14 @@ template <class X>
 concept eigen_array =
     std::derived_from<std::remove_cvref_t<X>, Eigen::ArrayBase<std::remove_cvref_t<X>>>;
 
+/// A built-in arithmetic type.
+template <class X>
+concept arithmetic = std::is_arithmetic_v<X>;
+
+/// One pixel's value (not a tile).
+template <class X>
+concept single_value = !eigen_array<X>;
+
 /// A scalar that is neither a built-in arithmetic type nor an Eigen array:
 /// an autodiff scalar. It must provide arithmetic, comparisons with double,
 /// and exp/log/sqrt through argument-dependent lookup.
@@ -56,8 +64,7 @@ S sqrt(S x) {
 // ---- pow ------------------------------------------------------------------------
 
 /// x^p for built-in types (std::pow).
-template <class A, class B>
-requires std::is_arithmetic_v<A> && std::is_arithmetic_v<B>
+template <arithmetic A, arithmetic B>
 auto pow(A x, B p) {
     return std::pow(x, p);
 }
@@ -67,8 +74,8 @@ auto pow(A x, B p) {
 /// for p > 0 and +inf for p < 0, as std::pow; p == 0 gives 1 everywhere.
 /// Negative x gives NaN. Taking a plain Array (not ArrayBase) makes this a
 /// better match than Eigen's generic pow for the tiles per-pixel code uses.
-template <class S, int Rows, int Cols, int Options, int MaxRows, int MaxCols>
-requires std::floating_point<S> Eigen::Array<S, Rows, Cols, Options, MaxRows, MaxCols> pow(
+template <std::floating_point S, int Rows, int Cols, int Options, int MaxRows, int MaxCols>
+Eigen::Array<S, Rows, Cols, Options, MaxRows, MaxCols> pow(
     const Eigen::Array<S, Rows, Cols, Options, MaxRows, MaxCols>& x, S p) {
     using result = Eigen::Array<S, Rows, Cols, Options, MaxRows, MaxCols>;
     if (p == S(0)) return result::Ones(x.rows(), x.cols());
@@ -142,8 +149,8 @@ X clamp_max(const X& x, double upper) {
 
 /// `condition ? if_true : if_false` for one pixel; `if_false` may be a
 /// plain number. The value taken keeps its derivatives, the other is dropped.
-template <class V, class Else>
-requires(!eigen_array<V>) V select(bool condition, const V& if_true, const Else& if_false) {
+template <single_value V, class Else>
+V select(bool condition, const V& if_true, const Else& if_false) {
     return condition ? if_true : V(if_false);
 }
 
@@ -156,9 +163,12 @@ typename V::PlainObject select(const Condition& condition, const V& if_true, con
 
 // ---- zero_like ----------------------------------------------------------------------
 
-/// One pixel's value (not a tile).
+/// A single value that carries a derivative vector, as Eigen::AutoDiffScalar.
 template <class X>
-concept single_value = !eigen_array<X>;
+concept forward_dual = single_value<X> && requires(X y) {
+    y.value() = 0;
+    y.derivatives().setZero();
+};
 
 /// A zero of the same type (and, for tiles, the same size) as x.
 template <single_value X>
@@ -169,11 +179,7 @@ X zero_like(const X&) {
 /// derivative vector (Eigen::AutoDiffScalar): its derivatives are sized like
 /// x's, since Eigen cannot mix empty and sized derivative vectors in one
 /// expression.
-template <single_value X>
-requires requires(X y) {
-    y.value() = 0;
-    y.derivatives().setZero();
-}
+template <forward_dual X>
 X zero_like(const X& x) {
     X zero = x;
     zero.value() = 0;
@@ -190,15 +196,18 @@ typename A::PlainObject zero_like(const A& x) {
 /// The plain value of a scalar: the number itself, or the value of an
 /// autodiff scalar that exposes `.value()`. Used to validate parameters at
 /// the API boundary, never in per-pixel code.
-template <class S>
-requires std::is_arithmetic_v<S>
+template <arithmetic S>
 double value_of(S x) {
     return static_cast<double>(x);
 }
+/// A single value with a `.value()` (an autodiff scalar).
 template <class X>
-requires requires(const X& x) {
+concept value_carrier = single_value<X> && requires(const X& x) {
     x.value();
-} &&(!eigen_array<X>)double value_of(const X& x) {
+};
+
+template <value_carrier X>
+double value_of(const X& x) {
     return value_of(x.value());
 }
 
