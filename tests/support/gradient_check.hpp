@@ -282,7 +282,9 @@ inline gradient_comparison compare_gradients(const Eigen::VectorXd& gradient,
         const double scale = std::max({std::abs(gradient[i]), std::abs(reference[i]), floor});
         // NaN anywhere counts as an infinite error.
         const double absolute = std::isnan(difference) ? std::numeric_limits<double>::infinity() : difference;
-        const double relative = absolute == 0.0 ? 0.0 : absolute / scale;
+        const double relative = absolute == 0.0                 ? 0.0
+                                : std::isinf(absolute)          ? absolute
+                                                                : absolute / scale;
         result.max_abs_error = std::max(result.max_abs_error, absolute);
         if (relative > result.max_rel_error || result.worst_index < 0) {
             result.max_rel_error = std::max(result.max_rel_error, relative);
@@ -391,15 +393,20 @@ gradient_check_report check_model_gradient(const Model& model, const Eigen::Vect
     const double value = model.log_density_gradient(x, gradient);
     auto report = check_gradient_against_finite_differences(
         [&](const Eigen::VectorXd& y) { return model.log_density(y); }, x, value, gradient, options);
-    if constexpr (requires(const Eigen::Matrix<Eigen::oracle_scalar, Eigen::Dynamic, 1>& y) {
-                      model.template log_density<Eigen::oracle_scalar>(y);
-                  }) {
+    using oracle_vector = Eigen::Matrix<Eigen::oracle_scalar, Eigen::Dynamic, 1>;
+    auto add_oracle = [&](const auto& generic) {
         report.has_oracle = true;
         report.oracle_value = oracle_gradient(
-            [&](const auto& y) { return model.template log_density<typename std::decay_t<decltype(y)>::Scalar>(y); },
-            x, report.oracle);
+            [&](const oracle_vector& y) { return generic.template log_density<Eigen::oracle_scalar>(y); }, x,
+            report.oracle);
         report.versus_oracle = compare_gradients(report.gradient, report.oracle);
-    }
+    };
+    if constexpr (requires(const oracle_vector& y) { model.template log_density<Eigen::oracle_scalar>(y); })
+        add_oracle(model);
+    else if constexpr (requires(const oracle_vector& y) {
+                           model.model().template log_density<Eigen::oracle_scalar>(y);
+                       })
+        add_oracle(model.model());  // an adaptor such as differentiable(model)
     return report;
 }
 
