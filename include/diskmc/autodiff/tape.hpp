@@ -5,7 +5,9 @@
 // Layout (a "Jacobian tape", as in Adept and CoDiPack rather than Stan's
 // virtual vari objects): node k is one scalar result; its incoming edges
 // (operand node, local partial derivative) are stored contiguously, and
-// edge_end[k] marks where they stop. The reverse sweep is then one tight loop
+// the node records where they stop. The partial with respect to the node
+// recorded just before (the common case in an expression chain) is kept in
+// the node itself. The reverse sweep is then one tight loop
 //     adjoint[operand] += partial * adjoint[k]
 // over flat arrays, with no virtual calls and no per-node allocation.
 //
@@ -14,6 +16,7 @@
 // lock. A tape_scope makes a fresh tape active for its lifetime and restores
 // the previous one afterwards, so differentiations may nest.
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -37,49 +40,75 @@ struct edge {
 class tape {
 public:
     /// Number of nodes recorded since the last clear().
-    std::size_t size() const { return edge_end_.size(); }
+    std::size_t size() const { return nodes_.size(); }
 
     /// Forgets every node but keeps the memory, so a tape reused for many
     /// evaluations stops allocating after the first.
     void clear() {
-        edge_end_.clear();
+        nodes_.clear();
         edges_.clear();
     }
 
     /// A node with no operand: an independent variable.
     node_index push_variable() {
-        edge_end_.push_back(static_cast<node_index>(edges_.size()));
+        nodes_.push_back({0.0, static_cast<node_index>(edges_.size())});
         return checked_last_index();
     }
 
     node_index push(node_index a, double da) {
-        edges_.push_back({da, a});
-        edge_end_.push_back(static_cast<node_index>(edges_.size()));
+        const node_index previous = static_cast<node_index>(nodes_.size() - 1);
+        double adjacent = 0.0;
+        add_edge(a, da, previous, adjacent);
+        nodes_.push_back({adjacent, static_cast<node_index>(edges_.size())});
         return checked_last_index();
     }
 
     node_index push(node_index a, double da, node_index b, double db) {
-        edges_.push_back({da, a});
-        edges_.push_back({db, b});
-        edge_end_.push_back(static_cast<node_index>(edges_.size()));
+        const node_index previous = static_cast<node_index>(nodes_.size() - 1);
+        double adjacent = 0.0;
+        add_edge(a, da, previous, adjacent);
+        add_edge(b, db, previous, adjacent);
+        if (!std::isfinite(adjacent)) [[unlikely]] {  // x * x with |x| near overflow
+            edges_.push_back({adjacent, previous});
+            adjacent = 0.0;
+        }
+        nodes_.push_back({adjacent, static_cast<node_index>(edges_.size())});
         return checked_last_index();
     }
 
     /// Reverse sweep from `output`: afterwards adjoint(k) = d output / d node k
-    /// for every node k <= output. A node whose adjoint is exactly zero passes
-    /// nothing on, so a NaN or infinite partial on a branch that does not
+    /// for every node k <= output. Zero passes nothing on: a node whose
+    /// adjoint is exactly zero contributes nothing, and a zero partial was
+    /// never recorded. So a NaN or infinite partial on a branch that does not
     /// influence the output (a masked pixel, the unused side of a select)
-    /// cannot poison the gradient through 0 * NaN.
+    /// cannot poison the gradient through 0 * NaN, and an infinite adjoint
+    /// does not turn a zero partial into NaN.
     void sweep(node_index output) {
         adjoints_.assign(output + std::size_t{1}, 0.0);
         adjoints_[output] = 1.0;
         double* adjoint = adjoints_.data();
         const edge* edges = edges_.data();
+        const node* nodes = nodes_.data();
+        // The sweep is latency-bound: node k's adjoint is complete only after
+        // node k + 1 has added to it. Most nodes consume the node recorded
+        // just before them, so that contribution travels in a register
+        // (`carry`) as one fused multiply-add per node instead of a store and
+        // a dependent load.
+        double carry = 0.0;
         for (std::size_t k = output + std::size_t{1}; k-- > 0;) {
-            const double a = adjoint[k];
-            const node_index begin = k == 0 ? 0 : edge_end_[k - 1];
-            const node_index end = edge_end_[k];
-            if (a == 0.0) continue;
+            const double base = adjoint[k];
+            const double a = base + carry;
+            adjoint[k] = a;
+            // p * a as one fma from carry to carry; p is finite (add_edge),
+            // and p == 0 means no edge, so nothing passes even if a is not finite.
+            const double p = nodes[k].adjacent_partial;
+            carry = p != 0.0 ? std::fma(p, carry, p * base) : 0.0;
+            if (a == 0.0) {
+                carry = 0.0;
+                continue;
+            }
+            const node_index begin = k == 0 ? 0 : nodes[k - 1].edge_end;
+            const node_index end = nodes[k].edge_end;
             for (node_index e = begin; e < end; ++e) adjoint[edges[e].operand] += edges[e].partial * a;
         }
     }
@@ -88,16 +117,36 @@ public:
     double adjoint(node_index k) const { return k < adjoints_.size() ? adjoints_[k] : 0.0; }
 
 private:
+    /// Per node: the partial with respect to the node just before it (most
+    /// nodes have one; 0 if none) and where its other edges end.
+    struct node {
+        double adjacent_partial;
+        node_index edge_end;
+    };
+
+    /// A zero partial records nothing (no dependence passes no derivative,
+    /// even an infinite adjoint). A finite partial with respect to the
+    /// previous node goes into the node; anything else becomes an edge (so
+    /// the sweep's fma never meets an infinite partial, where inf * 0 would
+    /// make a NaN out of nothing).
+    void add_edge(node_index operand, double partial, node_index previous, double& adjacent) {
+        if (partial == 0.0) return;
+        if (operand == previous && std::isfinite(partial))
+            adjacent += partial;
+        else
+            edges_.push_back({partial, operand});
+    }
+
     node_index checked_last_index() const {
-        const std::size_t k = edge_end_.size() - 1;
+        const std::size_t k = nodes_.size() - 1;
         // Indices and edge offsets are 32-bit to keep the tape compact; four
-        // billion nodes (~80 GB of tape) is far past any sensible evaluation.
+        // billion nodes (~100 GB of tape) is far past any sensible evaluation.
         if (k >= passive_index || edges_.size() >= passive_index) [[unlikely]]
             throw std::length_error("diskmc::autodiff: tape exceeds 2^32 - 1 nodes or edges");
         return static_cast<node_index>(k);
     }
 
-    std::vector<node_index> edge_end_;
+    std::vector<node> nodes_;
     std::vector<edge> edges_;
     std::vector<double> adjoints_;
 };
