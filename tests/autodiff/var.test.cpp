@@ -207,6 +207,16 @@ TEST_CASE("var edge conventions keep gradients finite where the limit exists", "
         CHECK(grad[1] == 1.0);
     }
 
+    SECTION("a zero partial passes nothing, even an infinite adjoint") {
+        Eigen::VectorXd grad;
+        using std::sqrt;
+        // d sqrt(y)/dy is infinite at y = 0, but y = 0 * x does not depend on x.
+        const double value = diskmc::autodiff::gradient(
+            [](const auto& v) -> scalar_of<decltype(v)> { return sqrt(v[0] * 0.0) + v[0]; }, point({0.5}), grad);
+        CHECK(value == 0.5);
+        CHECK(grad[0] == 1.0);
+    }
+
     SECTION("hypot, atan2 and abs at the origin give zero partials") {
         Eigen::VectorXd grad;
         using std::abs;

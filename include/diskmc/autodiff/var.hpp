@@ -24,9 +24,11 @@
 // - abs(0): derivative 0; fmax/fmin: the derivative of the argument returned
 //   (the first one at a tie; the non-NaN one if one is NaN, like std::fmax).
 // - floor, ceil, round, trunc: derivative 0 (they return constants).
-// - A node whose adjoint is zero passes nothing back (tape.hpp), so an
-//   infinite or NaN partial on a branch that does not affect the result
-//   (a masked pixel, the unused side of a select) leaves the gradient finite.
+// - Zero passes nothing back (tape.hpp): a node whose adjoint is zero adds
+//   nothing, so an infinite or NaN partial on a branch that does not affect
+//   the result (a masked pixel, the unused side of a select) leaves the
+//   gradient finite; and a zero partial is not recorded, so an infinite
+//   adjoint (sqrt at 0) reaching it does not become 0 * inf = NaN.
 // Genuinely infinite derivatives stay infinite (sqrt at 0, log at 0); the
 // differentiable() adaptor reports a non-finite gradient as log density
 // -infinity, which a sampler treats as a rejected point.
