@@ -2,6 +2,8 @@
 // Umbrella header: everything except the optional I/O (diskmc/io/), which
 // needs cfitsio and links through the separate diskmc::fits target.
 
+#include "diskmc/autodiff.hpp"
 #include "diskmc/concepts.hpp"
 #include "diskmc/disk.hpp"
 #include "diskmc/errors.hpp"
+#include "diskmc/inference.hpp"
