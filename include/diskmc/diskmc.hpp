@@ -3,4 +3,5 @@
 // needs cfitsio and links through the separate diskmc::fits target.
 
 #include "diskmc/concepts.hpp"
+#include "diskmc/disk.hpp"
 #include "diskmc/errors.hpp"

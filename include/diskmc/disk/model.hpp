@@ -1,0 +1,199 @@
+#pragma once
+// The disk model: orientation on the sky, emission surface, rotation profile
+// and systemic velocity, all templates on the parameter scalar T; and its
+// per-pixel evaluation, written once as member templates over the pixel value
+// type V (double, a tile of doubles, an autodiff scalar).
+//
+// Conventions are eddy's (richteague/eddy, datacube.disk_coords,
+// _get_flared_coords, rotationmap._proj_vphi), pinned down number for number
+// by the fixtures in shared/data/eddy:
+//   X = x - x0, Y = y - y0;  inc_c = inc if inc < 90 else inc - 180
+//   x_rot = Y cos PA + X sin PA,  y_rot = X cos PA - Y sin PA
+//   x_mid = x_rot,  y_mid = y_rot / cos(inc_c)
+//   r = hypot(x_mid, y_mid); then flared_niter times:
+//       y_s = y_mid + z(r) tan(inc_c),  r = hypot(y_s, x_mid)
+//   z = z(r) at the final r;  phi = atan2(y_s, x_mid)
+//   v_los = v_phi(r, z) cos(phi) sin|inc| + vlsr   (the raw inc)
+// with cos(phi) = x_mid / r, so no trigonometry is done per pixel.
+
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <string_view>
+#include <type_traits>
+
+#include "diskmc/disk/rotation.hpp"
+#include "diskmc/disk/surfaces.hpp"
+#include "diskmc/disk/unset.hpp"
+#include "diskmc/errors.hpp"
+#include "diskmc/math/functions.hpp"
+
+// g++ 12 reports -Wuninitialized inside its own AVX-512 intrinsics (e.g.
+// _mm512_rsqrt14_pd in Eigen's fast-math sqrt starts from
+// _mm512_undefined_pd()) wherever Eigen's vectorised math is inlined into
+// the per-pixel code below: a false positive, silenced for this code only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+namespace diskmc {
+
+/// Where the disk is and how it is oriented on the sky.
+template <class T>
+struct disk_orientation {
+    T x0 = T(0.0);               ///< centre offset along x (east), arcsec
+    T y0 = T(0.0);               ///< centre offset along y (north), arcsec
+    T inc = T(detail::not_set);  ///< inclination, degrees; > 0 rotates clockwise on the sky,
+                                 ///< < 0 anticlockwise; inc >= 90 is folded to inc - 180
+    T PA = T(detail::not_set);   ///< position angle of the red-shifted major axis, degrees
+                                 ///< east of north
+};
+
+/// A disk rotation-map model. Required values left unset are NaN and rejected
+/// by check_model; defaults are eddy's.
+/// @code
+///   diskmc::disk_model<double> m{
+///       .geometry = {.inc = 46.7, .PA = 133.3},
+///       .surface = {.z0 = 0.3, .psi = 1.25, .r_taper = 2.5, .q_taper = 2.0},
+///       .rotation = {.mstar = 2.0, .dist = 101.0},
+///       .vlsr = 5760.0};
+/// @endcode
+template <class T, class Surface = flared_surface<T>, class Rotation = keplerian_rotation<T>>
+struct disk_model {
+    using scalar_type = T;
+    using surface_type = Surface;
+    using rotation_type = Rotation;
+
+    disk_orientation<T> geometry{};  ///< x0, y0, inc, PA
+    Surface surface{};               ///< emission surface z(r)
+    Rotation rotation{};             ///< rotation profile v_phi(r, z)
+    T vlsr = T(detail::not_set);    ///< systemic velocity, m/s
+    int flared_niter = 5;           ///< fixed-point iterations of the deprojection (eddy's default)
+};
+
+/// A pixel deprojected onto the emission surface: disk-frame cartesian
+/// coordinates and cylindrical radius and height, all in arcsec.
+/// cos(phi) = x / r, sin(phi) = y / r, phi = atan2(y, x).
+template <class V>
+struct surface_point {
+    V x;  ///< along the red-shifted major axis (eddy's x_mid)
+    V y;  ///< along the minor axis, on the surface (eddy's y_tmp)
+    V r;  ///< cylindrical radius, hypot(x, y)
+    V z;  ///< height of the surface at r
+};
+
+/// A disk model with its per-parameter work done (angles in radians, their
+/// trigonometric functions, the prepared surface and rotation): the object
+/// per-pixel code is evaluated on. Make one per parameter vector with
+/// prepare(model); it is cheap.
+template <class T, class Surface, class Rotation, bool Thin>
+struct disk_projection {
+    T x0, y0;
+    T cos_pa, sin_pa;
+    T inverse_cos_inc;  // 1 / cos(inc_c)
+    T tan_inc;          // tan(inc_c)
+    T sin_abs_inc;      // sin|inc|
+    T vlsr;
+    int flared_niter;
+    Surface surface;    // prepared surface
+    Rotation rotation;  // prepared rotation profile
+
+    /// Deprojects the sky offsets (x, y) in arcsec onto the emission surface.
+    template <class V>
+    surface_point<V> deproject(const V& x, const V& y) const {
+        using namespace diskmc::math;
+        static_assert(Thin || emission_surface<Surface, V>,
+                      "diskmc: the surface needs `template <class V> V height(const V& r) const`");
+        const V dx = x - x0;
+        const V dy = y - y0;
+        surface_point<V> p;
+        p.x = dy * cos_pa + dx * sin_pa;
+        const V y_mid = (dx * cos_pa - dy * sin_pa) * inverse_cos_inc;
+        p.y = y_mid;
+        p.r = hypot(p.x, y_mid);
+        if constexpr (Thin) {
+            p.z = zero_like(p.r);
+        } else {
+            for (int k = 0; k < flared_niter; ++k) {
+                p.y = y_mid + surface.height(p.r) * tan_inc;
+                p.r = hypot(p.y, p.x);
+            }
+            p.z = surface.height(p.r);
+        }
+        return p;
+    }
+
+    /// The model line-of-sight velocity (m/s, including vlsr) at the sky
+    /// offsets (x, y) in arcsec.
+    template <class V>
+    V line_of_sight_velocity(const V& x, const V& y) const {
+        static_assert(rotation_profile<Rotation, V>,
+                      "diskmc: the rotation profile needs "
+                      "`template <class V> V v_phi(const V& r, const V& z) const`");
+        const surface_point<V> p = deproject(x, y);
+        return V(rotation.v_phi(p.r, p.z) * (p.x / p.r) * sin_abs_inc + vlsr);
+    }
+};
+
+/// Prepares a model for per-pixel evaluation (trigonometry of inc and PA,
+/// the surface's and profile's constants). Does not validate: NaN parameters
+/// give NaN pixels; use check_model at the API boundary.
+template <class T, class Surface, class Rotation>
+auto prepare(const disk_model<T, Surface, Rotation>& model) {
+    using std::cos;
+    using std::sin;
+    using std::tan;
+    constexpr double radians_per_degree = std::numbers::pi / 180.0;
+    const T& inc = model.geometry.inc;
+    // eddy folds inc >= 90 for the coordinates only; the projection uses sin|inc|.
+    const T folded = inc < 90.0 ? inc : T(inc - 180.0);
+    const T folded_radians = T(folded * radians_per_degree);
+    const T inc_radians = T(inc * radians_per_degree);
+    const T pa_radians = T(model.geometry.PA * radians_per_degree);
+    // sin|inc| = sign(inc) sin(inc), without an abs the autodiff scalars may lack.
+    const T sin_abs_inc = inc < 0.0 ? T(-sin(inc_radians)) : T(sin(inc_radians));
+
+    using prepared_surface = decltype(detail::prepare_surface(model.surface));
+    using prepared_rotation = decltype(detail::prepare_rotation(model.rotation));
+    constexpr bool thin = std::is_same_v<Surface, thin_surface>;
+    return disk_projection<T, prepared_surface, prepared_rotation, thin>{
+        model.geometry.x0,
+        model.geometry.y0,
+        T(cos(pa_radians)),
+        T(sin(pa_radians)),
+        T(1.0 / cos(folded_radians)),
+        T(tan(folded_radians)),
+        sin_abs_inc,
+        model.vlsr,
+        model.flared_niter,
+        detail::prepare_surface(model.surface),
+        detail::prepare_rotation(model.rotation)};
+}
+
+/// Validates a model at the API boundary.
+/// @throws invalid_input naming the first bad value: x0, y0, inc, PA, vlsr
+///         not finite, flared_niter < 1, or a bad value of a built-in surface
+///         or rotation profile (e.g. r_taper <= 0, mstar <= 0, dist <= 0).
+///         Scalars without a readable value (see math::value_of) are not checked.
+template <class T, class Surface, class Rotation>
+void check_model(const disk_model<T, Surface, Rotation>& model,
+                 std::string_view where = "disk model") {
+    if constexpr (math::has_value_of<T>) {
+        check_finite(where, "x0", math::value_of(model.geometry.x0));
+        check_finite(where, "y0", math::value_of(model.geometry.y0));
+        check_finite(where, "inc", math::value_of(model.geometry.inc));
+        check_finite(where, "PA", math::value_of(model.geometry.PA));
+        check_finite(where, "vlsr", math::value_of(model.vlsr));
+    }
+    if (model.flared_niter < 1)
+        detail::throw_invalid_input(where, ": flared_niter must be >= 1, got ", model.flared_niter);
+    detail::check_surface(where, model.surface);
+    detail::check_rotation(where, model.rotation);
+}
+
+}  // namespace diskmc
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

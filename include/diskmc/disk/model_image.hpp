@@ -1,0 +1,138 @@
+#pragma once
+// Evaluating a disk model over pixels: the hot loop (tiles of pixels as Eigen
+// arrays for double parameters, one pixel at a time for autodiff scalars),
+// model images on a sky grid with optional beam convolution, and the disk
+// coordinates (r, phi, z) of every pixel.
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <type_traits>
+
+#include "diskmc/disk/beam.hpp"
+#include "diskmc/disk/model.hpp"
+#include "diskmc/disk/sky_grid.hpp"
+
+// g++ 12 reports -Wuninitialized inside its own AVX-512 intrinsics (e.g.
+// _mm512_rsqrt14_pd in Eigen's fast-math sqrt starts from
+// _mm512_undefined_pd()) wherever Eigen's vectorised math is inlined into
+// the per-pixel code below: a false positive, silenced for this code only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+namespace diskmc {
+
+namespace detail {
+
+/// Pixels per tile of the vectorised path: a few hundred keeps every
+/// intermediate of the per-pixel code in L1 and many SIMD packets in flight
+/// (measured in benchmarks/bench_model.cpp).
+inline constexpr Eigen::Index pixel_tile_size = 64;
+
+}  // namespace detail
+
+/// The model line-of-sight velocity (m/s) at sky offsets (x[k], y[k]) in arcsec.
+/// With double parameters the per-pixel code runs on tiles of pixels as Eigen
+/// arrays (vectorised); with any other scalar type it runs one pixel at a time.
+/// @param projection from prepare(model)
+/// @param x, y pixel offsets, arcsec (e.g. pixel_positions_of(grid), or only
+///        the pixels a likelihood uses)
+/// @param out resized to x.size()
+template <class T, class Surface, class Rotation, bool Thin>
+void line_of_sight_velocity(const disk_projection<T, Surface, Rotation, Thin>& projection,
+                            const Eigen::ArrayXd& x, const Eigen::ArrayXd& y,
+                            Eigen::Array<T, Eigen::Dynamic, 1>& out) {
+    check_argument(x.size() == y.size(), "line_of_sight_velocity", "x and y sizes differ");
+    const Eigen::Index n = x.size();
+    out.resize(n);
+    if constexpr (std::is_same_v<T, double>) {
+        constexpr Eigen::Index tile = detail::pixel_tile_size;
+        using tile_values = Eigen::Array<double, tile, 1>;
+        tile_values x_tile, y_tile;
+        for (Eigen::Index start = 0; start < n; start += tile) {
+            const Eigen::Index count = std::min(tile, n - start);
+            if (count == tile) {
+                x_tile = x.segment<tile>(start);
+                y_tile = y.segment<tile>(start);
+            } else {  // the last, partial tile: pad with a real pixel
+                x_tile.setConstant(x[start]);
+                y_tile.setConstant(y[start]);
+                x_tile.head(count) = x.segment(start, count);
+                y_tile.head(count) = y.segment(start, count);
+            }
+            const tile_values v = projection.line_of_sight_velocity(x_tile, y_tile);
+            out.segment(start, count) = v.head(count);
+        }
+    } else {
+        for (Eigen::Index k = 0; k < n; ++k)
+            out[k] = projection.line_of_sight_velocity(T(x[k]), T(y[k]));
+    }
+}
+
+/// Options of model_image.
+struct image_options {
+    /// Convolve with the grid's beam as eddy's `beam=True` (the grid must have one).
+    bool convolve_beam = false;
+};
+
+/// The model rotation map on a grid, in m/s (line-of-sight velocity
+/// including vlsr), rows = y, columns = x as the grid.
+/// @param model the parameters (any scalar type; double is vectorised)
+/// @param grid the sky grid (after any clipping and downsampling)
+/// @param options convolve_beam: apply eddy's beam convolution on this grid
+/// @throws invalid_input for a bad model (check_model), or convolve_beam
+///         without a beam on the grid
+template <class T, class Surface, class Rotation>
+Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic> model_image(
+    const disk_model<T, Surface, Rotation>& model, const sky_grid& grid,
+    const image_options& options = {}) {
+    check_model(model, "model_image");
+    std::optional<beam_convolution> beam;
+    if (options.convolve_beam) beam.emplace(beam_kernel(grid));
+
+    const pixel_positions positions = pixel_positions_of(grid);
+    Eigen::Array<T, Eigen::Dynamic, 1> values;
+    line_of_sight_velocity(prepare(model), positions.x, positions.y, values);
+    Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic> image =
+        Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic>>(values.data(),
+                                                                         grid.ny(), grid.nx());
+    if (beam) return beam->apply(image);
+    return image;
+}
+
+/// Disk-frame cylindrical coordinates of every pixel (eddy's disk_coords).
+struct disk_coordinates {
+    Eigen::ArrayXXd r;    ///< cylindrical radius, arcsec
+    Eigen::ArrayXXd phi;  ///< azimuth, radians in (-pi, pi], 0 along the red-shifted major axis
+    Eigen::ArrayXXd z;    ///< height of the emission surface, arcsec
+};
+
+/// The disk coordinates (r, phi, z) of every pixel of the grid, deprojected
+/// with the model's geometry and surface (its rotation is not used).
+/// @throws invalid_input for a bad model (check_model)
+template <class Surface, class Rotation>
+disk_coordinates deproject(const disk_model<double, Surface, Rotation>& model,
+                           const sky_grid& grid) {
+    check_model(model, "deproject");
+    const auto projection = prepare(model);
+    const Eigen::Index ny = grid.ny(), nx = grid.nx();
+    disk_coordinates c{Eigen::ArrayXXd(ny, nx), Eigen::ArrayXXd(ny, nx), Eigen::ArrayXXd(ny, nx)};
+    for (Eigen::Index i = 0; i < nx; ++i) {
+        for (Eigen::Index j = 0; j < ny; ++j) {
+            const surface_point<double> p = projection.deproject(grid.x()[i], grid.y()[j]);
+            c.r(j, i) = p.r;
+            c.phi(j, i) = std::atan2(p.y, p.x);
+            c.z(j, i) = p.z;
+        }
+    }
+    return c;
+}
+
+}  // namespace diskmc
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
