@@ -8,10 +8,13 @@
 
 #include <Eigen/Core>
 #include <cstddef>
+#include <string>
+#include <vector>
 
 #include "diskmc/concepts/batch_log_density.hpp"
 #include "diskmc/concepts/differentiable_log_density.hpp"
 #include "diskmc/concepts/log_density.hpp"
+#include "diskmc/concepts/named_log_likelihood.hpp"
 #include "diskmc/concepts/scalar_generic_log_density.hpp"
 
 namespace diskmc::archetypes {
@@ -56,6 +59,16 @@ struct scalar_generic_log_density_archetype {
     }
 };
 
+/// Satisfies named_log_likelihood, nothing else: a standard normal in the
+/// eddy parameters x0 and y0.
+struct named_log_likelihood_archetype {
+    std::vector<std::string> parameter_names() const { return {"x0", "y0"}; }
+    template <class T>
+    T log_likelihood(const Eigen::Matrix<T, Eigen::Dynamic, 1>& full) const {
+        return T(-0.5) * (full[0] * full[0] + full[1] * full[1]);
+    }
+};
+
 static_assert(log_density<log_density_archetype>);
 static_assert(!differentiable_log_density<log_density_archetype>);
 static_assert(!batch_log_density<log_density_archetype>);
@@ -63,5 +76,7 @@ static_assert(differentiable_log_density<differentiable_log_density_archetype>);
 static_assert(batch_log_density<batch_log_density_archetype>);
 static_assert(scalar_generic_log_density<scalar_generic_log_density_archetype>);
 static_assert(!scalar_generic_log_density<log_density_archetype>);
+static_assert(named_log_likelihood<named_log_likelihood_archetype>);
+static_assert(!named_log_likelihood_with_gradient<named_log_likelihood_archetype>);
 
 }  // namespace diskmc::archetypes

@@ -1,0 +1,10 @@
+#pragma once
+// Inference around a model: named parameters with priors and transforms to
+// an unconstrained space, the posterior of a named log-likelihood in both
+// spaces, and the MAP step (L-BFGS-B) with covariance estimates.
+
+#include "diskmc/inference/map.hpp"
+#include "diskmc/inference/parameters.hpp"
+#include "diskmc/inference/posterior.hpp"
+#include "diskmc/inference/prior.hpp"
+#include "diskmc/inference/transform.hpp"

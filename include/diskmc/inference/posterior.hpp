@@ -1,0 +1,268 @@
+#pragma once
+// The posterior of a named log-likelihood under a parameter_set, in the two
+// spaces the samplers need:
+//   posterior               theta, the free parameters as the user knows them
+//                           (constrained by their priors): for the ensemble
+//                           sampler and the MAP step;
+//   unconstrained_posterior u in R^n with theta = theta(u) and the
+//                           log-Jacobian added: for NUTS.
+// Both are log_density, scalar_generic_log_density and
+// differentiable_log_density. The gradient comes from the likelihood's own
+// log_likelihood_gradient() when it has one (a hand-written adjoint), and
+// from reverse-mode automatic differentiation of log_likelihood<var>
+// otherwise.
+//
+// @code
+//   auto posterior = diskmc::inference::make_posterior(parameters, likelihood);
+//   auto for_nuts  = diskmc::inference::unconstrained(posterior);
+//   Eigen::VectorXd u0 = for_nuts.to_unconstrained(parameters.start());
+// @endcode
+
+#include <Eigen/Core>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "diskmc/autodiff/gradient.hpp"
+#include "diskmc/autodiff/var.hpp"
+#include "diskmc/concepts/named_log_likelihood.hpp"
+#include "diskmc/errors.hpp"
+#include "diskmc/inference/parameters.hpp"
+
+namespace diskmc::inference {
+
+namespace detail {
+inline constexpr double minus_infinity = -std::numeric_limits<double>::infinity();
+
+/// One entry of the likelihood's full vector: a free parameter's index in
+/// theta, or a fixed value.
+struct full_slot {
+    std::ptrdiff_t free_index;  ///< -1 for a fixed entry
+    double fixed_value;
+};
+}  // namespace detail
+
+/// The posterior in the constrained space: log p(theta) = log prior(theta)
+/// + log likelihood(full(theta)), -infinity outside the prior's support (the
+/// likelihood is not evaluated there) and wherever the value or, for
+/// log_density_gradient, the gradient is not finite.
+///
+/// `Stored` is the likelihood type (owned) or a const reference to it (the
+/// likelihood must outlive the posterior); make_posterior() chooses.
+template <class Stored>
+class posterior {
+public:
+    using likelihood_type = std::remove_cvref_t<Stored>;
+    static_assert(named_log_likelihood<likelihood_type>,
+                  "the likelihood needs `std::vector<std::string> parameter_names() const` and "
+                  "`template <class T> T log_likelihood(const Eigen::Matrix<T, Eigen::Dynamic, 1>&) const`");
+
+    /// Binds the likelihood's parameter names to the parameter set.
+    /// @throws diskmc::invalid_input if the likelihood needs a name the
+    ///         catalogue does not know, or one that is neither given nor has a
+    ///         default; if it lists a name twice; or if the set gives a
+    ///         parameter the likelihood does not use
+    template <class L>
+    posterior(parameter_set parameters, L&& likelihood)
+        : parameters_(std::move(parameters)), likelihood_(std::forward<L>(likelihood)) {
+        full_names_ = std::vector<std::string>(likelihood_.parameter_names());
+        full_index_of_free_.assign(parameters_.dim(), -1);
+        for (std::size_t k = 0; k < full_names_.size(); ++k) {
+            const std::string& name = full_names_[k];
+            parameters_.catalogue().at(name);  // throws for an unknown name
+            for (std::size_t j = 0; j < k; ++j)
+                if (full_names_[j] == name)
+                    diskmc::detail::throw_invalid_input("posterior: the likelihood lists '", name, "' twice");
+            if (parameters_.is_free(name)) {
+                const std::size_t i = parameters_.free_index(name);
+                slots_.push_back({static_cast<std::ptrdiff_t>(i), 0.0});
+                full_index_of_free_[i] = static_cast<std::ptrdiff_t>(k);
+            } else if (const auto value = parameters_.fixed_value(name)) {
+                slots_.push_back({-1, *value});
+            } else {
+                diskmc::detail::throw_invalid_input("posterior: the likelihood needs '", name,
+                                                    "', which is neither given nor has a default value");
+            }
+        }
+        for (const parameter& p : parameters_.given()) {
+            bool used = false;
+            for (const auto& name : full_names_) used = used || name == p.name;
+            if (!used) {
+                std::string known;
+                for (const auto& name : full_names_) known += (known.empty() ? "" : ", ") + name;
+                diskmc::detail::throw_invalid_input("posterior: parameter '", p.name,
+                                                    "' is given but the likelihood does not use it (it uses: ",
+                                                    known, ")");
+            }
+        }
+    }
+
+    std::size_t dim() const { return parameters_.dim(); }
+    const parameter_set& parameters() const { return parameters_; }
+    const likelihood_type& likelihood() const { return likelihood_; }
+    /// The likelihood's parameter names, in the order of the full vector.
+    const std::vector<std::string>& full_names() const { return full_names_; }
+
+    /// The likelihood's full parameter vector for the free parameters theta.
+    template <class T>
+    Eigen::Matrix<T, Eigen::Dynamic, 1> full_parameters(const Eigen::Matrix<T, Eigen::Dynamic, 1>& theta) const {
+        Eigen::Matrix<T, Eigen::Dynamic, 1> full(static_cast<Eigen::Index>(slots_.size()));
+        for (std::size_t k = 0; k < slots_.size(); ++k)
+            full[static_cast<Eigen::Index>(k)] = slots_[k].free_index < 0 ? T(slots_[k].fixed_value)
+                                                                           : T(theta[slots_[k].free_index]);
+        return full;
+    }
+
+    /// log prior + log likelihood at theta, for any scalar type.
+    template <class T>
+    T log_density(const Eigen::Matrix<T, Eigen::Dynamic, 1>& theta) const {
+        const T log_prior = parameters_.log_prior(theta);
+        if (!(log_prior > detail::minus_infinity)) return T(detail::minus_infinity);
+        const T value = log_prior + likelihood_.template log_likelihood<T>(full_parameters(theta));
+        if constexpr (std::is_same_v<T, double>) {
+            if (!std::isfinite(value)) return detail::minus_infinity;
+        }
+        return value;
+    }
+
+    /// The log prior alone (normalised as prior.hpp documents).
+    double log_prior(const Eigen::VectorXd& theta) const { return parameters_.log_prior(theta); }
+
+    /// The log likelihood alone, at the full vector of theta.
+    double log_likelihood(const Eigen::VectorXd& theta) const {
+        return likelihood_.template log_likelihood<double>(full_parameters(theta));
+    }
+
+    /// Value and gradient: through the likelihood's log_likelihood_gradient
+    /// when it has one, by automatic differentiation otherwise.
+    /// @param grad  resized to dim(); zero where the value is -infinity
+    double log_density_gradient(const Eigen::VectorXd& theta, Eigen::VectorXd& grad) const {
+        if constexpr (named_log_likelihood_with_gradient<likelihood_type>) {
+            const double log_prior = parameters_.log_prior_gradient(theta, grad);
+            if (!std::isfinite(log_prior)) return reject(grad);
+            Eigen::VectorXd full_gradient;
+            const double log_likelihood = likelihood_.log_likelihood_gradient(full_parameters(theta), full_gradient);
+            if (!std::isfinite(log_likelihood) || full_gradient.size() != static_cast<Eigen::Index>(slots_.size()) ||
+                !full_gradient.allFinite())
+                return reject(grad);
+            for (std::size_t i = 0; i < dim(); ++i)
+                grad[static_cast<Eigen::Index>(i)] += full_gradient[full_index_of_free_[i]];
+            return finite_or_reject(log_prior + log_likelihood, grad);
+        } else {
+            return log_density_gradient_autodiff(theta, grad);
+        }
+    }
+
+    /// Value and gradient by automatic differentiation, even when the
+    /// likelihood has a hand-written gradient: the reference that gradient
+    /// is tested against.
+    double log_density_gradient_autodiff(const Eigen::VectorXd& theta, Eigen::VectorXd& grad) const {
+        const double value = autodiff::gradient(
+            [this](const Eigen::Matrix<autodiff::var, Eigen::Dynamic, 1>& t) { return log_density(t); }, theta, grad);
+        if (!grad.allFinite()) return reject(grad);
+        return finite_or_reject(value, grad);
+    }
+
+private:
+    static double reject(Eigen::VectorXd& grad) {
+        grad.setZero();
+        return detail::minus_infinity;
+    }
+    static double finite_or_reject(double value, Eigen::VectorXd& grad) {
+        return std::isfinite(value) ? value : reject(grad);
+    }
+
+    parameter_set parameters_;
+    Stored likelihood_;
+    std::vector<std::string> full_names_;
+    std::vector<detail::full_slot> slots_;
+    std::vector<std::ptrdiff_t> full_index_of_free_;
+};
+
+/// The posterior in the unconstrained space of NUTS:
+/// log p(u) = log p(theta(u)) + log |d theta / d u|, theta(u) the
+/// transforms of the free parameters' priors (transform.hpp).
+///
+/// `Stored` is the posterior type (owned) or a const reference to one.
+template <class Stored>
+class unconstrained_posterior {
+public:
+    using posterior_type = std::remove_cvref_t<Stored>;
+
+    template <class P>
+    explicit unconstrained_posterior(P&& posterior) : posterior_(std::forward<P>(posterior)) {}
+
+    std::size_t dim() const { return posterior_.dim(); }
+    const posterior_type& constrained() const { return posterior_; }
+    const parameter_set& parameters() const { return posterior_.parameters(); }
+
+    /// theta(u) and u(theta) (u is +-infinity for theta on a finite bound).
+    Eigen::VectorXd to_constrained(const Eigen::VectorXd& u) const { return parameters().to_constrained(u); }
+    Eigen::VectorXd to_unconstrained(const Eigen::VectorXd& theta) const {
+        return parameters().to_unconstrained(theta);
+    }
+
+    /// log p(theta(u)) + log |d theta / d u|, for any scalar type.
+    template <class T>
+    T log_density(const Eigen::Matrix<T, Eigen::Dynamic, 1>& u) const {
+        T log_jacobian(0.0);
+        const Eigen::Matrix<T, Eigen::Dynamic, 1> theta = parameters().to_constrained(u, log_jacobian);
+        const T value = posterior_.template log_density<T>(theta) + log_jacobian;
+        if constexpr (std::is_same_v<T, double>) {
+            if (!std::isfinite(value)) return detail::minus_infinity;
+        }
+        return value;
+    }
+
+    /// Value and gradient: the constrained gradient times d theta / d u, plus
+    /// the derivative of the log-Jacobian (each transform is one-to-one per
+    /// component, so the chain rule is diagonal).
+    double log_density_gradient(const Eigen::VectorXd& u, Eigen::VectorXd& grad) const {
+        const auto n = static_cast<Eigen::Index>(dim());
+        Eigen::VectorXd theta(n), slope(n), log_jacobian_slope(n);
+        double log_jacobian = 0.0;
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const constrained_value c = parameters().transform(static_cast<std::size_t>(i)).constrain(u[i]);
+            theta[i] = c.value;
+            slope[i] = c.derivative;
+            log_jacobian += c.log_jacobian;
+            log_jacobian_slope[i] = c.log_jacobian_derivative;
+        }
+        const double value = posterior_.log_density_gradient(theta, grad);
+        if (!std::isfinite(value) || !std::isfinite(log_jacobian)) {
+            grad = Eigen::VectorXd::Zero(n);
+            return detail::minus_infinity;
+        }
+        grad = grad.cwiseProduct(slope) + log_jacobian_slope;
+        return value + log_jacobian;
+    }
+
+private:
+    Stored posterior_;
+};
+
+/// The posterior of `likelihood` under `parameters`.
+/// @param likelihood  an lvalue is referred to (it must outlive the
+///                    result); an rvalue is moved in
+template <class L>
+    requires named_log_likelihood<std::remove_cvref_t<L>>
+auto make_posterior(parameter_set parameters, L&& likelihood) {
+    using stored = std::conditional_t<std::is_lvalue_reference_v<L>, const std::remove_reference_t<L>&,
+                                      std::remove_cvref_t<L>>;
+    return posterior<stored>(std::move(parameters), std::forward<L>(likelihood));
+}
+
+/// The same posterior in the unconstrained space (for NUTS).
+/// @param constrained  an lvalue is referred to; an rvalue is moved in
+template <class P>
+auto unconstrained(P&& constrained) {
+    using stored = std::conditional_t<std::is_lvalue_reference_v<P>, const std::remove_reference_t<P>&,
+                                      std::remove_cvref_t<P>>;
+    return unconstrained_posterior<stored>(std::forward<P>(constrained));
+}
+
+}  // namespace diskmc::inference
