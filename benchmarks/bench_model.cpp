@@ -24,11 +24,11 @@
 
 #include <unsupported/Eigen/FFT>
 
+#include "bench_common.hpp"
 #include "diskmc/disk.hpp"
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
 
 // The HD163296-like benchmark problem (shared/data/bench/truth.json).
 diskmc::disk_orientation<double> truth_geometry() {
@@ -39,19 +39,7 @@ constexpr double truth_vlsr = 5771.0;
 constexpr double pixel_size = 0.052;  // arcsec
 const diskmc::beam_shape bench_beam{0.15, 0.12, 95.0};
 
-/// Median of `repeats` timings of `work`, in seconds, after one warm-up call.
-template <class Work>
-double median_seconds(int repeats, Work&& work) {
-    work();
-    std::vector<double> seconds;
-    for (int r = 0; r < repeats; ++r) {
-        const auto start = clock_type::now();
-        work();
-        seconds.push_back(std::chrono::duration<double>(clock_type::now() - start).count());
-    }
-    std::nth_element(seconds.begin(), seconds.begin() + repeats / 2, seconds.end());
-    return seconds[static_cast<std::size_t>(repeats / 2)];
-}
+using diskmc::bench::median_seconds;
 
 diskmc::sky_grid make_grid(Eigen::Index n, double pixel) {
     return diskmc::sky_grid::from_header({.nx = n,
