@@ -26,9 +26,10 @@
 
 #include <unsupported/Eigen/FFT>
 
+#include "bench_common.hpp"
+
 namespace {
 
-using clock_type = std::chrono::steady_clock;
 
 // The HD163296-like benchmark problem (shared/data/bench/truth.json).
 diskmc::disk_orientation<double> truth_geometry() {
@@ -41,26 +42,8 @@ constexpr double truth_vlsr = 5771.0;
 constexpr double pixel_size = 0.052;  // arcsec
 const diskmc::beam_shape bench_beam{0.15, 0.12, 95.0};
 
-/// Median and minimum of `repeats` timings of `work`, in seconds, after one
-/// warm-up call. (The minimum is the better estimate on a busy machine; the
-/// median is what the table reports.)
-struct timing {
-    double median = 0.0;
-    double minimum = 0.0;
-};
-
-template <class Work>
-timing time_repeats(int repeats, Work&& work) {
-    work();
-    std::vector<double> seconds;
-    for (int r = 0; r < repeats; ++r) {
-        const auto start = clock_type::now();
-        work();
-        seconds.push_back(std::chrono::duration<double>(clock_type::now() - start).count());
-    }
-    std::sort(seconds.begin(), seconds.end());
-    return {seconds[seconds.size() / 2], seconds.front()};
-}
+using diskmc::bench::time_repeats;
+using diskmc::bench::timing;
 
 diskmc::sky_grid make_grid(Eigen::Index n, double pixel) {
     return diskmc::sky_grid::from_header({.nx = n,

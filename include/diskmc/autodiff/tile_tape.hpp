@@ -43,7 +43,9 @@ class tile_tape;
 /// is fine, branching on pixels is not).
 class tile_mask {
 public:
-    explicit operator bool() const {
+    // Implicit, so parameter-only code such as `const bool tapered = r_taper < inf;`
+    // reads as it does for doubles.
+    operator bool() const {  // NOLINT(google-explicit-constructor)
         assert(lane_ < 0 && "a per-pixel comparison has no single truth value: use select()");
         return uniform_;
     }
@@ -82,7 +84,7 @@ private:
 /// through local().
 class tile_tape {
 public:
-    enum class op : std::uint8_t { leaf, add, sub, mul, div, neg, exp, log, sqrt, clamp_min, cos, sin, tan, select };
+    enum class op : std::uint8_t { leaf, add, sub, mul, div, neg, exp, log, sqrt, clamp_min, clamp_max, cos, sin, tan, select };
 
     tile_tape() = default;
     tile_tape(const tile_tape&) = delete;
@@ -105,6 +107,11 @@ public:
     void begin(Eigen::Index width) {
         assert(width > 0);
         width_ = width;
+        if (scratch_.size() < width) {
+            scratch_.resize(width);
+            operand_a_.resize(width);
+            operand_b_.resize(width);
+        }
         nodes_.clear();
         lanes_used_ = 0;
         active() = this;
@@ -141,8 +148,13 @@ public:
     /// Reverse sweep: seeds d loss / d `output` with `seed` (width() values,
     /// or its sum if the output is uniform) and propagates to every record.
     void reverse(const tile_var& output, const double* seed) {
-        for (node& n : nodes_) n.adjoint = 0;
-        if (lanes_used_ > 0) adjoints_.head(lanes_used_ * width_).setZero();
+        // Adjoint lanes are not zeroed up front (that pass over every lane cost
+        // more than the sweep): a record's first contribution assigns, later
+        // ones add, and a record that received none is skipped.
+        for (node& n : nodes_) {
+            n.adjoint = 0;
+            n.has_adjoint = false;
+        }
         if (output.index_ < 0) return;
         node& out = nodes_[static_cast<std::size_t>(output.index_)];
         const Eigen::Map<const Eigen::ArrayXd> seed_lanes(seed, width_);
@@ -151,12 +163,14 @@ public:
         } else {
             out.adjoint = seed_lanes.sum();
         }
+        out.has_adjoint = true;
         for (auto k = static_cast<std::int32_t>(nodes_.size()) - 1; k >= 0; --k) backward(k);
     }
 
     /// d loss / d `v` after reverse(); for a uniform value, summed over the tile.
     double adjoint(const tile_var& v) const {
         const node& n = at(v);
+        if (!n.has_adjoint) return 0.0;
         return n.varying ? lane_adjoints(n.lane).sum() : n.adjoint;
     }
 
@@ -201,33 +215,20 @@ public:
 
     /// max(a, lower): the derivative passes where a > lower, and is 0 where the
     /// bound holds (at equality too: r = r_cavity gives d/dr = 0).
-    tile_var clamp_min(const tile_var& a, double lower) {
-        const node na = at(a);
-        node n{.code = op::clamp_min, .varying = na.varying, .active = na.active, .a = a.index_,
-               .constant = lower};
-        if (!na.varying) {
-            n.value = na.value > lower ? na.value : lower;
-            return push(n);
-        }
-        n.lane = allocate_lanes();
-        lane_values(n.lane) = lane_values(na.lane).max(lower);
-        return push(n);
-    }
+    tile_var clamp_min(const tile_var& a, double lower) { return clamp(op::clamp_min, a, lower); }
+    /// min(a, upper): the derivative passes where a < upper.
+    tile_var clamp_max(const tile_var& a, double upper) { return clamp(op::clamp_max, a, upper); }
 
-    /// Compares per pixel: `compare` is applied to values or arrays alike.
+    /// Compares per pixel: `compare` is applied to each pair of values.
     template <class F>
     tile_mask compare(const tile_var& a, const tile_var& b, F&& compare) {
         const node na = at(a), nb = at(b);
         if (!na.varying && !nb.varying) return tile_mask(compare(na.value, nb.value), -1);
         const std::int32_t lane = allocate_lanes();
-        auto out = lane_values(lane);
-        if (na.varying && nb.varying) {
-            out = compare(lane_values(na.lane), lane_values(nb.lane)).template cast<double>();
-        } else if (na.varying) {
-            out = compare(lane_values(na.lane), broadcast(nb.value)).template cast<double>();
-        } else {
-            out = compare(broadcast(na.value), lane_values(nb.lane)).template cast<double>();
-        }
+        const double* x = operand_lanes(a.index_, operand_a_);
+        const double* y = operand_lanes(b.index_, operand_b_);
+        double* __restrict out = values_.data() + lane * width_;
+        for (Eigen::Index i = 0; i < width_; ++i) out[i] = compare(x[i], y[i]) ? 1.0 : 0.0;
         return tile_mask(false, lane);
     }
 
@@ -239,17 +240,11 @@ public:
         node n{.code = op::select, .varying = true, .active = na.active || nb.active,
                .a = if_true.index_, .b = if_false.index_, .mask = condition.lane_};
         n.lane = allocate_lanes();
-        const auto chosen = lane_values(condition.lane_) != 0.0;
-        auto out = lane_values(n.lane);
-        if (na.varying && nb.varying) {
-            out = chosen.select(lane_values(na.lane), lane_values(nb.lane));
-        } else if (na.varying) {
-            out = chosen.select(lane_values(na.lane), broadcast(nb.value));
-        } else if (nb.varying) {
-            out = chosen.select(broadcast(na.value), lane_values(nb.lane));
-        } else {
-            out = chosen.select(broadcast(na.value), broadcast(nb.value));
-        }
+        const double* chosen = values_.data() + condition.lane_ * width_;
+        const double* x = operand_lanes(if_true.index_, operand_a_);
+        const double* y = operand_lanes(if_false.index_, operand_b_);
+        double* __restrict out = values_.data() + n.lane * width_;
+        for (Eigen::Index i = 0; i < width_; ++i) out[i] = chosen[i] != 0.0 ? x[i] : y[i];
         return push(n);
     }
 
@@ -265,6 +260,7 @@ private:
         op code = op::leaf;
         bool varying = false;  // one value per pixel, else one value
         bool active = false;   // depends on a parameter: its adjoint is wanted
+        bool has_adjoint = false;  // reverse(): some contribution has arrived
         std::int32_t a = -1, b = -1;
         std::int32_t lane = -1;  // varying: index of its lanes in values_/adjoints_
         std::int32_t mask = -1;  // select: the lanes of its condition
@@ -272,6 +268,23 @@ private:
         double adjoint = 0;      // uniform: the adjoint
         double constant = 0;     // clamp_min's bound
     };
+
+    tile_var clamp(op code, const tile_var& a, double bound) {
+        const node na = at(a);
+        node n{.code = code, .varying = na.varying, .active = na.active, .a = a.index_, .constant = bound};
+        const bool is_min = code == op::clamp_min;
+        if (!na.varying) {
+            n.value = (is_min ? na.value > bound : na.value < bound) ? na.value : bound;
+            return push(n);
+        }
+        n.lane = allocate_lanes();
+        if (is_min) {
+            lane_values(n.lane) = lane_values(na.lane).max(bound);
+        } else {
+            lane_values(n.lane) = lane_values(na.lane).min(bound);
+        }
+        return push(n);
+    }
 
     static const node& zero_node() {
         static const node zero{};
@@ -319,22 +332,44 @@ private:
         node& n = nodes_[static_cast<std::size_t>(k)];
         if (!n.active) return;
         if (n.varying) {
-            lane_adjoints(n.lane) += contribution;
+            if (n.has_adjoint) {
+                lane_adjoints(n.lane) += contribution;
+            } else {
+                lane_adjoints(n.lane) = contribution;
+            }
         } else {
             n.adjoint += contribution.sum();
         }
+        n.has_adjoint = true;
     }
 
-    /// Zero where the incoming adjoint is zero, whatever the local derivative
-    /// (the strong-zero convention of the file comment).
-    template <class Adjoint, class Expr>
-    static auto strong_zero(const Adjoint& incoming, const Expr& contribution) {
-        return (incoming != 0).select(contribution, 0.0);
+    /// Lanes holding an operand's values: its own, or its uniform value
+    /// broadcast into `buffer`.
+    const double* operand_lanes(std::int32_t index, Eigen::ArrayXd& buffer) {
+        const node& operand = at(tile_var(tile_var::node_index{index}));
+        if (operand.varying) return values_.data() + operand.lane * width_;
+        buffer.head(width_).setConstant(operand.value);
+        return buffer.data();
     }
+
+    /// Adds contribution(i), for every pixel i, to the adjoint of record
+    /// `target`. The contributions are formed by a plain loop (which the
+    /// compiler vectorises, blends included; Eigen 3.4's select is scalar)
+    /// and then added with Eigen (vectorised, and summed for uniform records).
+    template <class Contribution>
+    void give(std::int32_t target, Contribution&& contribution) {
+        if (target < 0 || !nodes_[static_cast<std::size_t>(target)].active) return;
+        double* __restrict out = scratch_.data();
+        for (Eigen::Index i = 0; i < width_; ++i) out[i] = contribution(i);
+        accumulate(target, Eigen::Map<const Eigen::ArrayXd>(out, width_));
+    }
+
+    /// `value` unless the incoming adjoint is zero (the strong zero of the file comment).
+    static double unless_zero(double incoming, double value) { return incoming != 0.0 ? value : 0.0; }
 
     void backward(std::int32_t k) {
         const node n = nodes_[static_cast<std::size_t>(k)];
-        if (!n.active || n.code == op::leaf) return;
+        if (!n.active || !n.has_adjoint || n.code == op::leaf) return;
         if (!n.varying) {
             backward_uniform(n);
             return;
@@ -342,16 +377,16 @@ private:
         // Operands are earlier records with lanes of their own, so reading this
         // record's adjoint while adding to theirs never aliases.
         const auto incoming = std::as_const(*this).lane_adjoints(n.lane);
-        const auto c = lane_values(n.lane);
-        // The operands' values, as arrays over the tile (uniform ones broadcast).
-        auto with_value = [&](std::int32_t index, auto&& use) {
-            const node& operand = at(tile_var(tile_var::node_index{index}));
-            if (operand.varying) {
-                use(lane_values(operand.lane));
-            } else {
-                use(broadcast(operand.value));
-            }
-        };
+        const double* __restrict g = incoming.data();
+        const double* __restrict c = values_.data() + n.lane * width_;
+        // Operand values, fetched only by the rules that need them (a uniform
+        // operand is broadcast into a buffer; -1, the constant 0, broadcasts 0).
+        const double* a = nullptr;
+        const double* b = nullptr;
+        if (n.code == op::mul || n.code == op::div || n.code == op::log || n.code == op::clamp_min ||
+            n.code == op::clamp_max || n.code == op::cos || n.code == op::sin)
+            a = operand_lanes(n.a, operand_a_);
+        if (n.code == op::mul || n.code == op::div) b = operand_lanes(n.b, operand_b_);
         switch (n.code) {
             case op::add:
                 accumulate(n.a, incoming);
@@ -361,36 +396,33 @@ private:
                 accumulate(n.a, incoming);
                 accumulate(n.b, -incoming);
                 break;
+            case op::neg: accumulate(n.a, -incoming); break;
             case op::mul:
-                with_value(n.b, [&](const auto& b) { accumulate(n.a, strong_zero(incoming, incoming * b)); });
-                with_value(n.a, [&](const auto& a) { accumulate(n.b, strong_zero(incoming, incoming * a)); });
+                give(n.a, [&](Eigen::Index i) { return unless_zero(g[i], g[i] * b[i]); });
+                give(n.b, [&](Eigen::Index i) { return unless_zero(g[i], g[i] * a[i]); });
                 break;
             case op::div:  // c = a / b: dc/da = 1/b, dc/db = -c/b
-                with_value(n.b, [&](const auto& b) {
-                    accumulate(n.a, strong_zero(incoming, incoming / b));
-                    accumulate(n.b, strong_zero(incoming, -incoming * c / b));
-                });
+                give(n.a, [&](Eigen::Index i) { return unless_zero(g[i], g[i] / b[i]); });
+                give(n.b, [&](Eigen::Index i) { return unless_zero(g[i], -g[i] * c[i] / b[i]); });
                 break;
-            case op::neg: accumulate(n.a, -incoming); break;
-            case op::exp: accumulate(n.a, strong_zero(incoming, incoming * c)); break;
-            case op::log:
-                with_value(n.a, [&](const auto& a) { accumulate(n.a, strong_zero(incoming, incoming / a)); });
+            case op::exp: give(n.a, [&](Eigen::Index i) { return unless_zero(g[i], g[i] * c[i]); }); break;
+            case op::log: give(n.a, [&](Eigen::Index i) { return unless_zero(g[i], g[i] / a[i]); }); break;
+            case op::sqrt: give(n.a, [&](Eigen::Index i) { return unless_zero(g[i], 0.5 * g[i] / c[i]); }); break;
+            case op::tan:
+                give(n.a, [&](Eigen::Index i) { return unless_zero(g[i], g[i] * (1.0 + c[i] * c[i])); });
                 break;
-            case op::sqrt: accumulate(n.a, strong_zero(incoming, 0.5 * incoming / c)); break;
             case op::clamp_min:
-                with_value(n.a, [&](const auto& a) { accumulate(n.a, (a > n.constant).select(incoming, 0.0)); });
+                give(n.a, [&](Eigen::Index i) { return a[i] > n.constant ? g[i] : 0.0; });
                 break;
-            case op::cos:
-                with_value(n.a, [&](const auto& a) { accumulate(n.a, -incoming * a.sin()); });
+            case op::clamp_max:
+                give(n.a, [&](Eigen::Index i) { return a[i] < n.constant ? g[i] : 0.0; });
                 break;
-            case op::sin:
-                with_value(n.a, [&](const auto& a) { accumulate(n.a, incoming * a.cos()); });
-                break;
-            case op::tan: accumulate(n.a, strong_zero(incoming, incoming * (1.0 + c * c))); break;
+            case op::cos: give(n.a, [&](Eigen::Index i) { return -g[i] * std::sin(a[i]); }); break;
+            case op::sin: give(n.a, [&](Eigen::Index i) { return g[i] * std::cos(a[i]); }); break;
             case op::select: {
-                const auto chosen = lane_values(n.mask) != 0.0;
-                accumulate(n.a, chosen.select(incoming, 0.0));
-                accumulate(n.b, chosen.select(0.0, incoming));
+                const double* chosen = values_.data() + n.mask * width_;
+                give(n.a, [&](Eigen::Index i) { return chosen[i] != 0.0 ? g[i] : 0.0; });
+                give(n.b, [&](Eigen::Index i) { return chosen[i] != 0.0 ? 0.0 : g[i]; });
                 break;
             }
             case op::leaf: break;
@@ -404,7 +436,9 @@ private:
         auto add_to = [&](std::int32_t index, double contribution) {
             if (index < 0) return;  // the constant 0
             node& operand = nodes_[static_cast<std::size_t>(index)];
-            if (operand.active) operand.adjoint += contribution;
+            if (!operand.active) return;
+            operand.adjoint += contribution;
+            operand.has_adjoint = true;
         };
         const double a = at(tile_var(tile_var::node_index{n.a})).value;
         const double b = at(tile_var(tile_var::node_index{n.b})).value;
@@ -419,6 +453,7 @@ private:
             case op::log: add_to(n.a, incoming / a); break;
             case op::sqrt: add_to(n.a, 0.5 * incoming / c); break;
             case op::clamp_min: add_to(n.a, a > n.constant ? incoming : 0.0); break;
+            case op::clamp_max: add_to(n.a, a < n.constant ? incoming : 0.0); break;
             case op::cos: add_to(n.a, -incoming * std::sin(a)); break;
             case op::sin: add_to(n.a, incoming * std::cos(a)); break;
             case op::tan: add_to(n.a, incoming * (1.0 + c * c)); break;
@@ -430,6 +465,7 @@ private:
     Eigen::Index width_ = 0;
     std::vector<node> nodes_;
     Eigen::ArrayXd values_, adjoints_;
+    Eigen::ArrayXd scratch_, operand_a_, operand_b_;  // one tile each, for the reverse sweep
     Eigen::Index lanes_used_ = 0;
 };
 
@@ -505,6 +541,7 @@ inline tile_var tan(const tile_var& a) { return detail::tape().unary(tile_tape::
 inline tile_var pow(const tile_var& a, const tile_var& b) { return exp(b * log(a)); }
 inline tile_var hypot(const tile_var& a, const tile_var& b) { return sqrt(a * a + b * b); }
 inline tile_var clamp_min(const tile_var& a, double lower) { return detail::tape().clamp_min(a, lower); }
+inline tile_var clamp_max(const tile_var& a, double upper) { return detail::tape().clamp_max(a, upper); }
 
 // Comparisons give a tile_mask: per pixel for varying values (for select),
 // a plain truth value when both sides are uniform.
@@ -526,8 +563,12 @@ inline tile_mask operator==(const tile_var& a, const tile_var& b) {
 inline tile_mask operator!=(const tile_var& a, const tile_var& b) {
     return detail::tape().compare(a, b, [](const auto& x, const auto& y) { return x != y; });
 }
-inline tile_var select(const tile_mask& condition, const tile_var& if_true, const tile_var& if_false) {
-    return detail::tape().select(condition, if_true, if_false);
+/// Per pixel `condition ? if_true : if_false`; `if_false` may be a plain number.
+/// (A template so it is an exact match, ahead of generic selects that would
+/// convert the mask to bool.)
+template <class Else>
+tile_var select(const tile_mask& condition, const tile_var& if_true, const Else& if_false) {
+    return detail::tape().select(condition, if_true, tile_var(if_false));
 }
 
 }  // namespace diskmc::autodiff
