@@ -4,3 +4,7 @@
 
 #include "diskmc/concepts.hpp"
 #include "diskmc/errors.hpp"
+#include "diskmc/diagnostics/convergence.hpp"
+#include "diskmc/diagnostics/hmc.hpp"
+#include "diskmc/diagnostics/summary.hpp"
+#include "diskmc/samplers/nuts.hpp"
