@@ -5,6 +5,12 @@ add_library(diskmc_program_flags INTERFACE)
 # -Wno-maybe-uninitialized: g++ 12 reports false positives inside its own
 # AVX-512 intrinsics (avx512fintrin.h) when Eigen vectorises, and inside <regex>.
 target_compile_options(diskmc_program_flags INTERFACE -Wall -Wextra -Wpedantic -Wno-maybe-uninitialized)
+# g++ 12 also reports "'__Y' is used uninitialized" inside the same intrinsics
+# (_mm512_undefined_pd's self-initialisation; GCC bug 105593, fixed in 13)
+# wherever Eigen's AVX-512 kernels (matrix products, reductions) are compiled.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+  target_compile_options(diskmc_program_flags INTERFACE -Wno-uninitialized)
+endif()
 if(DISKMC_NATIVE)
   target_compile_options(diskmc_program_flags INTERFACE -march=native)
 endif()

@@ -44,9 +44,9 @@ public:
 
     void resume(double log_density) {
         z_.log_density = log_density;
-        leapfrog_finish(z_, *metric_, step_);
-        const double energy =
-            std::isfinite(log_density) ? z_.hamiltonian() : std::numeric_limits<double>::infinity();
+        const bool usable = std::isfinite(log_density) && z_.gradient.size() == z_.momentum.size();
+        if (usable) leapfrog_finish(z_, *metric_, step_);
+        const double energy = usable ? z_.hamiltonian() : std::numeric_limits<double>::infinity();
         const double energy_change = initial_energy_ - energy;
         const double threshold = std::log(0.8);
         if (direction_ == 0) {

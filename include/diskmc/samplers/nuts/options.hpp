@@ -99,7 +99,8 @@ struct nuts_options {
     /// Draws are returned in the model's coordinates; the adapted metric is
     /// reported in z. Empty (the default): no standardisation.
     Eigen::MatrixXd standardize_covariance = {};
-    /// The centre m of the standardisation; empty means the initial point.
+    /// The centre m of the standardisation; empty means the initial point
+    /// (chain 0's in a multi-chain run).
     Eigen::VectorXd standardize_location = {};
 };
 

@@ -184,12 +184,12 @@ public:
     void resume(double log_density) {
         phase_point& z = ends_[direction_];
         z.log_density = log_density;
-        leapfrog_finish(z, *metric_, signed_step());
         ++outcome_.n_leapfrog;
-
-        const double energy = std::isfinite(log_density)
-                                  ? z.hamiltonian()
-                                  : std::numeric_limits<double>::infinity();
+        // Outside the support the gradient is unspecified (maybe not even
+        // sized): the step is a divergence without looking at it.
+        const bool usable = std::isfinite(log_density) && z.gradient.size() == z.momentum.size();
+        if (usable) leapfrog_finish(z, *metric_, signed_step());
+        const double energy = usable ? z.hamiltonian() : std::numeric_limits<double>::infinity();
         const double log_weight = initial_energy_ - energy;
         sum_metropolis_ += log_weight > 0 ? 1.0 : std::exp(log_weight);
         if (energy - initial_energy_ > max_energy_error_) {
