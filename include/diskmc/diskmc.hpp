@@ -7,3 +7,7 @@
 #include "diskmc/disk.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/inference.hpp"
+#include "diskmc/diagnostics/convergence.hpp"
+#include "diskmc/diagnostics/hmc.hpp"
+#include "diskmc/diagnostics/summary.hpp"
+#include "diskmc/samplers/nuts.hpp"

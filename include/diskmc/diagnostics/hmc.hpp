@@ -1,0 +1,86 @@
+#pragma once
+// Diagnostics particular to Hamiltonian Monte Carlo: E-BFMI, divergences and
+// trajectories cut short by the tree-depth cap, with warnings worded like the
+// ones Stan prints (CmdStan's `diagnose`).
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstddef>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace diskmc {
+
+/// Estimated Bayesian fraction of missing information (Betancourt 2016,
+/// "Diagnosing suboptimal cotangent disintegrations in Hamiltonian Monte
+/// Carlo"), from one chain's energies: mean((E_t - E_{t-1})^2) / var(E), as
+/// ArviZ computes it. Below about 0.3 the momentum resampling explores the
+/// energy distribution poorly (heavy tails, funnels). NaN for fewer than 2
+/// energies or constant energy.
+inline double energy_bfmi(const Eigen::Ref<const Eigen::VectorXd>& energy) {
+    const Eigen::Index n = energy.size();
+    if (n < 2) return std::numeric_limits<double>::quiet_NaN();
+    const double variance = (energy.array() - energy.mean()).square().mean();
+    const double jumps = (energy.tail(n - 1) - energy.head(n - 1)).squaredNorm() /
+                         static_cast<double>(n - 1);
+    if (!(variance > 0)) return std::numeric_limits<double>::quiet_NaN();
+    return jumps / variance;
+}
+
+/// One chain's HMC health, the input of hmc_warnings.
+struct hmc_chain_report {
+    std::size_t transitions = 0;       ///< sampling iterations
+    std::size_t divergences = 0;       ///< of them, divergent
+    std::size_t max_depth_hits = 0;    ///< of them, at the tree-depth cap
+    std::size_t max_tree_depth = 0;    ///< the cap
+    double e_bfmi = std::numeric_limits<double>::quiet_NaN();
+};
+
+/// Stan-style warnings for a run, one sentence each; empty when all is well.
+/// @param chains        one report per chain
+/// @param bfmi_threshold E-BFMI below this is reported (Stan: 0.3)
+inline std::vector<std::string> hmc_warnings(const std::vector<hmc_chain_report>& chains,
+                                             double bfmi_threshold = 0.3) {
+    std::vector<std::string> warnings;
+    std::size_t transitions = 0, divergences = 0, max_depth_hits = 0, max_tree_depth = 0;
+    for (const auto& chain : chains) {
+        transitions += chain.transitions;
+        divergences += chain.divergences;
+        max_depth_hits += chain.max_depth_hits;
+        max_tree_depth = std::max(max_tree_depth, chain.max_tree_depth);
+    }
+    char line[400];
+    const auto percent = [&](std::size_t count) {
+        return transitions == 0 ? 0.0
+                                : 100.0 * static_cast<double>(count) / static_cast<double>(transitions);
+    };
+    if (divergences > 0) {
+        std::snprintf(line, sizeof line,
+                      "%zu of %zu (%.2g%%) transitions ended with a divergence. These draws may "
+                      "be biased: increase target_accept (e.g. 0.95) or reparameterise the model.",
+                      divergences, transitions, percent(divergences));
+        warnings.emplace_back(line);
+    }
+    if (max_depth_hits > 0) {
+        std::snprintf(line, sizeof line,
+                      "%zu of %zu (%.2g%%) transitions hit the maximum tree depth of %zu. "
+                      "Sampling is inefficient, not biased: increase max_tree_depth or use a "
+                      "dense metric.",
+                      max_depth_hits, transitions, percent(max_depth_hits), max_tree_depth);
+        warnings.emplace_back(line);
+    }
+    for (std::size_t c = 0; c < chains.size(); ++c) {
+        if (chains[c].e_bfmi < bfmi_threshold) {
+            std::snprintf(line, sizeof line,
+                          "Chain %zu: E-BFMI = %.3g, below %.2g: the posterior may have heavy "
+                          "tails or a funnel that the sampler explores poorly; reparameterise.",
+                          c + 1, chains[c].e_bfmi, bfmi_threshold);
+            warnings.emplace_back(line);
+        }
+    }
+    return warnings;
+}
+
+}  // namespace diskmc

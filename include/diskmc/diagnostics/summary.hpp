@@ -1,0 +1,134 @@
+#pragma once
+// A posterior summary table like numpyro's print_summary / CmdStan's
+// stansummary, returned as data, and a function that formats it as text
+// (the library never prints).
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "diskmc/diagnostics/convergence.hpp"
+#include "diskmc/errors.hpp"
+
+namespace diskmc {
+
+/// One parameter's line of the summary.
+struct parameter_summary {
+    std::string name;
+    double mean = 0.0;
+    double sd = 0.0;
+    double mcse_mean = 0.0;  ///< Monte Carlo standard error of the mean: sd / sqrt(split ESS)
+    double p16 = 0.0;        ///< 16% quantile (mean - 1 sd for a Gaussian)
+    double p50 = 0.0;        ///< median
+    double p84 = 0.0;        ///< 84% quantile
+    double ess_bulk = 0.0;
+    double ess_tail = 0.0;
+    double rhat = 0.0;       ///< rank-normalised split R-hat
+};
+
+/// The whole table, and the warnings a careful user must read.
+struct posterior_summary {
+    std::vector<parameter_summary> parameters;
+    std::size_t chains = 0;
+    std::size_t draws_per_chain = 0;
+    std::vector<std::string> warnings;
+};
+
+/// Summarises draws of several chains.
+///
+/// Warnings follow Vehtari et al. (2021): R-hat above 1.01, and bulk or tail
+/// ESS below 100 per chain, each listing the parameters concerned.
+///
+/// @param chains one matrix per chain, draws x parameters, all the same shape
+/// @param names  parameter names; empty means "x[0]", "x[1]", ...
+/// @throws invalid_input when the chains' shapes differ or names mismatch
+inline posterior_summary summarize_draws(const std::vector<Eigen::MatrixXd>& chains,
+                                         const std::vector<std::string>& names = {}) {
+    constexpr const char* f = "summarize_draws";
+    check_argument(!chains.empty(), f, "no chains given");
+    const Eigen::Index draws = chains.front().rows();
+    const Eigen::Index dim = chains.front().cols();
+    for (const auto& chain : chains)
+        check_argument(chain.rows() == draws && chain.cols() == dim, f,
+                       "every chain must have the same number of draws and parameters");
+    check_argument(names.empty() || names.size() == static_cast<std::size_t>(dim), f,
+                   "names must be empty or one per parameter");
+
+    posterior_summary summary;
+    summary.chains = chains.size();
+    summary.draws_per_chain = static_cast<std::size_t>(draws);
+    const auto chain_count = static_cast<Eigen::Index>(chains.size());
+    Eigen::MatrixXd parameter_draws(draws, chain_count);
+    std::vector<std::string> high_rhat, low_bulk, low_tail;
+    const double ess_floor = 100.0 * static_cast<double>(chains.size());
+    for (Eigen::Index j = 0; j < dim; ++j) {
+        for (Eigen::Index c = 0; c < chain_count; ++c)
+            parameter_draws.col(c) = chains[static_cast<std::size_t>(c)].col(j);
+        parameter_summary line;
+        line.name = names.empty() ? "x[" + std::to_string(j) + "]"
+                                  : names[static_cast<std::size_t>(j)];
+        const double count = static_cast<double>(parameter_draws.size());
+        line.mean = parameter_draws.mean();
+        line.sd = count > 1 ? std::sqrt((parameter_draws.array() - line.mean).square().sum() /
+                                        (count - 1.0))
+                            : detail::not_a_number;
+        const std::vector<double> sorted = detail::sorted_values(parameter_draws);
+        line.p16 = detail::sorted_quantile(sorted, 0.16);
+        line.p50 = detail::sorted_quantile(sorted, 0.50);
+        line.p84 = detail::sorted_quantile(sorted, 0.84);
+        line.mcse_mean = line.sd / std::sqrt(split_effective_sample_size(parameter_draws));
+        line.ess_bulk = bulk_effective_sample_size(parameter_draws);
+        line.ess_tail = tail_effective_sample_size(parameter_draws);
+        line.rhat = rank_normalized_rhat(parameter_draws);
+        if (line.rhat > 1.01) high_rhat.push_back(line.name);
+        if (line.ess_bulk < ess_floor) low_bulk.push_back(line.name);
+        if (line.ess_tail < ess_floor) low_tail.push_back(line.name);
+        summary.parameters.push_back(std::move(line));
+    }
+
+    auto listed = [](const std::vector<std::string>& list) {
+        std::string text;
+        for (std::size_t i = 0; i < list.size(); ++i) text += (i ? ", " : "") + list[i];
+        return text;
+    };
+    if (!high_rhat.empty())
+        summary.warnings.push_back("R-hat above 1.01 for " + listed(high_rhat) +
+                                   ": the chains disagree; run longer or fix the model.");
+    if (!low_bulk.empty())
+        summary.warnings.push_back("Bulk ESS below 100 per chain for " + listed(low_bulk) +
+                                   ": means and medians are unreliable; run longer.");
+    if (!low_tail.empty())
+        summary.warnings.push_back("Tail ESS below 100 per chain for " + listed(low_tail) +
+                                   ": the 5% and 95% quantiles are unreliable; run longer.");
+    return summary;
+}
+
+/// The summary as a fixed-width text table, warnings below it.
+inline std::string format_summary(const posterior_summary& summary) {
+    std::size_t name_width = 4;
+    for (const auto& line : summary.parameters) name_width = std::max(name_width, line.name.size());
+    const int width = static_cast<int>(name_width);
+    std::string text;
+    char buffer[512];
+    std::snprintf(buffer, sizeof buffer, "%-*s %11s %11s %10s %11s %11s %11s %9s %9s %7s\n", width,
+                  "", "mean", "sd", "mcse", "16%", "50%", "84%", "ess_bulk", "ess_tail", "r_hat");
+    text += buffer;
+    for (const auto& line : summary.parameters) {
+        std::snprintf(buffer, sizeof buffer,
+                      "%-*s %11.4g %11.4g %10.2g %11.4g %11.4g %11.4g %9.0f %9.0f %7.3f\n", width,
+                      line.name.c_str(), line.mean, line.sd, line.mcse_mean, line.p16, line.p50,
+                      line.p84, line.ess_bulk, line.ess_tail, line.rhat);
+        text += buffer;
+    }
+    std::snprintf(buffer, sizeof buffer, "(%zu chains x %zu draws)\n", summary.chains,
+                  summary.draws_per_chain);
+    text += buffer;
+    for (const auto& warning : summary.warnings) text += "Warning: " + warning + "\n";
+    return text;
+}
+
+}  // namespace diskmc

@@ -1,0 +1,317 @@
+#pragma once
+// One NUTS chain, warmup and sampling, as a resumable computation: it pauses
+// whenever it needs the log-density and gradient at a point, so a driver can
+// run it alone or in lockstep with other chains. It never sees the model.
+
+#include <Eigen/Core>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <random>
+
+#include "diskmc/samplers/nuts/adaptation.hpp"
+#include "diskmc/samplers/nuts/metric.hpp"
+#include "diskmc/samplers/nuts/options.hpp"
+#include "diskmc/samplers/nuts/result.hpp"
+#include "diskmc/samplers/nuts/trajectory.hpp"
+
+namespace diskmc::detail {
+
+/// Stan's heuristic for a first step size (stan::mcmc::base_hmc::
+/// init_stepsize): from the current point, one leapfrog step with fresh
+/// momentum; double the step while the energy change stays above log(0.8),
+/// or halve it while it stays below, and stop at the first step that
+/// crosses. Resumable like nuts_transition.
+template <class Rng>
+class step_size_search {
+public:
+    void start(const sampled_point& from, const euclidean_metric& metric, double step, Rng& rng,
+               std::normal_distribution<double>& normal) {
+        from_ = &from;
+        metric_ = &metric;
+        rng_ = &rng;
+        normal_ = &normal;
+        step_ = step;
+        direction_ = 0;
+        failed_ = false;
+        finished_ = false;
+        begin_trial();
+    }
+
+    bool needs_evaluation() const { return !finished_; }
+    const Eigen::VectorXd& pending_position() const { return z_.position; }
+    Eigen::VectorXd& pending_gradient() { return z_.gradient; }
+
+    void resume(double log_density) {
+        z_.log_density = log_density;
+        const bool usable = std::isfinite(log_density) && z_.gradient.size() == z_.momentum.size();
+        if (usable) leapfrog_finish(z_, *metric_, step_);
+        const double energy = usable ? z_.hamiltonian() : std::numeric_limits<double>::infinity();
+        const double energy_change = initial_energy_ - energy;
+        const double threshold = std::log(0.8);
+        if (direction_ == 0) {
+            // The first trial only decides whether to grow or shrink.
+            direction_ = energy_change > threshold ? 1 : -1;
+            begin_trial();
+            return;
+        }
+        const bool crossed = direction_ == 1 ? !(energy_change > threshold)
+                                             : !(energy_change < threshold);
+        if (crossed) {
+            finished_ = true;
+            return;
+        }
+        step_ = direction_ == 1 ? 2.0 * step_ : 0.5 * step_;
+        // Stan throws here; a run reports it instead (result.step_size_search_failed).
+        if (step_ > 1e7 || step_ < std::numeric_limits<double>::min()) {
+            step_ = std::min(std::max(step_, std::numeric_limits<double>::min()), 1e7);
+            failed_ = true;
+            finished_ = true;
+            return;
+        }
+        begin_trial();
+    }
+
+    double step_size() const { return step_; }
+    bool failed() const { return failed_; }
+
+private:
+    void begin_trial() {
+        z_.position = from_->position;
+        z_.gradient = from_->gradient;
+        z_.log_density = from_->log_density;
+        metric_->sample_momentum(*rng_, *normal_, z_.momentum);
+        metric_->velocity(z_.momentum, z_.velocity);
+        initial_energy_ = z_.hamiltonian();
+        leapfrog_to_new_position(z_, *metric_, step_);
+    }
+
+    const sampled_point* from_ = nullptr;
+    const euclidean_metric* metric_ = nullptr;
+    Rng* rng_ = nullptr;
+    std::normal_distribution<double>* normal_ = nullptr;
+    phase_point z_;
+    double step_ = 1.0;
+    double initial_energy_ = 0.0;
+    int direction_ = 0;
+    bool failed_ = false;
+    bool finished_ = true;
+};
+
+/// A chain's settings after the driver has resolved them: the metric and the
+/// regularisation target in the sampler's coordinates.
+struct chain_setup {
+    nuts_options options;
+    Eigen::MatrixXd initial_inverse_metric;  // dim x 1 (unit, diagonal) or dim x dim (dense)
+    Eigen::MatrixXd regularization_target;   // same shape, or empty for diag(estimate)
+};
+
+/// One chain through warmup and sampling. Iteration 0 is the setup (the
+/// initial step-size search, if any); iterations 1.. are the transitions,
+/// each with its adaptation and, at the end of a metric window, a new
+/// step-size search. A driver calls advance() to begin an iteration and then
+/// evaluates and resume()s while needs_evaluation().
+template <class Rng>
+class nuts_chain {
+public:
+    nuts_chain(const chain_setup& setup, const sampled_point& start, Rng& rng)
+        : options_(setup.options),
+          target_(setup.regularization_target),
+          rng_(&rng),
+          current_(start),
+          transition_(start.position.size(),
+                      std::max(options_.max_tree_depth, warmup_depth(options_))),
+          step_adaptation_(options_.target_accept, options_.gamma, options_.t0, options_.kappa),
+          windows_(options_.warmup, options_.init_buffer, options_.base_window,
+                   options_.term_buffer),
+          window_estimate_(start.position.size(), options_.metric == metric_kind::dense) {
+        metric_.set_inverse(options_.metric, setup.initial_inverse_metric);
+        adapt_metric_ = options_.adapt_metric && options_.metric != metric_kind::unit &&
+                        !windows_.window_ends().empty();
+        step_ = options_.step_size > 0 ? options_.step_size : 1.0;
+
+        const Eigen::Index dim = start.position.size();
+        result_.metric = options_.metric;
+        result_.max_tree_depth = options_.max_tree_depth;
+        result_.draws.resize(static_cast<Eigen::Index>(options_.samples), dim);
+        if (options_.save_warmup)
+            result_.warmup_draws.resize(static_cast<Eigen::Index>(options_.warmup), dim);
+        result_.warmup.reserve(options_.warmup);
+        result_.sampling.reserve(options_.samples);
+        result_.gradient_evaluations_warmup = 1;  // the driver's evaluation at the start point
+    }
+
+    bool complete() const { return setup_done_ && stage_ == stage::idle && iteration_ == total(); }
+    bool in_sampling() const { return setup_done_ && iteration_ >= options_.warmup; }
+
+    /// Begins the next iteration; afterwards needs_evaluation() may be true.
+    void advance() {
+        if (!setup_done_) {
+            setup_done_ = true;
+            // Stan searches at the start of an adaptive run; a step size of 0
+            // means "find one" even without adaptation.
+            const bool search = options_.step_size == 0 ||
+                                (options_.adapt_step_size && options_.warmup > 0);
+            if (search) start_search(/*after_window=*/false);
+            return;
+        }
+        if (iteration_ == total()) return;
+        double step = step_;
+        if (options_.step_size_jitter > 0)
+            step *= 1.0 + options_.step_size_jitter * (2.0 * uniform_(*rng_) - 1.0);
+        step_used_ = step;
+        const std::size_t depth =
+            iteration_ < options_.warmup ? warmup_depth(options_) : options_.max_tree_depth;
+        transition_.start(current_, metric_, step, depth, options_.max_energy_error, *rng_,
+                          normal_, uniform_);
+        stage_ = stage::transition;
+    }
+
+    bool needs_evaluation() const {
+        switch (stage_) {
+            case stage::search: return search_.needs_evaluation();
+            case stage::transition: return transition_.needs_evaluation();
+            case stage::idle: return false;
+        }
+        return false;
+    }
+    const Eigen::VectorXd& pending_position() const {
+        return stage_ == stage::search ? search_.pending_position()
+                                       : transition_.pending_position();
+    }
+    Eigen::VectorXd& pending_gradient() {
+        return stage_ == stage::search ? search_.pending_gradient()
+                                       : transition_.pending_gradient();
+    }
+
+    /// Continues after evaluating the model at pending_position().
+    void resume(double log_density) {
+        if (stage_ == stage::search || iteration_ < options_.warmup)
+            ++result_.gradient_evaluations_warmup;
+        else
+            ++result_.gradient_evaluations_sampling;
+        if (stage_ == stage::search) {
+            search_.resume(log_density);
+            if (!search_.needs_evaluation()) finish_search();
+        } else {
+            transition_.resume(log_density);
+            if (!transition_.needs_evaluation()) finish_transition();
+        }
+    }
+
+    nuts_result& result() { return result_; }
+
+    /// Fills in the adapted step size and metric; call once complete().
+    nuts_result& finish() {
+        result_.step_size = step_;
+        result_.inverse_metric = metric_.inverse();
+        return result_;
+    }
+
+private:
+    enum class stage { idle, search, transition };
+
+    static std::size_t warmup_depth(const nuts_options& options) {
+        return options.max_tree_depth_warmup > 0 ? options.max_tree_depth_warmup
+                                                 : options.max_tree_depth;
+    }
+    std::size_t total() const { return options_.warmup + options_.samples; }
+
+    void start_search(bool after_window) {
+        search_after_window_ = after_window;
+        search_.start(current_, metric_, step_, *rng_, normal_);
+        stage_ = stage::search;
+    }
+
+    void finish_search() {
+        step_ = search_.step_size();
+        if (search_.failed()) result_.step_size_search_failed = true;
+        step_adaptation_.restart(step_);
+        stage_ = stage::idle;
+        if (search_after_window_) end_iteration();
+    }
+
+    void finish_transition() {
+        stage_ = stage::idle;
+        current_ = transition_.sample();
+        const transition_outcome& outcome = transition_.outcome();
+        const nuts_iteration stats{.accept_stat = outcome.accept_stat,
+                                   .step_size = step_used_,
+                                   .tree_depth = outcome.tree_depth,
+                                   .n_leapfrog = outcome.n_leapfrog,
+                                   .divergent = outcome.divergent,
+                                   .energy = outcome.energy,
+                                   .log_density = current_.log_density};
+        if (iteration_ >= options_.warmup) {
+            result_.sampling.push_back(stats);
+            result_.draws.row(static_cast<Eigen::Index>(iteration_ - options_.warmup)) =
+                current_.position.transpose();
+            end_iteration();
+            return;
+        }
+        result_.warmup.push_back(stats);
+        if (options_.save_warmup)
+            result_.warmup_draws.row(static_cast<Eigen::Index>(iteration_)) =
+                current_.position.transpose();
+        if (options_.adapt_step_size) step_ = step_adaptation_.update(outcome.accept_stat);
+        if (adapt_metric_ && windows_.collects(iteration_)) {
+            window_estimate_.add(current_.position);
+            if (windows_.closes_window(iteration_) && update_metric()) {
+                // Stan restarts the step size after each new metric.
+                if (options_.adapt_step_size) {
+                    start_search(/*after_window=*/true);
+                    return;
+                }
+            }
+        }
+        end_iteration();
+    }
+
+    bool update_metric() {
+        const std::size_t count = window_estimate_.count();
+        bool updated = false;
+        if (count >= 2) {
+            const Eigen::MatrixXd inverse = regularize_inverse_metric(
+                window_estimate_.estimate(), count, options_.regularization, target_);
+            updated = metric_.set_inverse(options_.metric, inverse);
+            if (updated)
+                ++result_.metric_updates;
+            else
+                ++result_.rejected_metric_updates;
+        }
+        window_estimate_.restart();
+        return updated;
+    }
+
+    void end_iteration() {
+        if (iteration_ + 1 == options_.warmup && options_.adapt_step_size)
+            step_ = step_adaptation_.averaged_step_size(step_);
+        ++iteration_;
+    }
+
+    nuts_options options_;
+    Eigen::MatrixXd target_;
+    Rng* rng_;
+    std::normal_distribution<double> normal_;
+    std::uniform_real_distribution<double> uniform_{0.0, 1.0};
+
+    sampled_point current_;
+    euclidean_metric metric_;
+    double step_ = 1.0;
+    double step_used_ = 1.0;
+    bool adapt_metric_ = false;
+
+    nuts_transition<Rng> transition_;
+    step_size_search<Rng> search_;
+    bool search_after_window_ = false;
+    dual_averaging step_adaptation_;
+    adaptation_windows windows_;
+    running_covariance window_estimate_;
+
+    stage stage_ = stage::idle;
+    bool setup_done_ = false;
+    std::size_t iteration_ = 0;  // transitions finished
+    nuts_result result_;
+};
+
+}  // namespace diskmc::detail

@@ -1,0 +1,124 @@
+#pragma once
+// Settings of the No-U-Turn sampler, with Stan's defaults (CmdStan 2.3x,
+// `sample algorithm=hmc engine=nuts`) unless a comment says otherwise.
+
+#include <Eigen/Core>
+#include <cstddef>
+#include <cstdint>
+
+namespace diskmc {
+
+/// The kinetic energy's metric: p ~ N(0, M), velocity = M^{-1} p. The
+/// sampler adapts the inverse metric M^{-1} to the posterior covariance.
+enum class metric_kind {
+    unit,      ///< M = I: no adaptation of the metric (step size still adapts).
+    diagonal,  ///< M^{-1} = diag(variances); Stan's default `diag_e`.
+    dense,     ///< M^{-1} = full covariance; Stan's `dense_e`. Best for correlated posteriors.
+};
+
+/// How each adaptation window's covariance estimate Σ̂ (from n draws) is
+/// regularised before it becomes the inverse metric.
+enum class metric_regularization {
+    /// Default. Shrink toward a target with the problem's own scale:
+    /// (n/(n+5))·Σ̂ + (5/(n+5))·T, where T is the user's initial inverse metric
+    /// when one was given (e.g. the MAP covariance; in the standardised frame
+    /// this is the identity), else diag(Σ̂). With T = diag(Σ̂) a diagonal metric
+    /// is the plain variance estimate. Unlike Stan's fixed target, this adds
+    /// nothing of the wrong scale to directions with tiny posterior variance.
+    scale_relative,
+    /// Stan's and numpyro's rule, for comparison: (n/(n+5))·Σ̂ + 1e-3·(5/(n+5))·I.
+    /// On parameters with posterior sd ≪ 0.03 the fixed 1e-3 dominates the true
+    /// variance and caps the step size (see the README, "Metric regularisation").
+    stan_fixed,
+    /// The raw window estimate Σ̂.
+    none,
+};
+
+/// Settings of one NUTS chain. Aggregate: use designated initialisers,
+/// `nuts_options{.warmup = 500, .metric = metric_kind::dense}`.
+struct nuts_options {
+    /// Warmup (adaptation) iterations; not returned as draws unless save_warmup.
+    std::size_t warmup = 1000;
+    /// Sampling iterations: the draws returned.
+    std::size_t samples = 1000;
+    /// Also keep the warmup draws (result.warmup_draws).
+    bool save_warmup = false;
+
+    /// Largest tree depth while sampling: at most 2^max_tree_depth - 1
+    /// leapfrog steps per iteration. Stan's default 10. Must be in [1, 30].
+    std::size_t max_tree_depth = 10;
+    /// Largest tree depth during warmup; 0 means "same as max_tree_depth"
+    /// (numpyro accepts such a pair). A smaller cap keeps early warmup, before
+    /// the metric is adapted, from spending 2^10 steps per iteration.
+    std::size_t max_tree_depth_warmup = 0;
+    /// A leapfrog step whose energy exceeds the initial energy by more than
+    /// this is a divergence: the trajectory stops there (Stan's 1000).
+    double max_energy_error = 1000.0;
+
+    /// The metric's form. Stan's default is diagonal.
+    metric_kind metric = metric_kind::diagonal;
+    /// Initial inverse metric, in the model's coordinates: empty (identity),
+    /// a dim x 1 vector of variances, or a dim x dim covariance (symmetric
+    /// positive definite; a diagonal metric takes its diagonal). Pass the MAP
+    /// covariance here and the MAP as the initial point to start warmup there;
+    /// adaptation then goes on from it and, with scale_relative, shrinks
+    /// toward it.
+    Eigen::MatrixXd inverse_metric = {};
+    /// Adapt the metric during warmup with Stan's windows (needs warmup >= 20).
+    bool adapt_metric = true;
+    /// How each window's estimate is regularised.
+    metric_regularization regularization = metric_regularization::scale_relative;
+
+    /// Initial step size; 0 means 1 (Stan's default). When adapt_step_size is
+    /// on, Stan's heuristic search starts from it; when off, a value > 0 is
+    /// used as is and 0 is replaced by the heuristic search's result.
+    double step_size = 0.0;
+    /// Adapt the step size by dual averaging during warmup.
+    bool adapt_step_size = true;
+    /// Dual averaging's target mean acceptance statistic (Stan's delta).
+    double target_accept = 0.8;
+    /// Dual averaging regularisation scale (Hoffman & Gelman 2014, gamma).
+    double gamma = 0.05;
+    /// Dual averaging iteration offset (t0).
+    double t0 = 10.0;
+    /// Dual averaging relaxation exponent (kappa).
+    double kappa = 0.75;
+    /// Each transition uses step_size·(1 + jitter·U(-1, 1)); Stan's default 0.
+    double step_size_jitter = 0.0;
+
+    /// Stan's windowed adaptation: fast initial buffer, slow windows doubling
+    /// from base_window, fast terminal buffer. When they do not fit in warmup
+    /// they become 15% / 75% / 10% of it, as in Stan.
+    std::size_t init_buffer = 75;
+    std::size_t base_window = 25;
+    std::size_t term_buffer = 50;
+
+    /// Standardise the parameters before sampling: the sampler moves in
+    /// z = L^{-1}(theta - m), where L L^T = standardize_covariance (e.g. the MAP
+    /// covariance) and m = standardize_location (empty: the initial point).
+    /// Draws are returned in the model's coordinates; the adapted metric is
+    /// reported in z. Empty (the default): no standardisation.
+    Eigen::MatrixXd standardize_covariance = {};
+    /// The centre m of the standardisation; empty means the initial point
+    /// (chain 0's in a multi-chain run).
+    Eigen::VectorXd standardize_location = {};
+};
+
+/// Settings of a multi-chain run. Aggregate, like nuts_options.
+struct nuts_chains_options {
+    /// Settings shared by every chain.
+    nuts_options sampler = {};
+    /// Number of chains (Stan's and numpyro's usual 4).
+    std::size_t chains = 4;
+    /// Threads to run chains on; 0 means all cores. Results do not depend on it.
+    std::size_t threads = 0;
+    /// Run the chains as one batch: every chain takes its next leapfrog step
+    /// at the same time, and a chain whose tree is finished waits for the
+    /// others before the next iteration (what "vectorised chains" do). The
+    /// draws are identical to the free-running mode; only the timing differs.
+    /// Measured in benchmarks/bench_nuts: it is slower on threads, because
+    /// chains wait for the longest tree.
+    bool lockstep = false;
+};
+
+}  // namespace diskmc

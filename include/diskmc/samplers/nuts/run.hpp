@@ -1,0 +1,463 @@
+#pragma once
+// The NUTS entry points: one chain with the caller's random engine, and
+// several chains from one seed, on threads or in lockstep.
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "diskmc/concepts/differentiable_log_density.hpp"
+#include "diskmc/errors.hpp"
+#include "diskmc/parallel/parallel_for.hpp"
+#include "diskmc/samplers/nuts/chain.hpp"
+#include "diskmc/samplers/nuts/options.hpp"
+#include "diskmc/samplers/nuts/result.hpp"
+
+namespace diskmc {
+
+/// A map applied to each draw after sampling, e.g. from the unconstrained
+/// space the sampler moves in to the constrained parameters. Called
+/// concurrently from several chains, so it must be safe for that.
+template <class F>
+concept draw_transform = std::invocable<const F&, const Eigen::VectorXd&>;
+
+namespace detail {
+
+/// No transform: result.transformed_draws stays empty.
+struct no_draw_transform {
+    Eigen::VectorXd operator()(const Eigen::VectorXd& x) const { return x; }
+};
+
+/// theta = m + L z, the optional standardisation of the parameters.
+struct standardization {
+    bool active = false;
+    Eigen::VectorXd location;
+    Eigen::MatrixXd lower;  // L, with L L^T = standardize_covariance
+
+    Eigen::VectorXd to_sampler(const Eigen::VectorXd& theta) const {
+        if (!active) return theta;
+        return lower.triangularView<Eigen::Lower>().solve(theta - location);
+    }
+    /// Maps rows of draws from z to theta in place.
+    void to_model(Eigen::MatrixXd& draws) const {
+        if (!active || draws.size() == 0) return;
+        draws = draws * lower.transpose();
+        draws.rowwise() += location.transpose();
+    }
+};
+
+/// Evaluates the model at a point of the sampler's space, with its own
+/// scratch space, so each chain can have one and run concurrently.
+template <differentiable_log_density M>
+class chain_evaluator {
+public:
+    chain_evaluator(const M& model, const standardization& standard)
+        : model_(&model), standard_(&standard) {}
+
+    double operator()(const Eigen::VectorXd& point, Eigen::VectorXd& gradient) {
+        if (!standard_->active) return static_cast<double>(model_->log_density_gradient(point, gradient));
+        // log p_z(z) = log p(m + L z) + const; grad_z = L^T grad_theta.
+        theta_ = standard_->location;
+        theta_.noalias() += standard_->lower.template triangularView<Eigen::Lower>() * point;
+        const double value = static_cast<double>(model_->log_density_gradient(theta_, theta_gradient_));
+        gradient.noalias() =
+            standard_->lower.template triangularView<Eigen::Lower>().transpose() * theta_gradient_;
+        return value;
+    }
+
+private:
+    const M* model_;
+    const standardization* standard_;
+    Eigen::VectorXd theta_;
+    Eigen::VectorXd theta_gradient_;
+};
+
+inline bool is_symmetric_positive_definite(const Eigen::MatrixXd& matrix) {
+    if (matrix.rows() != matrix.cols() || !matrix.allFinite()) return false;
+    const double scale = matrix.cwiseAbs().maxCoeff();
+    if (!((matrix - matrix.transpose()).cwiseAbs().maxCoeff() <= 1e-10 * scale)) return false;
+    Eigen::LLT<Eigen::MatrixXd> cholesky(matrix);
+    return cholesky.info() == Eigen::Success && (cholesky.matrixLLT().diagonal().array() > 0).all();
+}
+
+/// Checks every option against `dim` and throws invalid_input naming the
+/// first bad one.
+inline void check_nuts_options(const nuts_options& options, std::size_t dim) {
+    constexpr const char* f = "nuts";
+    check_argument(dim >= 1, f, "the model has dimension 0");
+    check_in_range(f, "max_tree_depth", static_cast<double>(options.max_tree_depth), 1, 30);
+    check_in_range(f, "max_tree_depth_warmup", static_cast<double>(options.max_tree_depth_warmup),
+                   0, 30);
+    check_positive(f, "max_energy_error", options.max_energy_error);
+    check_argument(options.target_accept > 0 && options.target_accept < 1, f,
+                   "target_accept must lie strictly between 0 and 1");
+    check_positive(f, "gamma", options.gamma);
+    check_nonnegative(f, "t0", options.t0);
+    check_argument(options.kappa > 0 && options.kappa <= 1, f, "kappa must lie in (0, 1]");
+    check_in_range(f, "step_size_jitter", options.step_size_jitter, 0, 1);
+    check_nonnegative(f, "step_size", options.step_size);
+    check_argument(options.base_window >= 1, f, "base_window must be at least 1");
+
+    const auto n = static_cast<Eigen::Index>(dim);
+    const Eigen::MatrixXd& metric = options.inverse_metric;
+    if (metric.size() != 0) {
+        check_argument(options.metric != metric_kind::unit, f,
+                       "inverse_metric was given but metric is metric_kind::unit");
+        if (metric.cols() == 1) {
+            check_argument(metric.rows() == n, f,
+                           "inverse_metric as a vector must have dim() entries");
+            check_argument(metric.allFinite() && (metric.array() > 0).all(), f,
+                           "inverse_metric as a vector must hold finite variances > 0");
+        } else {
+            check_argument(metric.rows() == n && metric.cols() == n, f,
+                           "inverse_metric must be dim x 1 or dim x dim");
+            check_argument(is_symmetric_positive_definite(metric), f,
+                           "inverse_metric must be symmetric positive definite");
+        }
+    }
+    const Eigen::MatrixXd& covariance = options.standardize_covariance;
+    if (covariance.size() != 0) {
+        check_argument(covariance.rows() == n && covariance.cols() == n, f,
+                       "standardize_covariance must be dim x dim");
+        check_argument(is_symmetric_positive_definite(covariance), f,
+                       "standardize_covariance must be symmetric positive definite");
+    }
+    if (options.standardize_location.size() != 0) {
+        check_argument(covariance.size() != 0, f,
+                       "standardize_location was given without standardize_covariance");
+        check_argument(options.standardize_location.size() == n &&
+                           options.standardize_location.allFinite(),
+                       f, "standardize_location must hold dim() finite values");
+    }
+}
+
+inline standardization make_standardization(const nuts_options& options,
+                                            const Eigen::VectorXd& init) {
+    standardization standard;
+    if (options.standardize_covariance.size() == 0) return standard;
+    standard.active = true;
+    standard.location =
+        options.standardize_location.size() != 0 ? options.standardize_location : init;
+    standard.lower = options.standardize_covariance.llt().matrixL();
+    return standard;
+}
+
+/// The initial inverse metric and the scale_relative target, in the
+/// sampler's coordinates (see nuts_options::inverse_metric).
+inline chain_setup make_chain_setup(const nuts_options& options, Eigen::Index dim,
+                                    const standardization& standard) {
+    chain_setup setup{.options = options, .initial_inverse_metric = {},
+                      .regularization_target = {}};
+    const bool dense = options.metric == metric_kind::dense;
+    const Eigen::MatrixXd& given = options.inverse_metric;
+
+    Eigen::MatrixXd initial;  // dim x dim, or empty for "none given"
+    if (given.size() != 0) {
+        initial = given.cols() == 1 ? Eigen::MatrixXd(given.col(0).asDiagonal()) : given;
+        if (standard.active) {
+            // M_z^{-1} = L^{-1} M^{-1} L^{-T}
+            const auto lower = standard.lower.triangularView<Eigen::Lower>();
+            initial = lower.solve(initial);
+            initial = lower.solve(initial.transpose()).transpose().eval();
+            initial = 0.5 * (initial + initial.transpose()).eval();
+        }
+    } else if (standard.active) {
+        initial = Eigen::MatrixXd::Identity(dim, dim);  // the standardisation set the scale
+    }
+
+    if (options.metric == metric_kind::unit || initial.size() == 0) {
+        setup.initial_inverse_metric =
+            dense ? Eigen::MatrixXd(Eigen::MatrixXd::Identity(dim, dim))
+                  : Eigen::MatrixXd(Eigen::VectorXd::Ones(dim));
+        return setup;  // target: diag(estimate)
+    }
+    setup.initial_inverse_metric = dense ? initial : Eigen::MatrixXd(initial.diagonal());
+    setup.regularization_target = setup.initial_inverse_metric;
+    return setup;
+}
+
+/// The start of a chain, evaluated: throws invalid_input unless the
+/// log-density and gradient there are finite.
+template <differentiable_log_density M>
+sampled_point evaluate_start(const M& model, const standardization& standard,
+                             const Eigen::VectorXd& init, std::size_t chain) {
+    constexpr const char* f = "nuts";
+    check_argument(init.size() == static_cast<Eigen::Index>(model.dim()), f,
+                   "the initial point must have dim() entries");
+    if (!init.allFinite())
+        detail::throw_invalid_input(f, ": the initial point of chain ", chain,
+                                    " has non-finite entries");
+    sampled_point start;
+    start.position = standard.to_sampler(init);
+    chain_evaluator<M> evaluate(model, standard);
+    start.log_density = evaluate(start.position, start.gradient);
+    if (!std::isfinite(start.log_density))
+        detail::throw_invalid_input(f, ": the log-density at the initial point of chain ", chain,
+                                    " is ", start.log_density, "; start inside the support");
+    if (start.gradient.size() != init.size() || !start.gradient.allFinite())
+        detail::throw_invalid_input(f, ": the gradient at the initial point of chain ", chain,
+                                    " is not finite");
+    return start;
+}
+
+using run_clock = std::chrono::steady_clock;
+
+inline double seconds_between(run_clock::time_point from, run_clock::time_point to) {
+    return std::chrono::duration<double>(to - from).count();
+}
+
+/// Runs one chain to the end on the calling thread.
+template <class Rng, class Evaluator>
+void run_chain(nuts_chain<Rng>& chain, Evaluator& evaluate) {
+    const auto start = run_clock::now();
+    auto sampling_start = start;
+    bool sampling = false;
+    while (!chain.complete()) {
+        if (!sampling && chain.in_sampling()) {
+            sampling_start = run_clock::now();
+            sampling = true;
+        }
+        chain.advance();
+        while (chain.needs_evaluation())
+            chain.resume(evaluate(chain.pending_position(), chain.pending_gradient()));
+    }
+    const auto end = run_clock::now();
+    if (!sampling) sampling_start = end;
+    chain.result().warmup_seconds = seconds_between(start, sampling_start);
+    chain.result().sampling_seconds = seconds_between(sampling_start, end);
+}
+
+/// Runs all chains in lockstep: in each round every chain that needs an
+/// evaluation gets one, the round's batch spread over `threads` workers; a
+/// chain that has finished its iteration waits until all have. Returns the
+/// number of rounds.
+template <class Rng, class Evaluator>
+std::size_t run_chains_in_lockstep(std::vector<nuts_chain<Rng>>& chains,
+                                   std::vector<Evaluator>& evaluators, std::size_t threads) {
+    const std::size_t count = chains.size();
+    if (threads == 0) threads = default_thread_count();
+    threads = std::clamp<std::size_t>(threads, 1, count);
+
+    const auto start = run_clock::now();
+    auto sampling_start = start;
+    bool sampling = false;
+    std::vector<std::size_t> batch;
+    batch.reserve(count);
+    std::size_t rounds = 0;
+    bool done = false;
+
+    // Single-threaded, between rounds: who needs an evaluation next.
+    auto plan = [&] {
+        batch.clear();
+        while (true) {
+            for (std::size_t c = 0; c < count; ++c)
+                if (chains[c].needs_evaluation()) batch.push_back(c);
+            if (!batch.empty()) {
+                ++rounds;
+                return;
+            }
+            // Every chain has finished the iteration (they share one schedule).
+            if (chains.front().complete()) {
+                done = true;
+                return;
+            }
+            if (!sampling && chains.front().in_sampling()) {
+                sampling_start = run_clock::now();
+                sampling = true;
+            }
+            for (auto& chain : chains) chain.advance();
+        }
+    };
+
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::exception_ptr failure;
+    std::mutex failure_mutex;
+    auto record_failure = [&] {
+        std::lock_guard lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        failed = true;
+    };
+    std::barrier round_end(static_cast<std::ptrdiff_t>(threads));
+
+    try {
+        plan();
+    } catch (...) {
+        record_failure();
+        done = true;
+    }
+    parallel_for(threads, threads, [&](std::size_t worker) {
+        while (!done) {
+            for (std::size_t i = next++; i < batch.size(); i = next++) {
+                if (failed) continue;
+                try {
+                    const std::size_t c = batch[i];
+                    chains[c].resume(
+                        evaluators[c](chains[c].pending_position(), chains[c].pending_gradient()));
+                } catch (...) {
+                    record_failure();
+                }
+            }
+            round_end.arrive_and_wait();
+            if (worker == 0) {
+                try {
+                    if (failed) done = true;
+                    else plan();
+                } catch (...) {
+                    record_failure();
+                    done = true;
+                }
+                next = 0;
+            }
+            round_end.arrive_and_wait();
+        }
+    });
+    if (failure) std::rethrow_exception(failure);
+
+    const auto end = run_clock::now();
+    if (!sampling) sampling_start = end;
+    for (auto& chain : chains) {
+        chain.result().warmup_seconds = seconds_between(start, sampling_start);
+        chain.result().sampling_seconds = seconds_between(sampling_start, end);
+    }
+    return rounds;
+}
+
+/// Moves the chain's result out, in the model's coordinates, with the
+/// transformed draws when a transform was given.
+template <class Rng, class Transform>
+nuts_result finish_chain(nuts_chain<Rng>& chain, const standardization& standard,
+                         const Transform& transform) {
+    nuts_result result = std::move(chain.finish());
+    standard.to_model(result.draws);
+    standard.to_model(result.warmup_draws);
+    if constexpr (!std::same_as<Transform, no_draw_transform>) {
+        for (Eigen::Index i = 0; i < result.draws.rows(); ++i) {
+            const Eigen::VectorXd value = transform(Eigen::VectorXd(result.draws.row(i).transpose()));
+            if (i == 0) result.transformed_draws.resize(result.draws.rows(), value.size());
+            result.transformed_draws.row(i) = value.transpose();
+        }
+    }
+    return result;
+}
+
+/// The random engine of chain `chain` of a run seeded with `seed`: every
+/// chain its own stream, whatever thread runs it.
+inline std::mt19937_64 chain_engine(std::uint64_t seed, std::size_t chain) {
+    const auto index = static_cast<std::uint64_t>(chain);
+    std::seed_seq sequence{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
+                           static_cast<std::uint32_t>(index),
+                           static_cast<std::uint32_t>(index >> 32), 0x6e757473u};
+    return std::mt19937_64(sequence);
+}
+
+}  // namespace detail
+
+/// Runs one NUTS chain (multinomial NUTS with Stan's adaptation) on a model
+/// defined on R^dim.
+///
+/// @param model     the target; its log_density_gradient must be safe to call
+///                  (it is called from this thread only here)
+/// @param init      the initial point (e.g. the MAP), dim() entries, with a
+///                  finite log-density and gradient
+/// @param options   see nuts_options; checked before any work
+/// @param rng       the random engine, advanced by the run
+/// @param transform optional map applied to every draw afterwards (e.g. to
+///                  the constrained space); its values fill
+///                  result.transformed_draws
+/// @return draws, per-iteration statistics, the adapted step size and metric,
+///         gradient-evaluation counts and timings
+/// @throws invalid_input for bad options or a bad initial point
+template <differentiable_log_density M, std::uniform_random_bit_generator R,
+          draw_transform Transform = detail::no_draw_transform>
+nuts_result nuts(const M& model, Eigen::VectorXd init, const nuts_options& options, R& rng,
+                 const Transform& transform = {}) {
+    detail::check_nuts_options(options, model.dim());
+    const detail::standardization standard = detail::make_standardization(options, init);
+    const detail::sampled_point start = detail::evaluate_start(model, standard, init, 0);
+    const detail::chain_setup setup =
+        detail::make_chain_setup(options, static_cast<Eigen::Index>(model.dim()), standard);
+    detail::nuts_chain<R> chain(setup, start, rng);
+    detail::chain_evaluator<M> evaluate(model, standard);
+    detail::run_chain(chain, evaluate);
+    return detail::finish_chain(chain, standard, transform);
+}
+
+/// Runs several NUTS chains from one seed, on threads (each chain free-running)
+/// or in lockstep (options.lockstep). Chain c draws from its own random stream
+/// derived from (seed, c), so the draws are identical for any thread count
+/// and in both modes.
+///
+/// @param model     the target; log_density_gradient is called concurrently
+///                  from several threads
+/// @param inits     initial points, dim x chains, or dim x 1 for all chains
+/// @param options   per-chain settings plus chains, threads, lockstep
+/// @param seed      the run's seed
+/// @param transform optional map applied to every draw (see nuts())
+/// @return one nuts_result per chain, the wall time, and in lockstep mode the
+///         number of batch rounds
+/// @throws invalid_input for bad options or a bad initial point
+template <differentiable_log_density M, draw_transform Transform = detail::no_draw_transform>
+nuts_chains_result nuts_chains(const M& model, const Eigen::MatrixXd& inits,
+                               const nuts_chains_options& options, std::uint64_t seed,
+                               const Transform& transform = {}) {
+    constexpr const char* f = "nuts_chains";
+    check_argument(options.chains >= 1, f, "chains must be at least 1");
+    check_argument(inits.rows() == static_cast<Eigen::Index>(model.dim()), f,
+                   "inits must have dim() rows");
+    check_argument(inits.cols() == 1 || inits.cols() == static_cast<Eigen::Index>(options.chains),
+                   f, "inits must have one column, or one per chain");
+    detail::check_nuts_options(options.sampler, model.dim());
+
+    const auto run_start = detail::run_clock::now();
+    const std::size_t count = options.chains;
+    auto init_of = [&](std::size_t c) -> Eigen::VectorXd {
+        return inits.col(inits.cols() == 1 ? 0 : static_cast<Eigen::Index>(c));
+    };
+    // The standardisation is centred on chain 0's start unless a location is given.
+    const detail::standardization standard =
+        detail::make_standardization(options.sampler, init_of(0));
+    const detail::chain_setup setup = detail::make_chain_setup(
+        options.sampler, static_cast<Eigen::Index>(model.dim()), standard);
+
+    std::vector<std::mt19937_64> engines;
+    std::vector<detail::nuts_chain<std::mt19937_64>> chains;
+    std::vector<detail::chain_evaluator<M>> evaluators;
+    engines.reserve(count);
+    chains.reserve(count);
+    evaluators.reserve(count);
+    for (std::size_t c = 0; c < count; ++c) {
+        const detail::sampled_point start = detail::evaluate_start(model, standard, init_of(c), c);
+        engines.push_back(detail::chain_engine(seed, c));
+        chains.emplace_back(setup, start, engines.back());
+        evaluators.emplace_back(model, standard);
+    }
+
+    nuts_chains_result result;
+    result.chains.resize(count);
+    if (options.lockstep) {
+        result.lockstep_rounds = detail::run_chains_in_lockstep(chains, evaluators, options.threads);
+        for (std::size_t c = 0; c < count; ++c)
+            result.chains[c] = detail::finish_chain(chains[c], standard, transform);
+    } else {
+        parallel_for(count, options.threads, [&](std::size_t c) {
+            detail::run_chain(chains[c], evaluators[c]);
+            result.chains[c] = detail::finish_chain(chains[c], standard, transform);
+        });
+    }
+    result.wall_seconds = detail::seconds_between(run_start, detail::run_clock::now());
+    return result;
+}
+
+}  // namespace diskmc
