@@ -11,6 +11,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
@@ -57,6 +58,10 @@ struct fits_header {
     double cdelt2_deg = 0;
     double crval1_deg = 0;
     double crval2_deg = 0;
+    /// CRPIX1/CRPIX2 (1-based, may be fractional): the pixel of offset (0, 0).
+    /// Unset: the array's centre, as eddy's axes assume. A downsampled grid's
+    /// origin can sit a fraction of a pixel off centre (sky_grid::reference_pixel).
+    std::optional<std::array<double, 2>> reference_pixel;
     std::optional<fits_beam> beam;
     std::string unit = "m/s";
     std::vector<std::pair<std::string, double>> keywords;  ///< e.g. model parameters
@@ -252,8 +257,7 @@ inline rotation_map_files read_rotation_map(const std::filesystem::path& velocit
 }
 
 /// Writes `image` (row j = NAXIS2 index) as a 64-bit float FITS map whose
-/// header describes it: axes centred on the array (CRPIX at the middle, as
-/// eddy's grid assumes), CDELT from `header`, the beam, BUNIT and any extra
+/// header describes it: CRPIX at the middle unless given, CDELT from `header`, the beam, BUNIT and any extra
 /// keywords. NaN pixels stay NaN. The file appears atomically: it is written
 /// under a temporary name and renamed, so a failure leaves no half-written map.
 /// @throws diskmc::invalid_input if the image is empty or the file cannot be written
@@ -284,12 +288,14 @@ inline void write_fits_map(const std::filesystem::path& file, const Eigen::Array
             fits_write_key_str(f.get(), key, value.c_str(), comment, &status);
         };
         key_string("CTYPE1", "RA---SIN", "");
-        key_double("CRPIX1", (static_cast<double>(image.cols()) + 1) / 2, "centre of the array");
+        const std::array<double, 2> crpix = header.reference_pixel.value_or(std::array<double, 2>{
+            (static_cast<double>(image.cols()) + 1) / 2, (static_cast<double>(image.rows()) + 1) / 2});
+        key_double("CRPIX1", crpix[0], "pixel of offset 0");
         key_double("CRVAL1", header.crval1_deg, "[deg]");
         key_double("CDELT1", header.cdelt1_deg, "[deg/pixel]");
         key_string("CUNIT1", "deg", "");
         key_string("CTYPE2", "DEC--SIN", "");
-        key_double("CRPIX2", (static_cast<double>(image.rows()) + 1) / 2, "centre of the array");
+        key_double("CRPIX2", crpix[1], "pixel of offset 0");
         key_double("CRVAL2", header.crval2_deg, "[deg]");
         key_double("CDELT2", header.cdelt2_deg, "[deg/pixel]");
         key_string("CUNIT2", "deg", "");
