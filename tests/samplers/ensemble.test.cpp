@@ -4,11 +4,15 @@
 // batching, NaN regions, checkpoint and resume).
 //
 // Most targets go through one std::function-based model type, so the
-// sampler is instantiated a handful of times only (compile time).
+// sampler is instantiated a handful of times only (compile time). Dense
+// decompositions and matrix-matrix products are avoided on purpose: with
+// -march=native (AVX-512) g++ 12 reports false -Wuninitialized warnings
+// inside Eigen's blocked kernels under the sanitizer build's -Werror.
 
 #include <catch2/catch.hpp>
 
-#include <Eigen/Dense>
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
 #include <atomic>
 #include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/distributions/normal.hpp>
@@ -17,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <random>
 #include <string>
 
@@ -35,6 +40,21 @@ bool sanitized() { return std::getenv("DISKMC_SANITIZED") != nullptr; }
 std::size_t scaled(std::size_t full, std::size_t reduced) { return sanitized() ? reduced : full; }
 
 using density_function = std::function<double(const Eigen::VectorXd&)>;
+
+/// A dynamic vector or matrix from values. (Fixed-size Eigen temporaries
+/// converted to dynamic ones trip a false g++ 12 -Warray-bounds with AVX-512,
+/// so the tests use dynamic sizes throughout.)
+Eigen::VectorXd vector_of(std::initializer_list<double> values) {
+    Eigen::VectorXd v(static_cast<Eigen::Index>(values.size()));
+    Eigen::Index i = 0;
+    for (const double x : values) v[i++] = x;
+    return v;
+}
+Eigen::MatrixXd matrix_2x2(double a, double b, double c, double d) {
+    Eigen::MatrixXd m(2, 2);
+    m << a, b, c, d;
+    return m;
+}
 
 /// A log_density from a function.
 struct function_model {
@@ -61,24 +81,44 @@ static_assert(batch_log_density<batch_function_model>);
 
 /// log N(x | mean, covariance) up to a constant.
 density_function gaussian_density(const Eigen::VectorXd& mean, const Eigen::MatrixXd& covariance) {
-    const Eigen::MatrixXd precision = covariance.inverse();
+    const Eigen::LDLT<Eigen::MatrixXd> factor(covariance);
+    Eigen::MatrixXd precision(covariance.rows(), covariance.cols());
+    for (Eigen::Index i = 0; i < covariance.cols(); ++i)
+        precision.col(i) = factor.solve(Eigen::VectorXd::Unit(covariance.cols(), i));
     return [mean, precision](const Eigen::VectorXd& x) {
         const Eigen::VectorXd d = x - mean;
         return -0.5 * d.dot(precision * d);
     };
 }
 
-/// Covariance with eigenvalues from 1 to `condition` (log-spaced) in a random
-/// orientation.
-Eigen::MatrixXd rotated_covariance(Eigen::Index dim, double condition, std::uint64_t seed) {
+/// A random orthogonal matrix (Gram-Schmidt, twice, on Gaussian columns).
+Eigen::MatrixXd random_rotation(Eigen::Index dim, std::uint64_t seed) {
     detail::random_stream random(seed);
-    Eigen::MatrixXd g(dim, dim);
-    for (auto& v : g.reshaped()) v = random.normal();
-    const Eigen::MatrixXd q = Eigen::HouseholderQR<Eigen::MatrixXd>(g).householderQ();
+    Eigen::MatrixXd q(dim, dim);
+    for (auto& v : q.reshaped()) v = random.normal();
+    for (Eigen::Index k = 0; k < dim; ++k)
+        for (int pass = 0; pass < 2; ++pass) {
+            for (Eigen::Index j = 0; j < k; ++j) q.col(k) -= q.col(j).dot(q.col(k)) * q.col(j);
+            q.col(k).normalize();
+        }
+    return q;
+}
+
+/// Eigenvalues from 1 to `condition`, log-spaced.
+Eigen::VectorXd log_spaced_eigenvalues(Eigen::Index dim, double condition) {
     Eigen::VectorXd eigenvalues(dim);
     for (Eigen::Index i = 0; i < dim; ++i)
         eigenvalues[i] = std::pow(condition, static_cast<double>(i) / static_cast<double>(dim - 1));
-    return q * eigenvalues.asDiagonal() * q.transpose();
+    return eigenvalues;
+}
+
+/// sum_k lambda_k q_k q_k^T: eigenvalues from 1 to `condition` in a random orientation.
+Eigen::MatrixXd rotated_covariance(Eigen::Index dim, double condition, std::uint64_t seed) {
+    const Eigen::MatrixXd q = random_rotation(dim, seed);
+    const Eigen::VectorXd eigenvalues = log_spaced_eigenvalues(dim, condition);
+    Eigen::MatrixXd covariance = Eigen::MatrixXd::Zero(dim, dim);
+    for (Eigen::Index k = 0; k < dim; ++k) covariance += eigenvalues[k] * q.col(k) * q.col(k).transpose();
+    return covariance;
 }
 
 /// An ensemble average of g with its Monte Carlo standard error. The MCSE
@@ -192,8 +232,12 @@ TEST_CASE("10-D Gaussian with condition number 1e4 and strong correlations: mome
     const Eigen::VectorXd sd = covariance.diagonal().cwiseSqrt();
     const Eigen::MatrixXd correlation = sd.cwiseInverse().asDiagonal() * covariance * sd.cwiseInverse().asDiagonal();
     REQUIRE((correlation - Eigen::MatrixXd::Identity(dim, dim)).cwiseAbs().maxCoeff() > 0.9);
-    const Eigen::VectorXd eigenvalues = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(covariance).eigenvalues();
-    REQUIRE(eigenvalues.maxCoeff() / eigenvalues.minCoeff() == Approx(1e4).epsilon(1e-6));
+    // Its eigenpairs are (lambda_k, q_k) with lambda from 1 to 1e4.
+    const Eigen::MatrixXd q = random_rotation(dim, 5);
+    const Eigen::VectorXd eigenvalues = log_spaced_eigenvalues(dim, 1e4);
+    for (Eigen::Index k = 0; k < dim; ++k)
+        REQUIRE((covariance * q.col(k) - eigenvalues[k] * q.col(k)).norm() < 1e-9 * eigenvalues[k]);
+    REQUIRE(eigenvalues.maxCoeff() / eigenvalues.minCoeff() == Approx(1e4).epsilon(1e-12));
 
     const function_model model{10, gaussian_density(mean, covariance)};
     // Started in a small ball off the mode: burn-in must find the scale.
@@ -216,11 +260,11 @@ TEST_CASE("2-D Rosenbrock (banana) density: closed-form moments within 5 MCSE", 
                                    const double u = (x[0] - a) / s1, v = (x[1] - b * x[0] * x[0]) / s2;
                                    return -0.5 * (u * u + v * v);
                                }};
-    const Eigen::Vector2d mean(a, b * (a * a + s1 * s1));
-    Eigen::Matrix2d covariance;
+    const Eigen::VectorXd mean = vector_of({a, b * (a * a + s1 * s1)});
+    Eigen::MatrixXd covariance(2, 2);
     covariance << s1 * s1, 2 * a * b * s1 * s1, 2 * a * b * s1 * s1,
         s2 * s2 + b * b * (4 * a * a * s1 * s1 + 2 * s1 * s1 * s1 * s1);
-    const ensemble_result r = ensemble(model, scatter_start{.point = Eigen::Vector2d(1.0, 2.0), .walkers = 32, .scatter = 0.1},
+    const ensemble_result r = ensemble(model, scatter_start{.point = vector_of({1.0, 2.0}), .walkers = 32, .scatter = 0.1},
                                        {.steps = scaled(40000, 20000), .burn_in = 2000, .thin = 10, .threads = 1}, 2);
     check_moments(r, mean, covariance);
     // A third moment, which the banana's skewness makes non-zero:
@@ -307,7 +351,7 @@ TEST_CASE("simulation-based calibration on a hierarchical model: ranks are unifo
     const std::size_t replications = scaled(210, 70);
     const double data_sd = 0.5;
 
-    const auto hierarchical = [](const Eigen::Vector3d& y, double assumed_data_sd) {
+    const auto hierarchical = [](const Eigen::VectorXd& y, double assumed_data_sd) {
         return function_model{dim, [y, assumed_data_sd](const Eigen::VectorXd& p) {
                                   const double mu = p[0], omega = p[1], tau = std::exp(omega);
                                   double lp = -0.5 * mu * mu - 0.5 * (omega / 0.5) * (omega / 0.5);
@@ -326,7 +370,7 @@ TEST_CASE("simulation-based calibration on a hierarchical model: ranks are unifo
             Eigen::VectorXd truth(dim);
             truth[0] = random.normal();
             truth[1] = 0.5 * random.normal();
-            Eigen::Vector3d y;
+            Eigen::VectorXd y(3);
             for (int j = 0; j < 3; ++j) {
                 truth[2 + j] = truth[0] + std::exp(truth[1]) * random.normal();
                 y[j] = truth[2 + j] + data_sd * random.normal();
@@ -422,12 +466,13 @@ TEST_CASE("move option checks", "[ensemble][moves][checks]") {
     CHECK_THROWS_WITH(run({{stretch_move{}, -1.0}}), Catch::Contains("weight"));
     // DE needs a pair in the other half: with dim 1 and 2 walkers it cannot work.
     const function_model line{1, [](const Eigen::VectorXd& x) { return -0.5 * x.squaredNorm(); }};
-    CHECK_THROWS_WITH(ensemble(line, explicit_start{Eigen::RowVector2d(0.0, 1.0)}, {.moves = {{de_move{}}}, .threads = 1}, 1),
+    const Eigen::MatrixXd two_walkers = vector_of({0.0, 1.0}).transpose();
+    CHECK_THROWS_WITH(ensemble(line, explicit_start{two_walkers}, {.moves = {{de_move{}}}, .threads = 1}, 1),
                       Catch::Contains("needs at least 4 walkers"));
-    CHECK_THROWS_WITH(ensemble(line, explicit_start{Eigen::RowVector2d(0.0, 1.0)}, {.moves = {{de_snooker_move{}}}, .threads = 1}, 1),
+    CHECK_THROWS_WITH(ensemble(line, explicit_start{two_walkers}, {.moves = {{de_snooker_move{}}}, .threads = 1}, 1),
                       Catch::Contains("needs at least 4 walkers"));
     // The stretch move alone works with two walkers in one dimension.
-    CHECK(ensemble(line, explicit_start{Eigen::RowVector2d(0.0, 1.0)}, {.steps = 10, .threads = 1}, 1).draws() == 10);
+    CHECK(ensemble(line, explicit_start{two_walkers}, {.steps = 10, .threads = 1}, 1).draws() == 10);
 }
 
 // ---- start checks ----------------------------------------------------------------
@@ -485,28 +530,25 @@ TEST_CASE("start checks throw invalid_input before any step", "[ensemble][checks
                           Catch::Contains("log-density at walker 2's start is nan"));
     }
     SECTION("scatter start") {
-        CHECK_THROWS_WITH(ensemble(counting, scatter_start{.point = Eigen::Vector2d(1, 1), .walkers = 4, .scatter = 0.0}, options, 1),
+        CHECK_THROWS_WITH(ensemble(counting, scatter_start{.point = vector_of({1, 1}), .walkers = 4, .scatter = 0.0}, options, 1),
                           Catch::Contains("scatter_start.scatter"));
-        CHECK_THROWS_WITH(ensemble(counting, scatter_start{.point = Eigen::Vector3d(1, 1, 1), .walkers = 4}, options, 1),
+        CHECK_THROWS_WITH(ensemble(counting, scatter_start{.point = vector_of({1, 1, 1}), .walkers = 4}, options, 1),
                           Catch::Contains("scatter_start.point has 3 entries but the model has dim() = 2"));
-        CHECK_THROWS_WITH(ensemble(counting, scatter_start{.point = Eigen::Vector2d(1, 1), .walkers = 5}, options, 1),
+        CHECK_THROWS_WITH(ensemble(counting, scatter_start{.point = vector_of({1, 1}), .walkers = 5}, options, 1),
                           Catch::Contains("must be even"));
     }
     SECTION("Gaussian start") {
-        Eigen::Matrix2d asymmetric;
-        asymmetric << 1, 0.5, 0.2, 1;
-        CHECK_THROWS_WITH(ensemble(counting, gaussian_start{.mean = Eigen::Vector2d::Zero(), .covariance = asymmetric, .walkers = 4}, options, 1),
+        const Eigen::MatrixXd asymmetric = matrix_2x2(1, 0.5, 0.2, 1);
+        CHECK_THROWS_WITH(ensemble(counting, gaussian_start{.mean = Eigen::VectorXd::Zero(2), .covariance = asymmetric, .walkers = 4}, options, 1),
                           Catch::Contains("not symmetric"));
-        Eigen::Matrix2d indefinite;
-        indefinite << 1, 2, 2, 1;
-        CHECK_THROWS_WITH(ensemble(counting, gaussian_start{.mean = Eigen::Vector2d::Zero(), .covariance = indefinite, .walkers = 4}, options, 1),
+        const Eigen::MatrixXd indefinite = matrix_2x2(1, 2, 2, 1);
+        CHECK_THROWS_WITH(ensemble(counting, gaussian_start{.mean = Eigen::VectorXd::Zero(2), .covariance = indefinite, .walkers = 4}, options, 1),
                           Catch::Contains("not positive semi-definite"));
-        CHECK_THROWS_WITH(ensemble(counting, gaussian_start{.mean = Eigen::Vector2d::Zero(), .covariance = Eigen::Matrix3d::Identity(), .walkers = 4}, options, 1),
+        CHECK_THROWS_WITH(ensemble(counting, gaussian_start{.mean = Eigen::VectorXd::Zero(2), .covariance = Eigen::MatrixXd::Identity(3, 3), .walkers = 4}, options, 1),
                           Catch::Contains("covariance is 3 x 3"));
         // Singular covariance: walkers on a line, caught by the degeneracy check.
-        Eigen::Matrix2d singular;
-        singular << 1, 1, 1, 1;
-        CHECK_THROWS_WITH(ensemble(counting, gaussian_start{.mean = Eigen::Vector2d::Zero(), .covariance = singular, .walkers = 8}, options, 1),
+        const Eigen::MatrixXd singular = matrix_2x2(1, 1, 1, 1);
+        CHECK_THROWS_WITH(ensemble(counting, gaussian_start{.mean = Eigen::VectorXd::Zero(2), .covariance = singular, .walkers = 8}, options, 1),
                           Catch::Contains("condition number"));
     }
     SECTION("options") {
@@ -522,14 +564,14 @@ TEST_CASE("start positions: eddy's scatter, a Gaussian, or explicit", "[ensemble
     const std::size_t walkers = 4000;
     // eddy: p (1 + scatter N(0,1)), and scatter N(0,1) where p == 0.
     const Eigen::MatrixXd scattered =
-        initial_positions(scatter_start{.point = Eigen::Vector3d(2.0, 0.0, -300.0), .walkers = walkers, .scatter = 0.01}, 3, 9);
+        initial_positions(scatter_start{.point = vector_of({2.0, 0.0, -300.0}), .walkers = walkers, .scatter = 0.01}, 3, 9);
     REQUIRE(scattered.cols() == static_cast<Eigen::Index>(walkers));
-    const Eigen::Vector3d expected_sd(0.02, 0.01, 3.0);
+    const Eigen::VectorXd expected_sd = vector_of({0.02, 0.01, 3.0});
     for (Eigen::Index i = 0; i < 3; ++i) {
         const double mean = scattered.row(i).mean();
         const double sd = std::sqrt((scattered.row(i).array() - mean).square().mean());
         CHECK(sd == Approx(expected_sd[i]).epsilon(0.05));  // standard error of an sd: 1/sqrt(2n) = 1.1%
-        CHECK(std::abs(mean - Eigen::Vector3d(2.0, 0.0, -300.0)[i]) < 5 * expected_sd[i] / std::sqrt(double(walkers)));
+        CHECK(std::abs(mean - vector_of({2.0, 0.0, -300.0})[i]) < 5 * expected_sd[i] / std::sqrt(double(walkers)));
     }
     // Gaussian start: sample covariance matches scale^2 covariance.
     const correlated_gaussian target;
@@ -537,14 +579,14 @@ TEST_CASE("start positions: eddy's scatter, a Gaussian, or explicit", "[ensemble
         initial_positions(gaussian_start{.mean = target.mean, .covariance = target.covariance, .walkers = walkers, .scale = 2.0}, 4, 9);
     const Eigen::VectorXd mean = drawn.rowwise().mean();
     const Eigen::MatrixXd centred = drawn.colwise() - mean;
-    const Eigen::MatrixXd covariance = centred * centred.transpose() / double(walkers - 1);
     for (Eigen::Index i = 0; i < 4; ++i)
         for (Eigen::Index j = 0; j < 4; ++j) {
+            const double covariance = centred.row(i).dot(centred.row(j)) / double(walkers - 1);
             // sd of a sample covariance: sqrt((S_ii S_jj + S_ij^2) / n), S = 4 C here.
             const double expected = 4.0 * target.covariance(i, j);
             const double se = 4.0 * std::sqrt((target.covariance(i, i) * target.covariance(j, j) +
                                                target.covariance(i, j) * target.covariance(i, j)) / double(walkers));
-            CHECK(std::abs(covariance(i, j) - expected) < 5 * se);
+            CHECK(std::abs(covariance - expected) < 5 * se);
         }
     // The same seed gives the same start; the start's stream is not the moves'.
     CHECK(initial_positions(gaussian_start{.mean = target.mean, .covariance = target.covariance, .walkers = 8}, 4, 3) ==
@@ -552,6 +594,21 @@ TEST_CASE("start positions: eddy's scatter, a Gaussian, or explicit", "[ensemble
     const Eigen::MatrixXd explicit_positions = Eigen::MatrixXd::Random(4, 8);
     CHECK(initial_positions(explicit_start{explicit_positions}, 4, 1) == explicit_positions);
     CHECK_THROWS_WITH(initial_positions(explicit_start{explicit_positions}, 3, 1), Catch::Contains("has 4 entries"));
+}
+
+TEST_CASE("one-sided Jacobi singular values match a matrix built from its SVD", "[ensemble][start]") {
+    // A = U diag(s) V^T with orthonormal U (12 x 4) and V (4 x 4).
+    const Eigen::MatrixXd u = random_rotation(12, 31).leftCols(4);
+    const Eigen::MatrixXd v = random_rotation(4, 32);
+    const Eigen::VectorXd s = vector_of({3.0, 1e-7, 250.0, 0.5});
+    Eigen::MatrixXd a = Eigen::MatrixXd::Zero(12, 4);
+    for (Eigen::Index k = 0; k < 4; ++k) a += s[k] * u.col(k) * v.col(k).transpose();
+    Eigen::VectorXd found = detail::singular_values(a);
+    std::sort(found.begin(), found.end());
+    Eigen::VectorXd expected = s;
+    std::sort(expected.begin(), expected.end());
+    // Each to about machine precision times the largest (the entries of A carry that much rounding).
+    for (Eigen::Index k = 0; k < 4; ++k) CHECK(found[k] == Approx(expected[k]).epsilon(1e-9).margin(1e-12));
 }
 
 // ---- determinism ------------------------------------------------------------------
@@ -614,11 +671,11 @@ TEST_CASE("burn-in and thinning keep every thin-th iteration after burn-in", "[e
 TEST_CASE("the sampler works with the concept archetypes", "[ensemble][archetypes]") {
     const archetypes::log_density_archetype plain{.dimension = 2};
     const archetypes::batch_log_density_archetype batched{.dimension = 2};
-    const ensemble_start start = scatter_start{.point = Eigen::Vector2d(0.5, -0.5), .walkers = 8, .scatter = 0.5};
+    const ensemble_start start = scatter_start{.point = vector_of({0.5, -0.5}), .walkers = 8, .scatter = 0.5};
     const ensemble_result a = ensemble(plain, start, {.steps = scaled(20000, 8000), .burn_in = 500, .thin = 4, .threads = 1}, 8);
     const ensemble_result b = ensemble(batched, start, {.steps = scaled(20000, 8000), .burn_in = 500, .thin = 4, .threads = 1}, 8);
-    check_moments(a, Eigen::Vector2d::Zero(), Eigen::Matrix2d::Identity());
-    check_moments(b, Eigen::Vector2d::Zero(), Eigen::Matrix2d::Identity());
+    check_moments(a, Eigen::VectorXd::Zero(2), Eigen::MatrixXd::Identity(2, 2));
+    check_moments(b, Eigen::VectorXd::Zero(2), Eigen::MatrixXd::Identity(2, 2));
 }
 
 // ---- numerical trouble during the run -------------------------------------------------
@@ -633,7 +690,7 @@ TEST_CASE("NaN, +inf and -inf regions are rejections: the chain samples the rest
                                    if (x[1] < -3.0) return -std::numeric_limits<double>::infinity();
                                    return -0.5 * x.squaredNorm();
                                }};
-    const ensemble_result r = ensemble(model, scatter_start{.point = Eigen::Vector2d(-0.5, 0.5), .walkers = 16, .scatter = 0.5},
+    const ensemble_result r = ensemble(model, scatter_start{.point = vector_of({-0.5, 0.5}), .walkers = 16, .scatter = 0.5},
                                        {.steps = scaled(20000, 8000), .burn_in = 500, .thin = 4, .threads = 1}, 12);
     CHECK(r.samples.row(0).maxCoeff() <= 1.0);
     CHECK(r.samples.row(1).maxCoeff() <= 3.0);
@@ -661,8 +718,8 @@ TEST_CASE("a walker stuck on a narrow spike is flagged", "[ensemble][stuck]") {
                                    const bool in_spike = std::abs(x[0] - 3.0) < 1e-9 && std::abs(x[1] - 3.0) < 1e-9;
                                    return -0.5 * x.squaredNorm() + (in_spike ? 50.0 : 0.0);
                                }};
-    Eigen::MatrixXd start = initial_positions(scatter_start{.point = Eigen::Vector2d(0.3, -0.2), .walkers = 8, .scatter = 1.0}, 2, 1);
-    start.col(5) = Eigen::Vector2d(3.0, 3.0);
+    Eigen::MatrixXd start = initial_positions(scatter_start{.point = vector_of({0.3, -0.2}), .walkers = 8, .scatter = 1.0}, 2, 1);
+    start.col(5) = vector_of({3.0, 3.0});
     const ensemble_result r = ensemble(model, explicit_start{start}, {.steps = 500, .threads = 1}, 2);
     CHECK(r.stuck_walkers == std::vector<std::size_t>{5});
     CHECK(r.acceptance[5] == 0.0);

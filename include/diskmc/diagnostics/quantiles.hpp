@@ -67,7 +67,7 @@ struct quantile_summary {
 
 /// The 16th, 50th and 84th percentiles of a sample.
 inline quantile_summary summarize_quantiles(const Eigen::Ref<const Eigen::VectorXd>& values) {
-    const Eigen::VectorXd q = quantiles(values, Eigen::Vector3d(0.16, 0.50, 0.84));
+    const Eigen::VectorXd q = quantiles(values, (Eigen::VectorXd(3) << 0.16, 0.50, 0.84).finished());
     return {q[0], q[1], q[2]};
 }
 

@@ -42,6 +42,7 @@
 #include "diskmc/samplers/ensemble/result.hpp"
 #include "diskmc/samplers/ensemble/start.hpp"
 #include "diskmc/samplers/ensemble/state.hpp"
+#include "diskmc/samplers/ensemble/worker_team.hpp"
 
 namespace diskmc {
 
@@ -80,12 +81,12 @@ inline void check_ensemble_options(const ensemble_options& options, std::size_t 
 }
 
 /// Evaluates the proposals of one group: a batched call when the model has
-/// one, else log_density point by point on parallel_for's threads.
+/// one, else log_density point by point, on the worker team if there is one.
 template <log_density M>
 class proposal_evaluator {
 public:
-    proposal_evaluator(const M& model, std::size_t dim, std::size_t walkers, std::size_t threads)
-        : model_(model), threads_(threads), points_(walkers, Eigen::VectorXd(static_cast<Eigen::Index>(dim))) {}
+    proposal_evaluator(const M& model, std::size_t dim, std::size_t walkers, worker_team* team)
+        : model_(model), team_(team), points_(walkers, Eigen::VectorXd(static_cast<Eigen::Index>(dim))) {}
 
     /// Fills values[n] for every column n of `proposals` with skip[n] false
     /// (skipped columns hold a harmless finite point and are ignored).
@@ -99,18 +100,22 @@ public:
                                     " values for ", count, " points");
         } else {
             values.resize(static_cast<Eigen::Index>(count));
-            parallel_for(count, threads_, [&](std::size_t n) {
+            auto job = [&](std::size_t n) {
                 if (skip[n]) return;
                 Eigen::VectorXd& point = points_[n];
                 point = proposals.col(static_cast<Eigen::Index>(n));
                 values[static_cast<Eigen::Index>(n)] = static_cast<double>(model_.log_density(point));
-            });
+            };
+            if (team_)
+                team_->run(count, job);
+            else
+                for (std::size_t n = 0; n < count; ++n) job(n);
         }
     }
 
 private:
     const M& model_;
-    std::size_t threads_;
+    worker_team* team_;
     std::vector<Eigen::VectorXd> points_;  // one per walker slot: no allocation while running
 };
 
@@ -119,11 +124,11 @@ template <log_density M>
 class ensemble_driver {
 public:
     ensemble_driver(const M& model, const ensemble_options& options, std::size_t dim,
-                    std::size_t walkers)
+                    std::size_t walkers, worker_team* team)
         : options_(options),
           dim_(dim),
           walkers_(walkers),
-          evaluate_(model, dim, walkers, options.threads),
+          evaluate_(model, dim, walkers, team),
           group_of_(walkers),
           skip_(walkers),
           factors_(walkers),
@@ -282,6 +287,109 @@ inline ensemble_progress make_progress(const ensemble_state& state, const ensemb
     return progress;
 }
 
+/// The sampler proper, on the calling thread (with `team`, if not null,
+/// evaluating proposals).
+template <log_density M>
+ensemble_result run_ensemble(const M& model, const ensemble_start& start,
+                             const ensemble_options& options, std::uint64_t seed,
+                             worker_team* team, ensemble_clock::time_point started) {
+    const auto dim = static_cast<std::size_t>(model.dim());
+    const std::size_t walkers = start_walkers(start);
+    check_ensemble_options(options, dim, walkers);
+    const std::size_t total_iterations = options.burn_in + options.steps;
+
+    ensemble_state state(dim, walkers, options.moves.size(), seed);
+
+    // The chain is stored in place as it grows (layout in result.hpp).
+    ensemble_result result;
+    result.dim = dim;
+    result.walkers = walkers;
+    result.seed = seed;
+    const auto w = static_cast<Eigen::Index>(walkers);
+    const auto planned_draws = static_cast<Eigen::Index>(options.steps / options.thin);
+    result.samples.resize(static_cast<Eigen::Index>(dim), planned_draws * w);
+    result.log_densities.resize(w, planned_draws);
+    Eigen::Index draws = 0;
+    auto keep_draw = [&](const Eigen::MatrixXd& positions, const Eigen::VectorXd& log_densities) {
+        result.samples.middleCols(draws * w, w) = positions;
+        result.log_densities.col(draws) = log_densities;
+        ++draws;
+    };
+
+    // Resume from the checkpoint file if there is one, else start afresh.
+    std::optional<checkpoint_writer> writer;
+    bool resumed = false;
+    if (!options.checkpoint.empty()) {
+        const std::string header = checkpoint_header(dim, walkers, seed, options);
+        std::error_code error;
+        if (!options.overwrite_checkpoint && std::filesystem::exists(options.checkpoint, error)) {
+            std::ifstream in(options.checkpoint, std::ios::binary);
+            if (!in) throw_invalid_input("ensemble: cannot read checkpoint ", options.checkpoint.string());
+            const std::string found = read_checkpoint_header(in, options.checkpoint);
+            if (found != header)
+                throw_invalid_input(
+                    "ensemble: checkpoint ", options.checkpoint.string(),
+                    " was written by a different run (dim, walkers, seed, burn_in, thin, split or "
+                    "moves differ); expected header:\n",
+                    header, "found:\n", found,
+                    "use another file, or set options.overwrite_checkpoint to replace it");
+            loaded_checkpoint loaded = read_checkpoint_records(
+                in, found.size(), dim, walkers, options.moves.size(), seed);
+            in.close();
+            if (loaded.last_state) {
+                if (loaded.last_state->iteration > total_iterations)
+                    throw_invalid_input(
+                        "ensemble: checkpoint ", options.checkpoint.string(), " holds ",
+                        loaded.last_state->iteration, " iterations, more than burn_in + steps = ",
+                        total_iterations);
+                state = std::move(*loaded.last_state);
+                for (std::size_t d = 0; d < loaded.draw_positions.size(); ++d)
+                    keep_draw(loaded.draw_positions[d], loaded.draw_log_densities[d]);
+                resumed = true;
+            }
+            writer.emplace(options.checkpoint, loaded.intact_bytes, dim, walkers, options.moves.size());
+        } else {
+            writer.emplace(options.checkpoint, header, dim, walkers, options.moves.size());
+        }
+    }
+
+    ensemble_driver<M> driver(model, options, dim, walkers, team);
+    if (!resumed) {
+        state.positions = initial_positions(start, dim, seed);
+        check_start_positions(state.positions, dim);
+        driver.evaluate_start(state);
+    }
+
+    bool stopped_early = false;
+    while (state.iteration < total_iterations) {
+        driver.iterate(state);
+        const auto kind = kind_of_iteration(state.iteration, options.burn_in, options.thin);
+        if (kind == record_kind::draw) keep_draw(state.positions, state.log_densities);
+        const bool last = state.iteration == total_iterations;
+        bool written = false;
+        if (writer && (kind == record_kind::draw || last ||
+                       state.iteration % options.checkpoint_every == 0)) {
+            writer->write(state, kind);
+            written = true;
+        }
+        if (options.progress && !options.progress(make_progress(state, options, walkers, started))) {
+            if (writer && !written) writer->write(state, kind);
+            stopped_early = !last;
+            break;
+        }
+    }
+
+    if (draws < planned_draws) {  // stopped early
+        result.samples.conservativeResize(Eigen::NoChange, draws * w);
+        result.log_densities.conservativeResize(Eigen::NoChange, draws);
+    }
+    store_state(result, state, options.burn_in, options.stuck_acceptance);
+    result.stopped_early = stopped_early;
+    result.timings.log_density_seconds = driver.log_density_seconds;
+    result.timings.total_seconds = seconds_since(started);
+    return result;
+}
+
 }  // namespace detail
 
 /// Affine-invariant ensemble sampler (Goodman & Weare 2010; emcee's
@@ -305,100 +413,15 @@ template <log_density M>
 ensemble_result ensemble(const M& model, const ensemble_start& start,
                          const ensemble_options& options, std::uint64_t seed) {
     const auto started = detail::ensemble_clock::now();
-    const auto dim = static_cast<std::size_t>(model.dim());
-    const std::size_t walkers = detail::start_walkers(start);
-    detail::check_ensemble_options(options, dim, walkers);
-    const std::size_t total_iterations = options.burn_in + options.steps;
-
-    detail::ensemble_state state(dim, walkers, options.moves.size(), seed);
-
-    // The chain is stored in place as it grows (layout in result.hpp).
+    std::size_t threads = options.threads == 0 ? default_thread_count() : options.threads;
+    // Batched models take a group in one call; more threads than walkers in a
+    // group would idle.
+    threads = batch_log_density<M> ? 1 : std::min(threads, (detail::start_walkers(start) + 1) / 2);
+    if (threads <= 1) return detail::run_ensemble(model, start, options, seed, nullptr, started);
     ensemble_result result;
-    result.dim = dim;
-    result.walkers = walkers;
-    result.seed = seed;
-    const auto w = static_cast<Eigen::Index>(walkers);
-    const auto planned_draws = static_cast<Eigen::Index>(options.steps / options.thin);
-    result.samples.resize(static_cast<Eigen::Index>(dim), planned_draws * w);
-    result.log_densities.resize(w, planned_draws);
-    Eigen::Index draws = 0;
-    auto keep_draw = [&](const Eigen::MatrixXd& positions, const Eigen::VectorXd& log_densities) {
-        result.samples.middleCols(draws * w, w) = positions;
-        result.log_densities.col(draws) = log_densities;
-        ++draws;
-    };
-
-    // Resume from the checkpoint file if there is one, else start afresh.
-    std::optional<detail::checkpoint_writer> writer;
-    bool resumed = false;
-    if (!options.checkpoint.empty()) {
-        const std::string header = detail::checkpoint_header(dim, walkers, seed, options);
-        std::error_code error;
-        if (!options.overwrite_checkpoint && std::filesystem::exists(options.checkpoint, error)) {
-            std::ifstream in(options.checkpoint, std::ios::binary);
-            if (!in) detail::throw_invalid_input("ensemble: cannot read checkpoint ", options.checkpoint.string());
-            const std::string found = detail::read_checkpoint_header(in, options.checkpoint);
-            if (found != header)
-                detail::throw_invalid_input(
-                    "ensemble: checkpoint ", options.checkpoint.string(),
-                    " was written by a different run (dim, walkers, seed, burn_in, thin, split or "
-                    "moves differ); expected header:\n",
-                    header, "found:\n", found,
-                    "use another file, or set options.overwrite_checkpoint to replace it");
-            detail::loaded_checkpoint loaded = detail::read_checkpoint_records(
-                in, found.size(), dim, walkers, options.moves.size(), seed);
-            in.close();
-            if (loaded.last_state) {
-                if (loaded.last_state->iteration > total_iterations)
-                    detail::throw_invalid_input(
-                        "ensemble: checkpoint ", options.checkpoint.string(), " holds ",
-                        loaded.last_state->iteration, " iterations, more than burn_in + steps = ",
-                        total_iterations);
-                state = std::move(*loaded.last_state);
-                for (std::size_t d = 0; d < loaded.draw_positions.size(); ++d)
-                    keep_draw(loaded.draw_positions[d], loaded.draw_log_densities[d]);
-                resumed = true;
-            }
-            writer.emplace(options.checkpoint, loaded.intact_bytes, dim, walkers, options.moves.size());
-        } else {
-            writer.emplace(options.checkpoint, header, dim, walkers, options.moves.size());
-        }
-    }
-
-    detail::ensemble_driver<M> driver(model, options, dim, walkers);
-    if (!resumed) {
-        state.positions = initial_positions(start, dim, seed);
-        detail::check_start_positions(state.positions, dim);
-        driver.evaluate_start(state);
-    }
-
-    bool stopped_early = false;
-    while (state.iteration < total_iterations) {
-        driver.iterate(state);
-        const auto kind = detail::kind_of_iteration(state.iteration, options.burn_in, options.thin);
-        if (kind == detail::record_kind::draw) keep_draw(state.positions, state.log_densities);
-        const bool last = state.iteration == total_iterations;
-        bool written = false;
-        if (writer && (kind == detail::record_kind::draw || last ||
-                       state.iteration % options.checkpoint_every == 0)) {
-            writer->write(state, kind);
-            written = true;
-        }
-        if (options.progress && !options.progress(detail::make_progress(state, options, walkers, started))) {
-            if (writer && !written) writer->write(state, kind);
-            stopped_early = !last;
-            break;
-        }
-    }
-
-    if (draws < planned_draws) {  // stopped early
-        result.samples.conservativeResize(Eigen::NoChange, draws * w);
-        result.log_densities.conservativeResize(Eigen::NoChange, draws);
-    }
-    detail::store_state(result, state, options.burn_in, options.stuck_acceptance);
-    result.stopped_early = stopped_early;
-    result.timings.log_density_seconds = driver.log_density_seconds;
-    result.timings.total_seconds = detail::seconds_since(started);
+    detail::worker_team::with_team(threads, [&](detail::worker_team& team) {
+        result = detail::run_ensemble(model, start, options, seed, &team, started);
+    });
     return result;
 }
 

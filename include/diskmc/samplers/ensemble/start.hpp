@@ -3,9 +3,8 @@
 // only half does: a bad start gives a clear error before the first step
 // instead of a chain that never mixes.
 
+#include <Eigen/Cholesky>
 #include <Eigen/Core>
-#include <Eigen/Eigenvalues>
-#include <Eigen/SVD>
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -78,25 +77,59 @@ inline Eigen::MatrixXd gaussian_positions(const gaussian_start& start, std::size
         throw_invalid_input(ensemble_function,
                             ": gaussian_start.covariance is not symmetric (largest |C - C^T| = ",
                             asymmetry, ")");
-    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen(start.covariance);
-    const Eigen::VectorXd& values = eigen.eigenvalues();
-    if (values.minCoeff() < -1e-10 * std::max(values.maxCoeff(), 0.0) || !(values.maxCoeff() > 0))
+    // C = P^T L D L^T P (pivoted LDL^T, which also takes a semi-definite C),
+    // so x = mean + scale P^T L D^(1/2) z. A singular C draws walkers in a
+    // subspace, which the degeneracy check then reports with its own message.
+    const Eigen::LDLT<Eigen::MatrixXd> factor(start.covariance);
+    const Eigen::VectorXd& d = factor.vectorD();
+    if (factor.info() != Eigen::Success || !(d.maxCoeff() > 0.0) ||
+        d.minCoeff() < -1e-10 * d.maxCoeff())
         throw_invalid_input(ensemble_function,
-                            ": gaussian_start.covariance is not positive semi-definite (eigenvalues "
-                            "from ",
-                            values.minCoeff(), " to ", values.maxCoeff(), ")");
-    // x = mean + scale V diag(sqrt(lambda)) z: needs no Cholesky, so a
-    // semi-definite covariance draws (and then fails the degeneracy check
-    // with its own message) instead of failing here.
-    const Eigen::MatrixXd root =
-        start.scale * eigen.eigenvectors() * values.cwiseMax(0.0).cwiseSqrt().asDiagonal();
+                            ": gaussian_start.covariance is not positive semi-definite (pivots of "
+                            "its LDL^T factorisation from ",
+                            d.minCoeff(), " to ", d.maxCoeff(), ")");
+    const Eigen::VectorXd root_d = start.scale * d.cwiseMax(0.0).cwiseSqrt();
     Eigen::MatrixXd positions(n, static_cast<Eigen::Index>(start.walkers));
     Eigen::VectorXd z(n);
     for (Eigen::Index k = 0; k < positions.cols(); ++k) {
         for (Eigen::Index i = 0; i < n; ++i) z[i] = random.normal();
-        positions.col(k) = start.mean + root * z;
+        const Eigen::VectorXd y = factor.matrixL() * root_d.cwiseProduct(z);
+        positions.col(k) = start.mean + factor.transpositionsP().transpose() * y;
     }
     return positions;
+}
+
+/// Singular values of a tall matrix (rows >= cols), in no particular order,
+/// by one-sided Jacobi rotations (Hestenes 1958; Demmel & Veselic 1992, SIAM
+/// J. Matrix Anal. Appl. 13:1204): columns are rotated pairwise until
+/// mutually orthogonal, and their norms are then the singular values, each
+/// to high relative accuracy. Fine for the few tens of columns here, and it
+/// keeps Eigen's blocked SVD (and a spurious g++ 12 AVX-512 warning it
+/// triggers) out of every user's build.
+inline Eigen::VectorXd singular_values(Eigen::MatrixXd columns) {
+    const Eigen::Index n = columns.cols();
+    for (int sweep = 0; sweep < 60; ++sweep) {
+        bool rotated = false;
+        for (Eigen::Index p = 0; p + 1 < n; ++p)
+            for (Eigen::Index q = p + 1; q < n; ++q) {
+                const double alpha = columns.col(p).squaredNorm();
+                const double beta = columns.col(q).squaredNorm();
+                const double gamma = columns.col(p).dot(columns.col(q));
+                if (std::abs(gamma) <= 1e-15 * std::sqrt(alpha * beta)) continue;
+                rotated = true;
+                // The rotation that zeroes the (p, q) entry of the Gram matrix.
+                const double zeta = (beta - alpha) / (2.0 * gamma);
+                const double t = std::copysign(1.0, zeta) / (std::abs(zeta) + std::sqrt(1.0 + zeta * zeta));
+                const double c = 1.0 / std::sqrt(1.0 + t * t), s = c * t;
+                for (Eigen::Index i = 0; i < columns.rows(); ++i) {
+                    const double x = columns(i, p), y = columns(i, q);
+                    columns(i, p) = c * x - s * y;
+                    columns(i, q) = s * x + c * y;
+                }
+            }
+        if (!rotated) break;
+    }
+    return columns.colwise().norm().transpose();
 }
 
 /// emcee's walkers_independent measure: centre each parameter over the
@@ -112,10 +145,9 @@ inline double scaled_condition_number(const Eigen::MatrixXd& positions) {
         centred.col(i) /= largest;
         centred.col(i).normalize();
     }
-    const Eigen::JacobiSVD<Eigen::MatrixXd> svd(centred);
-    const Eigen::VectorXd& singular = svd.singularValues();
-    const double smallest = singular[singular.size() - 1];
-    return smallest > 0.0 ? singular[0] / smallest : std::numeric_limits<double>::infinity();
+    const Eigen::VectorXd singular = singular_values(centred);
+    const double smallest = singular.minCoeff();
+    return smallest > 0.0 ? singular.maxCoeff() / smallest : std::numeric_limits<double>::infinity();
 }
 
 /// The checks on the walkers' count and start positions that need no
