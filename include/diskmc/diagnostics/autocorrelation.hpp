@@ -1,0 +1,116 @@
+#pragma once
+// Integrated autocorrelation time of ensemble chains, by emcee's estimator,
+// and the effective sample size it implies.
+//
+// tau = 1 + 2 sum_{t>=1} rho(t). The normalised autocorrelation function
+// rho is estimated per walker (by FFT, diskmc::autocovariance) and averaged
+// over walkers; the sum is cut at the first window M with M >= c tau(M)
+// (Sokal 1997, "Monte Carlo methods in statistical mechanics", sec. 3; the
+// "automatic windowing" of emcee's autocorr.integrated_time, c = 5). The
+// estimate is trusted only when the chain is longer than 50 tau: a shorter
+// chain gives a status, not an exception, since an early look is routine.
+
+#include <Eigen/Core>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <string_view>
+
+#include "diskmc/diagnostics/autocovariance.hpp"
+#include "diskmc/errors.hpp"
+
+namespace diskmc {
+
+/// Settings of integrated_autocorrelation_time (emcee's defaults).
+struct autocorrelation_options {
+    /// c: the window M is the smallest lag with M >= c tau(M).
+    double window_factor = 5.0;
+    /// tol: the estimate is reliable when the chain has more than this many
+    /// autocorrelation times.
+    double minimum_length_in_tau = 50.0;
+};
+
+enum class autocorrelation_status {
+    /// The chain is longer than minimum_length_in_tau * tau.
+    reliable,
+    /// The chain is too short for this tau: tau is an estimate to use with
+    /// caution (it is usually an underestimate). Run longer.
+    chain_too_short,
+    /// Every walker's series is constant: tau is NaN. (Walkers whose series is
+    /// constant are left out of the average; see walkers_used.)
+    no_variation,
+};
+
+/// The estimate and how far to trust it.
+struct autocorrelation_estimate {
+    /// Integrated autocorrelation time, in steps of the series.
+    double tau = std::numeric_limits<double>::quiet_NaN();
+    /// The window M at which the sum was cut.
+    std::size_t window = 0;
+    autocorrelation_status status = autocorrelation_status::no_variation;
+    /// Length of each walker's series, and how many walkers varied.
+    std::size_t steps = 0;
+    std::size_t walkers_used = 0;
+
+    bool reliable() const { return status == autocorrelation_status::reliable; }
+};
+
+/// Integrated autocorrelation time of one parameter of an ensemble.
+///
+/// @param traces steps x walkers: column k is walker k's series (one column
+///        for a single chain). Must be non-empty and finite.
+/// @param options window factor and reliability threshold.
+/// @return tau, the window, and a status saying whether the chain was long
+///         enough (tau is still returned when it was not).
+inline autocorrelation_estimate integrated_autocorrelation_time(
+    const Eigen::Ref<const Eigen::MatrixXd>& traces, const autocorrelation_options& options = {}) {
+    constexpr std::string_view function = "integrated_autocorrelation_time";
+    check_positive(function, "options.window_factor", options.window_factor);
+    check_positive(function, "options.minimum_length_in_tau", options.minimum_length_in_tau);
+    check_argument(traces.rows() > 0 && traces.cols() > 0, function,
+                   "traces must have at least one step and one walker");
+    check_argument(traces.allFinite(), function, "traces must be finite");
+
+    autocorrelation_estimate estimate;
+    estimate.steps = static_cast<std::size_t>(traces.rows());
+
+    // Mean over walkers of each walker's normalised autocorrelation function.
+    Eigen::VectorXd mean_rho = Eigen::VectorXd::Zero(traces.rows());
+    for (Eigen::Index k = 0; k < traces.cols(); ++k) {
+        const Eigen::VectorXd acov = autocovariance(traces.col(k));
+        if (!(acov[0] > 0.0)) continue;  // constant walker: rho undefined
+        mean_rho += acov / acov[0];
+        ++estimate.walkers_used;
+    }
+    if (estimate.walkers_used == 0) return estimate;
+    mean_rho /= static_cast<double>(estimate.walkers_used);
+
+    // tau(M) = 2 sum_{t=0}^{M} rho(t) - 1; stop at the first M >= c tau(M).
+    // (emcee's auto_window returns 0, i.e. tau = 1, when no lag qualifies;
+    // here the last lag is used and the status says the chain is too short.)
+    double cumulative = 0.0;
+    double tau = 1.0;
+    std::size_t window = estimate.steps - 1;
+    for (std::size_t m = 0; m < estimate.steps; ++m) {
+        cumulative += mean_rho[static_cast<Eigen::Index>(m)];
+        tau = 2.0 * cumulative - 1.0;
+        if (static_cast<double>(m) >= options.window_factor * tau) {
+            window = m;
+            break;
+        }
+    }
+    estimate.tau = tau;
+    estimate.window = window;
+    estimate.status = options.minimum_length_in_tau * tau > static_cast<double>(estimate.steps)
+                          ? autocorrelation_status::chain_too_short
+                          : autocorrelation_status::reliable;
+    return estimate;
+}
+
+/// Effective sample size of `samples` draws (all walkers together) with
+/// integrated autocorrelation time `tau`: samples / tau.
+inline double effective_sample_size_from_tau(std::size_t samples, double tau) {
+    return static_cast<double>(samples) / tau;
+}
+
+}  // namespace diskmc

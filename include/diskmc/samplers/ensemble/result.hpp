@@ -1,0 +1,120 @@
+#pragma once
+// What an ensemble run returns: the chain, its log-densities, acceptance,
+// timings and counts.
+
+#include <Eigen/Core>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "diskmc/diagnostics/autocorrelation.hpp"
+
+namespace diskmc {
+
+/// How often one move of a mixture was used and accepted.
+struct ensemble_move_statistics {
+    /// Iterations that used this move (burn-in included).
+    std::size_t iterations = 0;
+    /// Walker proposals made with it, and how many were accepted.
+    std::size_t proposals = 0;
+    std::size_t accepted = 0;
+};
+
+/// Wall-clock seconds spent by this call (a resumed run counts only what it
+/// ran itself).
+struct ensemble_timings {
+    double total_seconds = 0.0;
+    /// Inside log_density / log_density_batch (including the threads' work).
+    double log_density_seconds = 0.0;
+    /// The rest: proposals, acceptance, bookkeeping, checkpoint writes.
+    double overhead_seconds() const { return total_seconds - log_density_seconds; }
+};
+
+/// The chain of an ensemble run.
+///
+/// Storage: `samples` is dim x (draws * walkers), column `draw * walkers +
+/// walker`, so one walker's position is a contiguous column, one draw of the
+/// whole ensemble is a contiguous dim x walkers block, and `samples` itself
+/// is the flattened chain (each column one sample) for moments and
+/// quantiles. `log_densities(walker, draw)` is the log-density of that
+/// sample.
+struct ensemble_result {
+    std::size_t dim = 0;
+    std::size_t walkers = 0;
+    std::uint64_t seed = 0;
+
+    Eigen::MatrixXd samples;
+    Eigen::MatrixXd log_densities;
+
+    /// Per walker: fraction of its proposals accepted after burn-in.
+    Eigen::VectorXd acceptance;
+    /// Walkers whose acceptance is below options.stuck_acceptance.
+    std::vector<std::size_t> stuck_walkers;
+    /// One entry per option move, in order.
+    std::vector<ensemble_move_statistics> move_statistics;
+
+    /// Where the walkers ended (dim x walkers) and their log-densities: start
+    /// a continuation here with explicit_start.
+    Eigen::MatrixXd final_positions;
+    Eigen::VectorXd final_log_densities;
+
+    /// Iterations completed, burn-in included.
+    std::size_t iterations = 0;
+    /// True if the progress callback stopped the run.
+    bool stopped_early = false;
+
+    /// Points at which the log-density was evaluated (starts included).
+    std::size_t log_density_evaluations = 0;
+    /// Proposals whose log-density was -inf (outside the support).
+    std::size_t outside_support_proposals = 0;
+    /// Proposals whose log-density was NaN or +inf, or whose position was
+    /// not finite: the model broke its contract there; all were rejected.
+    std::size_t invalid_proposals = 0;
+
+    ensemble_timings timings;
+
+    /// Number of kept draws (each a position for every walker).
+    std::size_t draws() const { return walkers == 0 ? 0 : static_cast<std::size_t>(samples.cols()) / walkers; }
+
+    /// Position of one walker at one draw.
+    auto position(std::size_t draw, std::size_t walker) const {
+        return samples.col(column(draw, walker));
+    }
+
+    /// All walkers at one draw, dim x walkers.
+    auto ensemble_at(std::size_t draw) const {
+        return samples.middleCols(column(draw, 0), static_cast<Eigen::Index>(walkers));
+    }
+
+    /// One parameter over the run, draws x walkers (column k is walker k's
+    /// chain): the input of integrated_autocorrelation_time.
+    Eigen::MatrixXd trace(std::size_t parameter) const {
+        Eigen::MatrixXd result(static_cast<Eigen::Index>(draws()), static_cast<Eigen::Index>(walkers));
+        for (std::size_t d = 0; d < draws(); ++d)
+            for (std::size_t w = 0; w < walkers; ++w)
+                result(static_cast<Eigen::Index>(d), static_cast<Eigen::Index>(w)) =
+                    samples(static_cast<Eigen::Index>(parameter), column(d, w));
+        return result;
+    }
+
+    /// Mean acceptance over the walkers.
+    double mean_acceptance() const { return acceptance.size() ? acceptance.mean() : 0.0; }
+
+private:
+    Eigen::Index column(std::size_t draw, std::size_t walker) const {
+        return static_cast<Eigen::Index>(draw * walkers + walker);
+    }
+};
+
+/// Integrated autocorrelation time of every parameter of a run (emcee's
+/// estimator, see diagnostics/autocorrelation.hpp), in parameter order.
+inline std::vector<autocorrelation_estimate> integrated_autocorrelation_times(
+    const ensemble_result& result, const autocorrelation_options& options = {}) {
+    std::vector<autocorrelation_estimate> estimates;
+    estimates.reserve(result.dim);
+    for (std::size_t p = 0; p < result.dim; ++p)
+        estimates.push_back(integrated_autocorrelation_time(result.trace(p), options));
+    return estimates;
+}
+
+}  // namespace diskmc
