@@ -7,4 +7,5 @@
 #include "diskmc/autodiff/differentiable.hpp"
 #include "diskmc/autodiff/gradient.hpp"
 #include "diskmc/autodiff/tape.hpp"
+#include "diskmc/autodiff/tile_tape.hpp"
 #include "diskmc/autodiff/var.hpp"
