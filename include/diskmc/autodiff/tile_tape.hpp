@@ -479,23 +479,23 @@ inline bool tile_var::is_varying() const { return tile_tape::active()->is_varyin
 inline double tile_var::uniform_value() const { return tile_tape::active()->uniform_value_of(*this); }
 
 namespace detail {
-inline tile_tape& tape() { return *tile_tape::active(); }
+inline tile_tape& active_tile_tape() { return *tile_tape::active(); }
 }  // namespace detail
 
 inline tile_var operator+(const tile_var& a, const tile_var& b) {
-    return detail::tape().binary(tile_tape::op::add, a, b, [](const auto& x, const auto& y) { return x + y; });
+    return detail::active_tile_tape().binary(tile_tape::op::add, a, b, [](const auto& x, const auto& y) { return x + y; });
 }
 inline tile_var operator-(const tile_var& a, const tile_var& b) {
-    return detail::tape().binary(tile_tape::op::sub, a, b, [](const auto& x, const auto& y) { return x - y; });
+    return detail::active_tile_tape().binary(tile_tape::op::sub, a, b, [](const auto& x, const auto& y) { return x - y; });
 }
 inline tile_var operator*(const tile_var& a, const tile_var& b) {
-    return detail::tape().binary(tile_tape::op::mul, a, b, [](const auto& x, const auto& y) { return x * y; });
+    return detail::active_tile_tape().binary(tile_tape::op::mul, a, b, [](const auto& x, const auto& y) { return x * y; });
 }
 inline tile_var operator/(const tile_var& a, const tile_var& b) {
-    return detail::tape().binary(tile_tape::op::div, a, b, [](const auto& x, const auto& y) { return x / y; });
+    return detail::active_tile_tape().binary(tile_tape::op::div, a, b, [](const auto& x, const auto& y) { return x / y; });
 }
 inline tile_var operator-(const tile_var& a) {
-    return detail::tape().unary(tile_tape::op::neg, a, [](const auto& x) { return -x; });
+    return detail::active_tile_tape().unary(tile_tape::op::neg, a, [](const auto& x) { return -x; });
 }
 inline tile_var operator+(const tile_var& a) { return a; }
 inline tile_var& operator+=(tile_var& a, const tile_var& b) { return a = a + b; }
@@ -531,44 +531,44 @@ struct tan_fn {
 };
 }  // namespace detail
 
-inline tile_var exp(const tile_var& a) { return detail::tape().unary(tile_tape::op::exp, a, detail::exp_fn{}); }
-inline tile_var log(const tile_var& a) { return detail::tape().unary(tile_tape::op::log, a, detail::log_fn{}); }
-inline tile_var sqrt(const tile_var& a) { return detail::tape().unary(tile_tape::op::sqrt, a, detail::sqrt_fn{}); }
-inline tile_var cos(const tile_var& a) { return detail::tape().unary(tile_tape::op::cos, a, detail::cos_fn{}); }
-inline tile_var sin(const tile_var& a) { return detail::tape().unary(tile_tape::op::sin, a, detail::sin_fn{}); }
-inline tile_var tan(const tile_var& a) { return detail::tape().unary(tile_tape::op::tan, a, detail::tan_fn{}); }
+inline tile_var exp(const tile_var& a) { return detail::active_tile_tape().unary(tile_tape::op::exp, a, detail::exp_fn{}); }
+inline tile_var log(const tile_var& a) { return detail::active_tile_tape().unary(tile_tape::op::log, a, detail::log_fn{}); }
+inline tile_var sqrt(const tile_var& a) { return detail::active_tile_tape().unary(tile_tape::op::sqrt, a, detail::sqrt_fn{}); }
+inline tile_var cos(const tile_var& a) { return detail::active_tile_tape().unary(tile_tape::op::cos, a, detail::cos_fn{}); }
+inline tile_var sin(const tile_var& a) { return detail::active_tile_tape().unary(tile_tape::op::sin, a, detail::sin_fn{}); }
+inline tile_var tan(const tile_var& a) { return detail::active_tile_tape().unary(tile_tape::op::tan, a, detail::tan_fn{}); }
 /// a^b = exp(b log a), for a > 0 (and a = 0 with b > 0, by the strong zero).
 inline tile_var pow(const tile_var& a, const tile_var& b) { return exp(b * log(a)); }
 inline tile_var hypot(const tile_var& a, const tile_var& b) { return sqrt(a * a + b * b); }
-inline tile_var clamp_min(const tile_var& a, double lower) { return detail::tape().clamp_min(a, lower); }
-inline tile_var clamp_max(const tile_var& a, double upper) { return detail::tape().clamp_max(a, upper); }
+inline tile_var clamp_min(const tile_var& a, double lower) { return detail::active_tile_tape().clamp_min(a, lower); }
+inline tile_var clamp_max(const tile_var& a, double upper) { return detail::active_tile_tape().clamp_max(a, upper); }
 
 // Comparisons give a tile_mask: per pixel for varying values (for select),
 // a plain truth value when both sides are uniform.
 inline tile_mask operator<(const tile_var& a, const tile_var& b) {
-    return detail::tape().compare(a, b, [](const auto& x, const auto& y) { return x < y; });
+    return detail::active_tile_tape().compare(a, b, [](const auto& x, const auto& y) { return x < y; });
 }
 inline tile_mask operator>(const tile_var& a, const tile_var& b) {
-    return detail::tape().compare(a, b, [](const auto& x, const auto& y) { return x > y; });
+    return detail::active_tile_tape().compare(a, b, [](const auto& x, const auto& y) { return x > y; });
 }
 inline tile_mask operator<=(const tile_var& a, const tile_var& b) {
-    return detail::tape().compare(a, b, [](const auto& x, const auto& y) { return x <= y; });
+    return detail::active_tile_tape().compare(a, b, [](const auto& x, const auto& y) { return x <= y; });
 }
 inline tile_mask operator>=(const tile_var& a, const tile_var& b) {
-    return detail::tape().compare(a, b, [](const auto& x, const auto& y) { return x >= y; });
+    return detail::active_tile_tape().compare(a, b, [](const auto& x, const auto& y) { return x >= y; });
 }
 inline tile_mask operator==(const tile_var& a, const tile_var& b) {
-    return detail::tape().compare(a, b, [](const auto& x, const auto& y) { return x == y; });
+    return detail::active_tile_tape().compare(a, b, [](const auto& x, const auto& y) { return x == y; });
 }
 inline tile_mask operator!=(const tile_var& a, const tile_var& b) {
-    return detail::tape().compare(a, b, [](const auto& x, const auto& y) { return x != y; });
+    return detail::active_tile_tape().compare(a, b, [](const auto& x, const auto& y) { return x != y; });
 }
 /// Per pixel `condition ? if_true : if_false`; `if_false` may be a plain number.
 /// (A template so it is an exact match, ahead of generic selects that would
 /// convert the mask to bool.)
 template <class Else>
 tile_var select(const tile_mask& condition, const tile_var& if_true, const Else& if_false) {
-    return detail::tape().select(condition, if_true, tile_var(if_false));
+    return detail::active_tile_tape().select(condition, if_true, tile_var(if_false));
 }
 
 }  // namespace diskmc::autodiff

@@ -9,6 +9,7 @@
 // per iteration and one column per chain. Too few draws (fewer than 4 per
 // chain), non-finite draws or constant draws give NaN, not an exception.
 
+#include "diskmc/detail/numbers.hpp"
 #include <Eigen/Core>
 #include <algorithm>
 #include <boost/math/distributions/normal.hpp>
@@ -24,7 +25,6 @@ namespace diskmc {
 
 namespace detail {
 
-inline constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
 
 /// Quantile p of sorted values, interpolating linearly between order
 /// statistics (Hyndman & Fan type 7: numpy's and R's default).

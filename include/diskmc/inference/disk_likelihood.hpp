@@ -20,6 +20,7 @@
 // a time: the general (slow) path that automatic differentiation with
 // autodiff::var uses, and the reference the fast gradient is tested against.
 
+#include "diskmc/detail/numbers.hpp"
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -57,7 +58,6 @@ inline constexpr Eigen::Index gradient_tile_size = 128;
 /// the same order whatever the thread count.
 inline constexpr Eigen::Index pixels_per_chunk = 2048;
 
-inline constexpr double minus_infinity = -std::numeric_limits<double>::infinity();
 
 /// eddy's beam convolution for scalars without a vectorised path (the
 /// reference autodiff scalars): direct sums, the outside of the image counted

@@ -11,6 +11,7 @@
 // update is a valid Metropolis-Hastings step, and the proposals of a whole
 // group can be evaluated together.
 
+#include "diskmc/detail/numbers.hpp"
 #include <Eigen/Core>
 #include <algorithm>
 #include <array>
@@ -48,7 +49,6 @@ struct move_context {
     }
 };
 
-inline constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
 
 }  // namespace detail
 
