@@ -37,7 +37,7 @@ V pixel(const V& x, const V& y, const std::array<P, 7>& theta) {
     const P inc = theta[5];
     const P cos_inc = cos(inc), tan_inc = tan(inc);
     const V y_mid = y / cos_inc;
-    auto height = [&](const V& r) {
+    auto height = [&](const V& r) -> V {  // not auto: AutoDiffScalar expressions would dangle
         const V shifted = clamp_min(r - r_cavity, 0.0);
         return z0 * exp(psi * log(shifted)) * exp(-exp(q_taper * log(shifted / r_taper)));
     };
