@@ -7,6 +7,7 @@
 #include <numbers>
 
 #include "diskmc/disk.hpp"
+#include "support/eddy_likelihood_fixture.hpp"
 #include "support/shared_data.hpp"
 #include "support/throws.hpp"
 
@@ -22,14 +23,6 @@ disk_model<double> case_b_model() {
             .vlsr = 5760.0};
 }
 
-grid_header case_b_header() {
-    return {.nx = 128,
-            .ny = 128,
-            .cdelt1 = -1.1111111111111e-05,
-            .cdelt2 = 1.11111111111111e-05,
-            .beam = std::nullopt};
-}
-
 }  // namespace
 
 TEST_CASE("the fit mask is eddy's for its likelihood fixture", "[disk][mask][fixtures]") {
@@ -41,8 +34,7 @@ TEST_CASE("the fit mask is eddy's for its likelihood fixture", "[disk][mask][fix
     using diskmc::testing::read_table;
     const auto eddy = *data / "eddy";
     // lnlike_data/error.txt are the images as eddy holds them (already oriented).
-    const sky_map map = make_sky_map(case_b_header(), read_table(eddy / "lnlike_data.txt"),
-                                     read_table(eddy / "lnlike_error.txt"));
+    const sky_map map = diskmc::testing::eddy_likelihood_map(eddy);
     const Eigen::ArrayXXd expected = read_table(eddy / "lnlike_mask.txt");
     const auto mask = fit_mask(map, case_b_model(), {.r_min = 0.3, .r_max = 2.0});
     REQUIRE(mask.rows() == expected.rows());
@@ -53,7 +45,7 @@ TEST_CASE("the fit mask is eddy's for its likelihood fixture", "[disk][mask][fix
 
 TEST_CASE("each mask rule does what eddy's does", "[disk][mask]") {
     const disk_model<double> model = case_b_model();
-    grid_header header = case_b_header();
+    grid_header header = diskmc::testing::eddy_case_b_header();
     header.nx = header.ny = 48;
     const sky_grid grid = sky_grid::from_header(header);
     const Eigen::ArrayXXd velocity = model_image(model, grid);

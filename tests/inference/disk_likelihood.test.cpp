@@ -12,6 +12,7 @@
 #include "diskmc/disk.hpp"
 #include "diskmc/inference/disk_likelihood.hpp"
 #include "diskmc/inference/posterior.hpp"
+#include "support/eddy_likelihood_fixture.hpp"
 #include "support/gradient_check.hpp"
 #include "support/shared_data.hpp"
 
@@ -65,11 +66,7 @@ TEST_CASE("the likelihood is eddy's on its own fixture", "[inference][likelihood
         WARN(diskmc::testing::skip_message("eddy likelihood fixture"));
         return;
     }
-    using diskmc::testing::read_table;
-    const auto eddy = *data / "eddy";
-    const grid_header header{.nx = 128, .ny = 128, .cdelt1 = -1.1111111111111e-05, .cdelt2 = 1.11111111111111e-05};
-    const sky_map map =
-        make_sky_map(header, read_table(eddy / "lnlike_data.txt"), read_table(eddy / "lnlike_error.txt"));
+    const sky_map map = diskmc::testing::eddy_likelihood_map(*data / "eddy");
     const disk_family<> family;
     const Eigen::VectorXd start = full_vector(46.7, 133.3, 2.0, 5760.0, 0.3, 1.25);
     const auto mask = fit_mask(map, family.make<double>(start), {.r_min = 0.3, .r_max = 2.0});

@@ -20,21 +20,17 @@
 #include <vector>
 
 #include "diskmc/diagnostics/autocovariance.hpp"
+#include "diskmc/diagnostics/quantiles.hpp"
 
 namespace diskmc {
 
 namespace detail {
 
 
-/// Quantile p of sorted values, interpolating linearly between order
-/// statistics (Hyndman & Fan type 7: numpy's and R's default).
+/// Quantile p of sorted values (type 7, as diagnostics/quantiles.hpp); NaN
+/// for no values.
 inline double sorted_quantile(const std::vector<double>& sorted, double p) {
-    if (sorted.empty()) return not_a_number;
-    const double position = p * static_cast<double>(sorted.size() - 1);
-    const auto below = static_cast<std::size_t>(std::floor(position));
-    const std::size_t above = std::min(below + 1, sorted.size() - 1);
-    const double fraction = position - static_cast<double>(below);
-    return sorted[below] + fraction * (sorted[above] - sorted[below]);
+    return sorted.empty() ? not_a_number : interpolated_order_statistic(sorted, p);
 }
 
 inline std::vector<double> sorted_values(const Eigen::Ref<const Eigen::MatrixXd>& draws) {

@@ -188,10 +188,9 @@ public:
         if (!convolution_) {
             // d log L / d m = w (d - m), formed tile by tile from the taped model.
             return sweep(full, x_, y_, grad, [&](Eigen::Index start, const Eigen::ArrayXd& model, Eigen::ArrayXd& seed) {
-                const auto w = weight_.segment(start, model.size());
-                const Eigen::ArrayXd residual = data_.segment(start, model.size()) - model;
-                seed = w * residual;
-                return -0.5 * (seed * residual).sum();
+                // seed = w (d - m); the tile's log L is -1/2 sum seed (d - m).
+                seed = weight_.segment(start, model.size()) * (data_.segment(start, model.size()) - model);
+                return -0.5 * (seed * (data_.segment(start, model.size()) - model)).sum();
             });
         }
         // With the beam: the model on the whole grid, convolved; the chi^2's
@@ -309,7 +308,6 @@ private:
             Eigen::VectorXd& chunk_gradient = chunk_gradients[c];
             chunk_gradient.setZero(dim);
             auto& tape = autodiff::tile_tape::local();
-            std::vector<autodiff::tile_var> leaves(static_cast<std::size_t>(dim));
             Eigen::Matrix<autodiff::tile_var, Eigen::Dynamic, 1> parameters(dim);
             Eigen::ArrayXd model, seed;
             const Eigen::Index chunk_start = static_cast<Eigen::Index>(c) * detail::pixels_per_chunk;

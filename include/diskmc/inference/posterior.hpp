@@ -31,12 +31,13 @@
 #include "diskmc/autodiff/var.hpp"
 #include "diskmc/concepts/named_log_likelihood.hpp"
 #include "diskmc/errors.hpp"
+#include "diskmc/detail/numbers.hpp"
 #include "diskmc/inference/parameters.hpp"
 
 namespace diskmc::inference {
 
 namespace detail {
-inline constexpr double minus_infinity = -std::numeric_limits<double>::infinity();
+using diskmc::detail::minus_infinity;
 
 /// One entry of the likelihood's full vector: a free parameter's index in
 /// theta, or a fixed value.
