@@ -256,19 +256,42 @@ inline void write_atomically(const std::filesystem::path& file, const std::strin
     }
 }
 
+/// `#<indent><key> = <value>`, CmdStan's nested configuration comment.
+inline void append_setting(std::string& text, std::string_view indent, std::string_view key,
+                           std::string_view value) {
+    text += '#';
+    text += indent;
+    text += key;
+    text += " = ";
+    text += value;
+    text += '\n';
+}
+
+/// The first configuration comments: model and method, as cmdstanpy requires.
+inline std::string configuration_start(const stan_csv_options& csv) {
+    return "# model = " + csv.model_name + "\n# method = sample (Default)\n#   sample\n";
+}
+
+inline void append_data_and_seed(std::string& text, const std::string& data_file,
+                                 std::optional<std::uint64_t> seed) {
+    if (!data_file.empty()) {
+        text += "# data\n";
+        append_setting(text, "   ", "file", data_file);
+    }
+    if (seed) {
+        text += "# random\n";
+        append_setting(text, "   ", "seed", std::to_string(*seed));
+    }
+}
+
 /// The configuration comments of a NUTS run, as CmdStan nests them.
 inline std::string nuts_configuration(const nuts_chains_options& run, const stan_csv_chain& chain,
                                       std::optional<std::size_t> id, std::size_t chains,
                                       bool stopped_early, const stan_csv_options& csv) {
     const nuts_options& o = run.sampler;
-    std::string text = "# model = " + csv.model_name + "\n# method = sample (Default)\n#   sample\n";
+    std::string text = configuration_start(csv);
     auto line = [&](std::string_view indent, std::string_view key, const std::string& value) {
-        text += '#';
-        text += indent;
-        text += key;
-        text += " = ";
-        text += value;
-        text += '\n';
+        append_setting(text, indent, key, value);
     };
     auto integer = [](std::size_t value) { return std::to_string(value); };
     line("     ", "num_samples", integer(chain.num_samples));
@@ -293,14 +316,7 @@ inline std::string nuts_configuration(const nuts_chains_options& run, const stan
     line("         ", "stepsize_jitter", number_text(o.step_size_jitter));
     line("     ", "num_chains", integer(chains));
     if (id) line(" ", "id", integer(*id));
-    if (!csv.data_file.empty()) {
-        text += "# data\n";
-        line("   ", "file", csv.data_file);
-    }
-    if (csv.seed) {
-        text += "# random\n";
-        line("   ", "seed", std::to_string(*csv.seed));
-    }
+    append_data_and_seed(text, csv.data_file, csv.seed);
     // What CmdStan has no key for.
     text += "# diskmc\n";
     line("   ", "max_depth_warmup",
@@ -369,14 +385,9 @@ inline std::string ensemble_configuration(const ensemble_result& result,
                                           const ensemble_options& options,
                                           std::optional<std::size_t> walker,
                                           const stan_csv_options& csv) {
-    std::string text = "# model = " + csv.model_name + "\n# method = sample (Default)\n#   sample\n";
+    std::string text = configuration_start(csv);
     auto line = [&](std::string_view indent, std::string_view key, const std::string& value) {
-        text += '#';
-        text += indent;
-        text += key;
-        text += " = ";
-        text += value;
-        text += '\n';
+        append_setting(text, indent, key, value);
     };
     // num_samples / thin rows follow, as cmdstanpy checks.
     line("     ", "num_samples", std::to_string(result.draws() * options.thin));
@@ -391,12 +402,7 @@ inline std::string ensemble_configuration(const ensemble_result& result,
         line(" ", "id", std::to_string(*walker + 1));
         line(" ", "walker", std::to_string(*walker));
     }
-    if (!csv.data_file.empty()) {
-        text += "# data\n";
-        line("   ", "file", csv.data_file);
-    }
-    text += "# random\n";
-    line("   ", "seed", std::to_string(csv.seed.value_or(result.seed)));
+    append_data_and_seed(text, csv.data_file, csv.seed.value_or(result.seed));
     text += "# diskmc\n";
     line("   ", "iterations", std::to_string(result.iterations));
     line("   ", "mean_acceptance", number_text(result.mean_acceptance()));
