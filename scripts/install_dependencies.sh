@@ -10,7 +10,7 @@ packages=(
   libcfitsio-dev     # FITS maps (the diskmc::fits target)
   liblbfgspp-dev     # L-BFGS-B for the MAP step (header-only, on Eigen)
   nlohmann-json3-dev # fit configuration files
-  python3-matplotlib python3-numpy  # optional: the fit program's PNG plots
+  python3-matplotlib python3-numpy python3-astropy  # optional: scripts/plot_fit.py (PNG plots of a fit)
 )
 
 missing=()

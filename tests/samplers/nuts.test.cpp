@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "diskmc/concepts/archetypes.hpp"
 #include "diskmc/samplers/nuts.hpp"
@@ -841,6 +842,106 @@ TEST_CASE("draws are identical for any thread count and in lockstep", "[nuts][th
     CHECK(reference.chains[0].draws != reference.chains[1].draws);
     options.lockstep = false;
     CHECK(diskmc::nuts_chains(target, inits, options, 28).chains[0].draws != reference.chains[0].draws);
+}
+
+TEST_CASE("the progress callback sees every iteration, changes no draw, and can stop the run",
+          "[nuts][progress]") {
+    const gaussian_target target = diskmc::testing::make_gaussian(vec({1.0, 2.0, 0.5}), true, 5);
+    const Eigen::MatrixXd inits = target.mean;
+    nuts_chains_options options{.sampler = {.warmup = 60, .samples = 40}, .chains = 3, .threads = 1};
+    const auto plain = diskmc::nuts_chains(target, inits, options, 31);
+
+    std::vector<diskmc::nuts_progress> seen;
+    int concurrent = 0;
+    bool overlapped = false;
+    options.sampler.progress = [&](const diskmc::nuts_progress& p) {
+        overlapped |= ++concurrent > 1;  // the runner serialises the calls
+        seen.push_back(p);
+        --concurrent;
+        return true;
+    };
+    for (std::size_t threads : {1u, 2u}) {
+        for (bool lockstep : {false, true}) {
+            CAPTURE(threads, lockstep);
+            seen.clear();
+            options.threads = threads;
+            options.lockstep = lockstep;
+            const auto run = diskmc::nuts_chains(target, inits, options, 31);
+            CHECK_FALSE(run.stopped_early);
+            CHECK_FALSE(overlapped);
+            for (std::size_t c = 0; c < 3; ++c) {
+                CAPTURE(c);
+                CHECK(run.chains[c].draws == plain.chains[c].draws);
+                CHECK_FALSE(run.chains[c].stopped_early);
+                // Every iteration of every chain is reported once, in order.
+                std::vector<diskmc::nuts_progress> mine;
+                for (const auto& p : seen)
+                    if (p.chain == c) mine.push_back(p);
+                REQUIRE(mine.size() == 100);
+                const auto& stats = plain.chains[c];
+                std::size_t divergences = 0;
+                double depth = 0;
+                for (std::size_t i = 0; i < 100; ++i) {
+                    CHECK(mine[i].iteration == i + 1);
+                    CHECK(mine[i].total_iterations == 100);
+                    CHECK(mine[i].warmup == 60);
+                    CHECK(mine[i].sampling == (i >= 60));
+                    if (i == 60) divergences = 0, depth = 0;  // a new phase
+                    const auto& it = i < 60 ? stats.warmup[i] : stats.sampling[i - 60];
+                    divergences += it.divergent ? 1 : 0;
+                    depth += it.tree_depth;
+                    CHECK(mine[i].divergences == divergences);
+                    CHECK(mine[i].mean_tree_depth ==
+                          Approx(depth / static_cast<double>(i < 60 ? i + 1 : i - 59)));
+                    CHECK(mine[i].step_size == it.step_size);
+                    if (i > 0) CHECK(mine[i].elapsed_seconds >= mine[i - 1].elapsed_seconds);
+                }
+                CHECK(mine.back().gradient_evaluations == stats.gradient_evaluations());
+            }
+        }
+    }
+
+    SECTION("returning false stops every chain, keeping what was drawn") {
+        for (bool lockstep : {false, true}) {
+            CAPTURE(lockstep);
+            options.lockstep = lockstep;
+            options.threads = 1;
+            options.sampler.progress = [](const diskmc::nuts_progress& p) {
+                return !(p.chain == 1 && p.iteration == 75);
+            };
+            const auto run = diskmc::nuts_chains(target, inits, options, 31);
+            CHECK(run.stopped_early);
+            for (std::size_t c = 0; c < 3; ++c) {
+                CAPTURE(c);
+                const auto& chain = run.chains[c];
+                // Free-running on one thread, chain 0 finished before chain 1 stopped.
+                CHECK(chain.stopped_early == (lockstep || c > 0));
+                REQUIRE(chain.draws.rows() == static_cast<Eigen::Index>(chain.sampling.size()));
+                // The draws kept are the plain run's first ones.
+                CHECK(chain.draws == plain.chains[c].draws.topRows(chain.draws.rows()));
+            }
+            // One thread: chain 0 ran to the end first; chain 1 stopped at 75; chain 2 never
+            // sampled. In lockstep all stop together after iteration 75.
+            if (lockstep) {
+                for (const auto& chain : run.chains) CHECK(chain.sampling.size() == 15);
+            } else {
+                CHECK(run.chains[0].sampling.size() == 40);
+                CHECK(run.chains[1].sampling.size() == 15);
+                CHECK(run.chains[2].sampling.empty());
+                CHECK(run.chains[2].warmup.empty());
+            }
+        }
+        // A single chain stops in warmup.
+        std::mt19937_64 rng(3);
+        nuts_options single = options.sampler;
+        single.save_warmup = true;
+        single.progress = [](const diskmc::nuts_progress& p) { return p.iteration < 20; };
+        const auto run = diskmc::nuts(target, target.mean, single, rng);
+        CHECK(run.stopped_early);
+        CHECK(run.warmup.size() == 20);
+        CHECK(run.warmup_draws.rows() == 20);
+        CHECK(run.draws.rows() == 0);
+    }
 }
 
 TEST_CASE("NUTS runs on the differentiable archetype", "[nuts][archetype]") {

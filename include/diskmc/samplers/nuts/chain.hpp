@@ -142,6 +142,8 @@ public:
     }
 
     bool complete() const { return setup_done_ && stage_ == stage::idle && iteration_ == total(); }
+    /// Transitions completed (warmup included); the setup is not one.
+    std::size_t iterations_done() const { return iteration_; }
     bool in_sampling() const { return setup_done_ && iteration_ >= options_.warmup; }
 
     /// Begins the next iteration; afterwards needs_evaluation() may be true.
@@ -200,6 +202,18 @@ public:
     }
 
     nuts_result& result() { return result_; }
+    const nuts_result& result() const { return result_; }
+
+    /// Ends the run between iterations: the result keeps the completed
+    /// iterations only. Call finish() afterwards as usual.
+    void stop_early() {
+        result_.stopped_early = true;
+        const Eigen::Index dim = result_.draws.cols();
+        result_.draws.conservativeResize(static_cast<Eigen::Index>(result_.sampling.size()), dim);
+        if (options_.save_warmup)
+            result_.warmup_draws.conservativeResize(
+                static_cast<Eigen::Index>(result_.warmup.size()), dim);
+    }
 
     /// Fills in the adapted step size and metric; call once complete().
     nuts_result& finish() {

@@ -5,6 +5,7 @@
 #include <Eigen/Core>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace diskmc {
 
@@ -32,6 +33,32 @@ enum class metric_regularization {
     stan_fixed,
     /// The raw window estimate Σ̂.
     none,
+};
+
+/// Passed to the progress callback after every iteration of every chain.
+/// Statistics are those of the current phase (warmup, or sampling once it
+/// has begun), as Stan reports divergences after warmup only.
+struct nuts_progress {
+    /// Index of the chain that finished an iteration (0 for a single chain).
+    std::size_t chain = 0;
+    /// Iterations this chain has completed, warmup included.
+    std::size_t iteration = 0;
+    /// warmup + samples.
+    std::size_t total_iterations = 0;
+    std::size_t warmup = 0;
+    /// The completed iteration was a sampling one (iteration > warmup).
+    bool sampling = false;
+    /// Divergent transitions of this chain in the current phase.
+    std::size_t divergences = 0;
+    /// Mean tree depth and mean leapfrog steps of this chain in the current phase.
+    double mean_tree_depth = 0.0;
+    double mean_leapfrog = 0.0;
+    /// Step size of the last transition.
+    double step_size = 0.0;
+    /// Log-density-and-gradient evaluations of this chain so far.
+    std::size_t gradient_evaluations = 0;
+    /// Seconds since the call to nuts() / nuts_chains() started.
+    double elapsed_seconds = 0.0;
 };
 
 /// Settings of one NUTS chain. Aggregate: use designated initialisers,
@@ -102,6 +129,15 @@ struct nuts_options {
     /// The centre m of the standardisation; empty means the initial point
     /// (chain 0's in a multi-chain run).
     Eigen::VectorXd standardize_location = {};
+
+    /// Called after every iteration of every chain; return false to stop the
+    /// run early: every chain then stops after its current iteration and
+    /// keeps the draws it has (result.stopped_early; chains may hold
+    /// different numbers of draws). In a multi-chain run it is called from
+    /// the chains' threads, one call at a time (the runner holds a mutex), so
+    /// it needs no locking of its own, but it should return quickly: the
+    /// other chains wait for it. It never changes the draws.
+    std::function<bool(const nuts_progress&)> progress = {};
 };
 
 /// Settings of a multi-chain run. Aggregate, like nuts_options.

@@ -70,6 +70,11 @@ struct nuts_result {
     double warmup_seconds = 0.0;
     double sampling_seconds = 0.0;
 
+    /// The progress callback stopped the run: `draws` holds the completed
+    /// sampling iterations only (fewer than options.samples, maybe none),
+    /// and a run stopped during warmup reports an unfinished adaptation.
+    bool stopped_early = false;
+
     std::size_t gradient_evaluations() const {
         return gradient_evaluations_warmup + gradient_evaluations_sampling;
     }
@@ -85,6 +90,8 @@ struct nuts_chains_result {
     /// work a vectorised evaluation would pay for; the sum of the chains'
     /// gradient evaluations is the work actually needed.
     std::size_t lockstep_rounds = 0;
+    /// The progress callback stopped the run (see nuts_result::stopped_early).
+    bool stopped_early = false;
 
     std::size_t gradient_evaluations() const {
         std::size_t total = 0;

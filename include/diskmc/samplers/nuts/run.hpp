@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <utility>
@@ -217,13 +218,86 @@ inline double seconds_between(run_clock::time_point from, run_clock::time_point 
     return std::chrono::duration<double>(to - from).count();
 }
 
-/// Runs one chain to the end on the calling thread.
+/// Calls the user's progress callback (nuts_options::progress) after each
+/// completed iteration of each chain, one call at a time, and remembers a
+/// request to stop. Keeps each chain's running totals for the current phase.
+class progress_reporter {
+public:
+    progress_reporter(const nuts_options& options, std::size_t chains, run_clock::time_point start)
+        : callback_(options.progress),
+          warmup_(options.warmup),
+          total_(options.warmup + options.samples),
+          start_(start),
+          totals_(chains) {}
+
+    bool stop_requested() const { return stop_.load(std::memory_order_relaxed); }
+
+    /// Reports chain `c` if it completed an iteration since its last report.
+    /// Returns false once the run must stop (this or another callback said so).
+    template <class Rng>
+    bool report(std::size_t c, const nuts_chain<Rng>& chain) {
+        phase_totals& totals = totals_[c];
+        const std::size_t done = chain.iterations_done();
+        if (!callback_ || done == totals.reported) return !stop_requested();
+        totals.reported = done;
+        const nuts_result& result = chain.result();
+        const bool sampling = done > warmup_;
+        if (sampling && !totals.sampling) totals = {.reported = done, .sampling = true};
+        const nuts_iteration& last = sampling ? result.sampling.back() : result.warmup.back();
+        ++totals.iterations;
+        totals.divergences += last.divergent ? 1 : 0;
+        totals.tree_depth += static_cast<double>(last.tree_depth);
+        totals.leapfrog += static_cast<double>(last.n_leapfrog);
+
+        const double count = static_cast<double>(totals.iterations);
+        const nuts_progress progress{.chain = c,
+                                     .iteration = done,
+                                     .total_iterations = total_,
+                                     .warmup = warmup_,
+                                     .sampling = sampling,
+                                     .divergences = totals.divergences,
+                                     .mean_tree_depth = totals.tree_depth / count,
+                                     .mean_leapfrog = totals.leapfrog / count,
+                                     .step_size = last.step_size,
+                                     .gradient_evaluations = result.gradient_evaluations(),
+                                     .elapsed_seconds = seconds_between(start_, run_clock::now())};
+        std::lock_guard lock(mutex_);  // serialised: the callback needs no locking of its own
+        if (!stop_requested() && !callback_(progress)) stop_.store(true, std::memory_order_relaxed);
+        return !stop_requested();
+    }
+
+private:
+    struct phase_totals {
+        std::size_t reported = 0;  // iterations_done() at the last report
+        bool sampling = false;
+        std::size_t iterations = 0;
+        std::size_t divergences = 0;
+        double tree_depth = 0.0;
+        double leapfrog = 0.0;
+    };
+
+    std::function<bool(const nuts_progress&)> callback_;
+    std::size_t warmup_;
+    std::size_t total_;
+    run_clock::time_point start_;
+    std::vector<phase_totals> totals_;  // element c is touched by chain c's thread only
+    std::mutex mutex_;
+    std::atomic<bool> stop_{false};
+};
+
+/// Runs one chain to the end, or until a progress callback asks to stop, on
+/// the calling thread.
 template <class Rng, class Evaluator>
-void run_chain(nuts_chain<Rng>& chain, Evaluator& evaluate) {
+void run_chain(nuts_chain<Rng>& chain, Evaluator& evaluate, progress_reporter& reporter,
+               std::size_t index) {
     const auto start = run_clock::now();
     auto sampling_start = start;
     bool sampling = false;
     while (!chain.complete()) {
+        if (reporter.stop_requested()) {
+            chain.stop_early();
+            break;
+        }
         if (!sampling && chain.in_sampling()) {
             sampling_start = run_clock::now();
             sampling = true;
@@ -231,6 +305,10 @@ void run_chain(nuts_chain<Rng>& chain, Evaluator& evaluate) {
         chain.advance();
         while (chain.needs_evaluation())
             chain.resume(evaluate(chain.pending_position(), chain.pending_gradient()));
+        if (!reporter.report(index, chain) && !chain.complete()) {
+            chain.stop_early();
+            break;
+        }
     }
     const auto end = run_clock::now();
     if (!sampling) sampling_start = end;
@@ -244,7 +322,8 @@ void run_chain(nuts_chain<Rng>& chain, Evaluator& evaluate) {
 /// number of rounds.
 template <class Rng, class Evaluator>
 std::size_t run_chains_in_lockstep(std::vector<nuts_chain<Rng>>& chains,
-                                   std::vector<Evaluator>& evaluators, std::size_t threads) {
+                                   std::vector<Evaluator>& evaluators, std::size_t threads,
+                                   progress_reporter& reporter) {
     const std::size_t count = chains.size();
     if (threads == 0) threads = default_thread_count();
     threads = std::clamp<std::size_t>(threads, 1, count);
@@ -268,7 +347,14 @@ std::size_t run_chains_in_lockstep(std::vector<nuts_chain<Rng>>& chains,
                 return;
             }
             // Every chain has finished the iteration (they share one schedule).
+            bool go_on = true;
+            for (std::size_t c = 0; c < count; ++c) go_on = reporter.report(c, chains[c]) && go_on;
             if (chains.front().complete()) {
+                done = true;
+                return;
+            }
+            if (!go_on) {
+                for (auto& chain : chains) chain.stop_early();
                 done = true;
                 return;
             }
@@ -384,13 +470,15 @@ template <differentiable_log_density M, std::uniform_random_bit_generator R,
 nuts_result nuts(const M& model, Eigen::VectorXd init, const nuts_options& options, R& rng,
                  const Transform& transform = {}) {
     detail::check_nuts_options(options, model.dim());
+    const auto run_start = detail::run_clock::now();
     const detail::standardization standard = detail::make_standardization(options, init);
     const detail::sampled_point start = detail::evaluate_start(model, standard, init, 0);
     const detail::chain_setup setup =
         detail::make_chain_setup(options, static_cast<Eigen::Index>(model.dim()), standard);
     detail::nuts_chain<R> chain(setup, start, rng);
     detail::chain_evaluator<M> evaluate(model, standard);
-    detail::run_chain(chain, evaluate);
+    detail::progress_reporter reporter(options, 1, run_start);
+    detail::run_chain(chain, evaluate, reporter, 0);
     return detail::finish_chain(chain, standard, transform);
 }
 
@@ -446,16 +534,19 @@ nuts_chains_result nuts_chains(const M& model, const Eigen::MatrixXd& inits,
 
     nuts_chains_result result;
     result.chains.resize(count);
+    detail::progress_reporter reporter(options.sampler, count, run_start);
     if (options.lockstep) {
-        result.lockstep_rounds = detail::run_chains_in_lockstep(chains, evaluators, options.threads);
+        result.lockstep_rounds =
+            detail::run_chains_in_lockstep(chains, evaluators, options.threads, reporter);
         for (std::size_t c = 0; c < count; ++c)
             result.chains[c] = detail::finish_chain(chains[c], standard, transform);
     } else {
         parallel_for(count, options.threads, [&](std::size_t c) {
-            detail::run_chain(chains[c], evaluators[c]);
+            detail::run_chain(chains[c], evaluators[c], reporter, c);
             result.chains[c] = detail::finish_chain(chains[c], standard, transform);
         });
     }
+    for (const auto& chain : result.chains) result.stopped_early |= chain.stopped_early;
     result.wall_seconds = detail::seconds_between(run_start, detail::run_clock::now());
     return result;
 }
