@@ -42,8 +42,10 @@
 
 namespace diskmc {
 
-/// Pixels per tile of the hand-written adjoint (as the value path's tiles).
-inline constexpr Eigen::Index adjoint_tile_size = 64;
+/// Pixels per tile of the hand-written adjoint: 32 measured faster than 16,
+/// 48 and 64 (benchmarks/bench_likelihood.cpp), its intermediates for the
+/// five iterations of the deprojection then fit in L1.
+inline constexpr Eigen::Index adjoint_tile_size = 32;
 
 /// A tile of pixel values for the hand-written adjoint.
 using adjoint_tile = Eigen::Array<double, adjoint_tile_size, 1>;
