@@ -6,6 +6,7 @@
 #include "diskmc/disk/beam.hpp"
 #include "diskmc/disk/mask.hpp"
 #include "diskmc/disk/model.hpp"
+#include "diskmc/disk/model_adjoint.hpp"
 #include "diskmc/disk/model_image.hpp"
 #include "diskmc/disk/rotation.hpp"
 #include "diskmc/disk/sky_grid.hpp"

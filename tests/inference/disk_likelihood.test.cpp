@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "diskmc/autodiff/gradient.hpp"
 #include "diskmc/disk.hpp"
@@ -50,12 +52,75 @@ sky_map synthetic_map(const Eigen::VectorXd& truth) {
     return map;
 }
 
-double reference_gradient(const disk_likelihood<>& likelihood, const Eigen::VectorXd& full, Eigen::VectorXd& grad) {
+template <class Family>
+double reference_gradient(const disk_likelihood<Family>& likelihood, const Eigen::VectorXd& full,
+                          Eigen::VectorXd& grad) {
     return autodiff::gradient(
         [&](const Eigen::Matrix<autodiff::var, Eigen::Dynamic, 1>& x) {
-            return likelihood.log_likelihood<autodiff::var>(x);
+            return likelihood.template log_likelihood<autodiff::var>(x);
         },
         full, grad);
+}
+
+/// The gradient by the family's default path (the hand-written adjoint when
+/// it has one), by tile autodiff, and by autodiff::var of the scalar-generic
+/// likelihood: the same to 1e-9, values equal to log_likelihood to 1e-12,
+/// and in agreement with Ridders' finite differences over the finite
+/// coordinates (r_taper = inf is not varied).
+template <class Family>
+void check_gradient_paths(const sky_map& map, const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>& mask,
+                          const Family& family, const Eigen::VectorXd& full, bool beam) {
+    const disk_likelihood<Family> automatic(map, mask, family, {.convolve_beam = beam});
+    const disk_likelihood<Family> general(map, mask, family,
+                                          {.convolve_beam = beam, .gradient = gradient_path::tile_autodiff});
+    const double value = automatic.log_likelihood(full);
+    REQUIRE(std::isfinite(value));
+    Eigen::VectorXd fast, tile, reference;
+    CHECK(automatic.log_likelihood_gradient(full, fast) == Approx(value).epsilon(1e-12));
+    CHECK(general.log_likelihood_gradient(full, tile) == Approx(value).epsilon(1e-12));
+    CHECK(reference_gradient(automatic, full, reference) == Approx(value).epsilon(1e-12));
+    INFO("fast      " << fast.transpose() << "\ntile      " << tile.transpose() << "\nreference "
+                      << reference.transpose());
+    REQUIRE(fast.allFinite());
+    CHECK(diskmc::testing::compare_gradients(fast, tile).max_rel_error < 1e-9);
+    CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-9);
+
+    std::vector<Eigen::Index> varied;
+    for (Eigen::Index i = 0; i < full.size(); ++i)
+        if (std::isfinite(full[i])) varied.push_back(i);
+    Eigen::VectorXd point(static_cast<Eigen::Index>(varied.size())), fast_varied(point.size());
+    for (Eigen::Index k = 0; k < point.size(); ++k) {
+        point[k] = full[varied[static_cast<std::size_t>(k)]];
+        fast_varied[k] = fast[varied[static_cast<std::size_t>(k)]];
+    }
+    const auto report = diskmc::testing::check_gradient_against_finite_differences(
+        [&](const Eigen::VectorXd& x) {
+            Eigen::VectorXd probe = full;
+            for (Eigen::Index k = 0; k < x.size(); ++k) probe[varied[static_cast<std::size_t>(k)]] = x[k];
+            return automatic.log_likelihood(probe);
+        },
+        point, value, fast_varied);
+    INFO(report.describe());
+    CHECK(report.agrees_with_finite_difference(1e-6));
+}
+
+/// r_cavity equal to the midplane radius of a pixel of the mask, as the
+/// vectorised model computes it: with psi > 0 the cavity height is 0, so the
+/// pixel stays exactly at r = r_cavity through the deprojection.
+double radius_of_a_masked_pixel(const sky_map& map, const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>& mask,
+                                const Eigen::VectorXd& full) {
+    const pixel_positions positions = pixel_positions_of(map.grid);
+    Eigen::Index pixel = 0;
+    for (Eigen::Index seen = 0; seen < 40; ++pixel) seen += mask(pixel) ? 1 : 0;
+    const auto projection = prepare(disk_family<>{}.make<double>(full));
+    const adjoint_tile x = adjoint_tile::Constant(positions.x[pixel]), y = adjoint_tile::Constant(positions.y[pixel]);
+    double radius = 0.0;
+    projection.deproject_with(
+        x, y, [&](const adjoint_tile& r, int) { return adjoint_tile(projection.surface.height(r)); },
+        [&](int k, const surface_point<adjoint_tile>& p) {
+            if (k == 0) radius = p.r[0];
+        });
+    return radius;
 }
 
 }  // namespace
@@ -92,40 +157,96 @@ TEST_CASE("the likelihood is eddy's on its own fixture", "[inference][likelihood
     }
 }
 
-TEST_CASE("the fast gradient matches reverse-mode autodiff and finite differences", "[inference][likelihood]") {
+TEST_CASE("the hand-written adjoint, tile autodiff, var autodiff and finite differences agree",
+          "[inference][likelihood][adjoint]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4, 0.0, 2.0, 2.2, 0.05, -0.03);
     const sky_map map = synthetic_map(truth);
     const disk_family<> family;
     const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    STATIC_REQUIRE(disk_likelihood<>::has_closed_form_gradient);
+    const double inf = std::numeric_limits<double>::infinity();
 
     struct point {
         const char* name;
         Eigen::VectorXd full;
     };
+    // At the cavity edge z ~ x^psi (x = r - r_cavity): psi = 3.3 keeps the
+    // likelihood smooth enough there for Richardson-extrapolated differences.
+    Eigen::VectorXd cavity_edge = full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 3.3, 0.0, 2.1, 2.0, 0.04, -0.02);
+    cavity_edge[7] = radius_of_a_masked_pixel(map, mask, cavity_edge);
     const point points[] = {
         {"ordinary", full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.0, 2.1, 2.0, 0.04, -0.02)},
-        // Pixels inside and at the cavity edge: the 0 log 0 of the surface.
+        // Pixels inside the cavity, and one exactly at its edge: the 0 log 0 of the surface.
         {"cavity", full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.45, 2.1, 2.0, 0.04, -0.02)},
+        {"cavity edge", cavity_edge},
         // Far side, negative inclination, huge taper radius.
         {"far side", full_vector(-38.0, 69.0, 1.15, 3010.0, -0.2, 1.1, 0.0, 1e6, 2.0, -0.02, 0.01)},
+        // inc >= 90 is folded for the coordinates, but sin|inc| of the raw inc.
+        {"inc >= 90", full_vector(128.0, 72.0, 1.2, 3005.0, 0.2, 1.2, 0.0, 2.0, 2.0, 0.02, 0.01)},
+        {"no taper", full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.0, inf, 1.5, 0.04, -0.02)},
+        {"q_taper = 0", full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.1, 2.1, 0.0, 0.04, -0.02)},
     };
     for (bool beam : {false, true}) {
-        const disk_likelihood<> likelihood(map, mask, family, {.convolve_beam = beam});
         for (const auto& [name, full] : points) {
             INFO((beam ? "beam, " : "no beam, ") << name);
-            Eigen::VectorXd fast, reference;
-            const double value = likelihood.log_likelihood_gradient(full, fast);
-            const double reference_value = reference_gradient(likelihood, full, reference);
-            CHECK(value == Approx(reference_value).epsilon(1e-12));
-            CHECK(value == Approx(likelihood.log_likelihood(full)).epsilon(1e-12));
-            const auto versus_reference = diskmc::testing::compare_gradients(fast, reference);
-            INFO("fast " << fast.transpose() << "\nreference " << reference.transpose());
-            CHECK(versus_reference.max_rel_error < 1e-9);
-            const auto report = diskmc::testing::check_gradient_against_finite_differences(
-                [&](const Eigen::VectorXd& x) { return likelihood.log_likelihood(x); }, full, value, fast);
-            INFO(report.describe());
-            CHECK(report.agrees_with_finite_difference(1e-6));
+            check_gradient_paths(map, mask, family, full, beam);
         }
+    }
+}
+
+TEST_CASE("the hand-written adjoint with the thin surface", "[inference][likelihood][adjoint]") {
+    const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
+    const sky_map map = synthetic_map(truth);
+    const auto mask = fit_mask(map, disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    using thin_family = disk_family<thin_component, keplerian_component>;
+    STATIC_REQUIRE(disk_likelihood<thin_family>::has_closed_form_gradient);
+    // x0, y0, inc, PA, vlsr, mstar, dist
+    for (bool beam : {false, true}) {
+        for (double inc : {41.0, -37.0}) {
+            INFO((beam ? "beam, " : "no beam, ") << "inc " << inc);
+            const Eigen::VectorXd full =
+                (Eigen::VectorXd(7) << 0.03, -0.02, inc, 71.0, 2990.0, 1.25, 101.0).finished();
+            check_gradient_paths(map, mask, thin_family{}, full, beam);
+        }
+    }
+}
+
+namespace {
+
+/// A user's own surface without closed-form partials: z = z0 r^2 / (r + r_bowl).
+template <class T>
+struct bowl_surface {
+    T z0, r_bowl;
+    template <class V>
+    V height(const V& r) const {
+        return V(z0 * r * r / (r + r_bowl));
+    }
+};
+
+struct bowl_component {
+    static std::vector<std::string> names() { return {"z0", "r_bowl"}; }
+    template <class T>
+    static bowl_surface<T> make(parameter_reader<T>& in) {
+        bowl_surface<T> surface;
+        surface.z0 = in.next();
+        surface.r_bowl = in.next();
+        return surface;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a user's own surface takes the tile autodiff path", "[inference][likelihood][adjoint]") {
+    const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
+    const sky_map map = synthetic_map(truth);
+    const auto mask = fit_mask(map, disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    using bowl_family = disk_family<bowl_component, keplerian_component>;
+    STATIC_REQUIRE_FALSE(disk_likelihood<bowl_family>::has_closed_form_gradient);
+    // x0, y0, inc, PA, vlsr, z0, r_bowl, mstar, dist
+    const Eigen::VectorXd full = (Eigen::VectorXd(9) << 0.03, -0.02, 41.0, 71.0, 2990.0, 0.2, 0.5, 1.25, 101.0).finished();
+    for (bool beam : {false, true}) {
+        INFO((beam ? "beam" : "no beam"));
+        check_gradient_paths(map, mask, bowl_family{}, full, beam);
     }
 }
 
@@ -135,12 +256,20 @@ TEST_CASE("the likelihood does not depend on the thread count", "[inference][lik
     const disk_family<> family;
     const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.0, .r_max = 10.0});
     for (bool beam : {false, true}) {
-        const disk_likelihood<> one(map, mask, family, {.convolve_beam = beam, .threads = 1});
-        const disk_likelihood<> two(map, mask, family, {.convolve_beam = beam, .threads = 2});
-        Eigen::VectorXd g1, g2;
-        CHECK(one.log_likelihood(truth) == two.log_likelihood(truth));
-        CHECK(one.log_likelihood_gradient(truth, g1) == two.log_likelihood_gradient(truth, g2));
-        CHECK(g1 == g2);
+        for (gradient_path path : {gradient_path::automatic, gradient_path::tile_autodiff}) {
+            INFO((beam ? "beam, " : "no beam, ") << (path == gradient_path::automatic ? "automatic" : "tile autodiff"));
+            const disk_likelihood<> one(map, mask, family, {.convolve_beam = beam, .threads = 1, .gradient = path});
+            const disk_likelihood<> two(map, mask, family, {.convolve_beam = beam, .threads = 2, .gradient = path});
+            const disk_likelihood<> three(map, mask, family, {.convolve_beam = beam, .threads = 3, .gradient = path});
+            Eigen::VectorXd g1, g2, g3;
+            CHECK(one.log_likelihood(truth) == two.log_likelihood(truth));
+            CHECK(one.log_likelihood(truth) == three.log_likelihood(truth));
+            const double v1 = one.log_likelihood_gradient(truth, g1);
+            CHECK(v1 == two.log_likelihood_gradient(truth, g2));
+            CHECK(v1 == three.log_likelihood_gradient(truth, g3));
+            CHECK(g1 == g2);
+            CHECK(g1 == g3);
+        }
     }
 }
 

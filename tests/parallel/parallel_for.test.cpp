@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <barrier>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "diskmc/parallel/parallel_for.hpp"
@@ -21,4 +24,66 @@ TEST_CASE("parallel_for rethrows the work's exception after joining", "[parallel
     };
     CHECK_THROWS_WITH(diskmc::parallel_for(20, 2, failing), "boom");
     CHECK_THROWS_WITH(diskmc::parallel_for(20, 1, failing), "boom");
+}
+
+TEST_CASE("parallel_for reuses its threads across calls", "[parallel]") {
+    // The pool keeps its workers: over many calls only a few threads ever
+    // start (a thread per call would start 50, each re-growing its tapes).
+    std::atomic<int> fresh_threads{0};
+    for (int call = 0; call < 50; ++call) {
+        diskmc::parallel_for(64, 2, [&](std::size_t) {
+            thread_local bool fresh = true;
+            if (fresh) ++fresh_threads;
+            fresh = false;
+        });
+    }
+    CHECK(fresh_threads < 10);
+}
+
+TEST_CASE("a nested parallel_for runs inline on the calling thread", "[parallel]") {
+    std::vector<int> inner_on_outer_thread(8, 0);
+    diskmc::parallel_for(8, 2, [&](std::size_t i) {
+        const auto outer = std::this_thread::get_id();
+        bool same = true;
+        diskmc::parallel_for(16, 2, [&](std::size_t) { same = same && std::this_thread::get_id() == outer; });
+        inner_on_outer_thread[i] = same ? 1 : 0;
+    });
+    CHECK(std::accumulate(inner_on_outer_thread.begin(), inner_on_outer_thread.end(), 0) == 8);
+}
+
+TEST_CASE("run_team runs its members at the same time, nested too", "[parallel]") {
+    // Members wait for each other at a barrier: this deadlocks unless every
+    // member has its own thread, inside a parallel_for as well.
+    std::atomic<int> rounds{0};
+    diskmc::parallel_for(2, 2, [&](std::size_t) {
+        std::barrier<> meeting(3);
+        diskmc::run_team(3, [&](std::size_t) {
+            meeting.arrive_and_wait();
+            meeting.arrive_and_wait();
+            ++rounds;
+        });
+    });
+    CHECK(rounds == 6);
+    CHECK_THROWS_WITH(diskmc::run_team(2, [](std::size_t i) {
+                          if (i == 1) throw std::runtime_error("member failed");
+                      }),
+                      "member failed");
+}
+
+TEST_CASE("parallel_for from several threads at once", "[parallel]") {
+    // Calls from a user's own threads at once share the pool safely.
+    std::vector<long> totals(4, 0);
+    {
+        std::vector<std::jthread> callers;
+        for (std::size_t caller = 0; caller < totals.size(); ++caller) {
+            callers.emplace_back([&totals, caller] {
+                for (int call = 0; call < 20; ++call) {
+                    std::vector<long> parts(100, 0);
+                    diskmc::parallel_for(parts.size(), 2, [&](std::size_t i) { parts[i] = static_cast<long>(i); });
+                    totals[caller] += std::accumulate(parts.begin(), parts.end(), 0L);
+                }
+            });
+        }
+    }
+    for (long total : totals) CHECK(total == 20 * 4950);
 }

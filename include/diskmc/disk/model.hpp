@@ -21,6 +21,7 @@
 #include <numbers>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "diskmc/disk/rotation.hpp"
 #include "diskmc/disk/surfaces.hpp"
@@ -92,12 +93,27 @@ struct disk_projection {
     Surface surface;    // prepared surface
     Rotation rotation;  // prepared rotation profile
 
+    using scalar_type = T;
+    using surface_type = Surface;
+    using rotation_type = Rotation;
+    static constexpr bool thin = Thin;
+
     /// Deprojects the sky offsets (x, y) in arcsec onto the emission surface.
     template <class V>
     surface_point<V> deproject(const V& x, const V& y) const {
-        using namespace diskmc::math;
         static_assert(Thin || emission_surface<Surface, V>,
                       "diskmc: the surface needs `template <class V> V height(const V& r) const`");
+        return deproject_with(
+            x, y, [&](const V& r, int) { return V(surface.height(r)); }, [](int, const surface_point<V>&) {});
+    }
+
+    /// deproject() with the surface's height at the k-th radius given by
+    /// `height_at(r, k)` (k = 0 .. flared_niter, the last one is z), and
+    /// `visit(k, p)` shown every iterate (k = 0: the midplane point; p.z not
+    /// yet set): the hand-written adjoint records them.
+    template <class V, class Height, class Visit>
+    surface_point<V> deproject_with(const V& x, const V& y, Height&& height_at, Visit&& visit) const {
+        using namespace diskmc::math;
         const V dx = x - x0;
         const V dy = y - y0;
         surface_point<V> p;
@@ -105,14 +121,16 @@ struct disk_projection {
         const V y_mid = (dx * cos_pa - dy * sin_pa) * inverse_cos_inc;
         p.y = y_mid;
         p.r = hypot(p.x, y_mid);
+        visit(0, std::as_const(p));
         if constexpr (Thin) {
             p.z = zero_like(p.r);
         } else {
             for (int k = 0; k < flared_niter; ++k) {
-                p.y = y_mid + surface.height(p.r) * tan_inc;
+                p.y = y_mid + height_at(std::as_const(p.r), k) * tan_inc;
                 p.r = hypot(p.y, p.x);
+                visit(k + 1, std::as_const(p));
             }
-            p.z = surface.height(p.r);
+            p.z = height_at(std::as_const(p.r), flared_niter);
         }
         return p;
     }
@@ -125,7 +143,14 @@ struct disk_projection {
                       "diskmc: the rotation profile needs "
                       "`template <class V> V v_phi(const V& r, const V& z) const`");
         const surface_point<V> p = deproject(x, y);
-        return V(rotation.v_phi(p.r, p.z) * (p.x / p.r) * sin_abs_inc + vlsr);
+        return velocity_at(p, V(rotation.v_phi(p.r, p.z)));
+    }
+
+    /// The line-of-sight velocity at a deprojected point where the rotation
+    /// speed is v_phi: v_phi cos(phi) sin|inc| + vlsr, cos(phi) = x / r.
+    template <class V>
+    V velocity_at(const surface_point<V>& p, const V& v_phi) const {
+        return V(v_phi * (p.x / p.r) * sin_abs_inc + vlsr);
     }
 };
 

@@ -10,7 +10,9 @@
 // Every parameter of a built-in profile changes v_phi: a profile has exactly
 // the parameters it uses.
 
+#include <array>
 #include <concepts>
+#include <cstddef>
 #include <string_view>
 
 #include "diskmc/disk/unset.hpp"
@@ -61,6 +63,40 @@ struct prepared_keplerian_rotation {
     V v_phi(const V& r, const V& z) const {
         return keplerian_speed(k, r, z);
     }
+
+    // ---- the hand-written adjoint (the fast path of the likelihood's gradient),
+    // on tiles A of double (fixed-size Eigen arrays) ---------------------------
+
+    /// Fields the adjoint is taken with respect to: k.
+    static constexpr std::size_t adjoint_count = 1;
+
+    /// One evaluation of v_phi and its partial derivatives.
+    template <class A>
+    struct linearisation {
+        A v;      // v_phi(r, z)
+        A dv_dr;  // d v_phi / d r
+        A dv_dz;  // d v_phi / d z
+    };
+
+    /// v = sqrt(k) r s^(-3/4), s = r^2 + z^2:
+    /// dv/dr = v (z^2 - r^2 / 2) / (r s), dv/dz = -3/2 v z / s, dv/dk = v / (2 k).
+    template <class A>
+    void linearise(const A& r, const A& z, linearisation<A>& out) const {
+        out.v = keplerian_speed(k, r, z);
+        const A z2 = z * z;
+        const A v_over_r_s = out.v / (r * (r * r + z2));
+        out.dv_dr = v_over_r_s * (z2 - 0.5 * r * r);
+        out.dv_dz = -1.5 * v_over_r_s * r * z;
+    }
+
+    /// Adds v_bar dv/dk, per pixel, to `sums`.
+    template <class A>
+    void add_adjoints(const linearisation<A>& at, const A& v_bar, std::array<A, adjoint_count>& sums) const {
+        sums[0] += v_bar * at.v * (0.5 / k);
+    }
+
+    /// k adjoints[0]: its derivative chains the adjoint back to mstar and dist.
+    T paired_with(const std::array<double, adjoint_count>& adjoints) const { return T(k * adjoints[0]); }
 };
 
 }  // namespace detail

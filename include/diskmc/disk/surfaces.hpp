@@ -9,7 +9,9 @@
 // A surface may also provide `prepared()`, returning an equivalent object
 // with its per-parameter work (logs, constants) done once per evaluation.
 
+#include <array>
 #include <concepts>
+#include <cstddef>
 #include <limits>
 #include <string_view>
 
@@ -33,6 +35,8 @@ struct thin_surface {
     V height(const V& r) const {
         return math::zero_like(r);
     }
+    /// No parameters: nothing for the hand-written adjoint to chain.
+    static constexpr std::size_t adjoint_count = 0;
 };
 
 namespace detail {
@@ -64,14 +68,97 @@ struct prepared_flared_surface {
     // every derivative stay finite at and inside the cavity.
     template <class V>
     V height(const V& r) const {
+        return with_terms(r, [&](const auto& outside, const V&, const V&, const V&, const V&, const V& z) {
+            using namespace diskmc::math;
+            return V(select(outside, z, cavity_height));
+        });
+    }
+
+    // ---- the hand-written adjoint (the fast path of the likelihood's gradient),
+    // on tiles A of double (fixed-size Eigen arrays) ---------------------------
+
+    /// Fields the adjoint is taken with respect to, in the order of paired_with:
+    /// scale, psi, r_cavity, q_taper, q_log_r_taper, cavity_height.
+    static constexpr std::size_t adjoint_count = 6;
+
+    /// One evaluation of the height and what its adjoint needs.
+    template <class A>
+    struct linearisation {
+        A height;   // z(r), as height(r)
+        A slope;    // dz/dr
+        A unit;     // exp(psi L - taper): z = scale * unit outside the cavity
+        A log_x;    // L (0 inside the cavity)
+        A taper;    // exp(q_taper L - q_log_r_taper) when tapered
+        A outside;  // 1 outside the cavity, 0 inside
+    };
+
+    /// The height at r with its partial derivatives.
+    template <class A>
+    void linearise(const A& r, linearisation<A>& out) const {
+        with_terms(r, [&](const auto& outside, const A& x_or_one, const A& log_x, const A& taper, const A& unit,
+                          const A& z) {
+            using namespace diskmc::math;
+            out.outside = outside.template cast<double>();
+            out.height = select(outside, z, cavity_height);
+            // dz/dr = z (psi - q_taper taper) / x outside the cavity, 0 inside
+            // (where x is replaced by 1, so everything multiplied by 0 is finite).
+            if (tapered) {
+                out.slope = out.outside * z * (psi - q_taper * taper) / x_or_one;
+            } else {
+                out.slope = out.outside * z * psi / x_or_one;
+            }
+            out.unit = unit;
+            out.log_x = log_x;
+            out.taper = taper;
+        });
+    }
+
+    /// Adds z_bar dz/d(field) of one evaluation, per pixel, to `sums`
+    /// (fields in the order of adjoint_count). Inside the cavity z is the
+    /// constant cavity_height, so only that field receives z_bar there.
+    template <class A>
+    void add_adjoints(const linearisation<A>& at, const A& z_bar, std::array<A, adjoint_count>& sums) const {
+        const A outer = at.outside * z_bar;
+        const A unit_bar = outer * at.unit;  // z_bar dz/dscale
+        const A z_z_bar = unit_bar * scale;  // z_bar z
+        sums[0] += unit_bar;
+        sums[1] += z_z_bar * at.log_x;  // dz/dpsi = z L
+        sums[2] -= z_bar * at.slope;    // dz/dr_cavity = -dz/dr
+        if (tapered) {
+            const A taper_bar = z_z_bar * at.taper;
+            sums[3] -= taper_bar * at.log_x;  // dz/dq_taper = -z taper L
+            sums[4] += taper_bar;             // dz/dq_log_r_taper = z taper
+        }
+        sums[5] += z_bar - outer;  // dz/dcavity_height = 1 inside
+    }
+
+    /// sum_i field_i adjoints_i: its derivative with respect to whatever this
+    /// prepared surface was made from chains the adjoints back to it.
+    T paired_with(const std::array<double, adjoint_count>& adjoints) const {
+        T sum = T(scale * adjoints[0] + psi * adjoints[1] + r_cavity * adjoints[2] + cavity_height * adjoints[5]);
+        if (tapered) sum += T(q_taper * adjoints[3] + q_log_r_taper * adjoints[4]);
+        return sum;
+    }
+
+private:
+    // The terms of the height, written once for height() and linearise():
+    // use(outside, x or 1 inside the cavity, L, taper, unit, z outside the cavity).
+    template <class V, class Use>
+    auto with_terms(const V& r, Use&& use) const {
         using namespace diskmc::math;
         const V x = r - r_cavity;
         const auto outside = x > 0.0;
-        const V log_x = log(select(outside, x, 1.0));
+        const V x_or_one = select(outside, x, 1.0);
+        const V log_x = log(x_or_one);
         V exponent = psi * log_x;
-        if (tapered) exponent -= V(exp(q_taper * log_x - q_log_r_taper));
-        const V z = scale * exp(exponent);
-        return select(outside, z, cavity_height);
+        V taper = zero_like(log_x);
+        if (tapered) {
+            taper = V(exp(q_taper * log_x - q_log_r_taper));
+            exponent -= taper;
+        }
+        const V unit = exp(exponent);
+        const V z = scale * unit;
+        return use(outside, x_or_one, log_x, taper, unit, z);
     }
 };
 
@@ -97,10 +184,12 @@ struct flared_surface {
         // everywhere: eddy evaluates it literally, so q_taper <= 0 matters even
         // without a taper radius.
         const double taper_at_zero = std::exp(-detail::power_of_zero(q_taper));
-        // q log r_taper; 0 when q_taper == 0 so that 0 * log(r_taper) never
-        // produces NaN (then (x/r_taper)^0 = 1 everywhere, as eddy).
+        // q log r_taper, finite for any finite r_taper > 0, q_taper = 0
+        // included (so d/dq_taper there keeps its -log r_taper term); kept 0
+        // for q_taper = 0 at r_taper = 0, where 0 * log 0 would be NaN and
+        // (x/r_taper)^0 = 1 everywhere, as eddy.
         T q_log_r_taper = T(0.0);
-        if (tapered && !(q_taper == 0.0)) q_log_r_taper = T(q_taper * log(r_taper));
+        if (tapered && !(q_taper == 0.0 && r_taper == 0.0)) q_log_r_taper = T(q_taper * log(r_taper));
         const T scale = tapered ? z0 : T(z0 * taper_at_zero);
         // eddy at x = 0: z0 * 0^psi * exp(-(0 / r_taper)^q_taper).
         const T cavity_height = T(z0 * (detail::power_of_zero(psi) * taper_at_zero));

@@ -10,11 +10,16 @@
 // model runs on them in vectorised tiles (the whole grid when the beam is on,
 // since the convolution needs every pixel).
 //
-// Gradient (log_likelihood_gradient): automatic differentiation of the same
-// per-pixel model code, vectorised over pixels (autodiff/tile_tape.hpp), with
-// hand-written adjoints around it: d log L / d m = w (d - m) for the chi^2,
-// pushed back through the adjoint of the beam convolution when it is on.
-// Works unchanged for a user's own surface or rotation profile.
+// Gradient (log_likelihood_gradient): d log L / d m = w (d - m) for the chi^2,
+// pushed back through the adjoint of the beam convolution when it is on, then
+// through the per-pixel model:
+//   - fast path, when every component of the family's model has a closed-form
+//     adjoint (the built-in flared and thin surfaces, Keplerian rotation):
+//     the hand-written adjoint of disk/model_adjoint.hpp;
+//   - general path, for any other surface or rotation profile: automatic
+//     differentiation of the same per-pixel model code, vectorised over
+//     pixels (autodiff/tile_tape.hpp).
+// The two are tested against each other and against autodiff::var.
 //
 // log_likelihood<T> for any other scalar T evaluates the model one pixel at
 // a time: the general (slow) path that automatic differentiation with
@@ -30,8 +35,11 @@
 #include <type_traits>
 #include <vector>
 
+#include "diskmc/autodiff/gradient.hpp"
 #include "diskmc/autodiff/tile_tape.hpp"
+#include "diskmc/autodiff/var.hpp"
 #include "diskmc/disk/beam.hpp"
+#include "diskmc/disk/model_adjoint.hpp"
 #include "diskmc/disk/model_image.hpp"
 #include "diskmc/disk/sky_map.hpp"
 #include "diskmc/errors.hpp"
@@ -39,6 +47,16 @@
 #include "diskmc/parallel/parallel_for.hpp"
 
 namespace diskmc {
+
+/// How disk_likelihood's gradient goes through the per-pixel model.
+enum class gradient_path {
+    /// The hand-written adjoint when every component of the family's model has
+    /// one (the built-in surfaces and Keplerian rotation), else tile autodiff.
+    automatic,
+    /// Always automatic differentiation of the per-pixel model code over
+    /// pixel tiles (the general path; slower; for checking the fast one).
+    tile_autodiff,
+};
 
 /// Options of disk_likelihood.
 struct disk_likelihood_options {
@@ -48,6 +66,9 @@ struct disk_likelihood_options {
     /// all cores. Results do not depend on it. Leave it at 1 when the sampler
     /// already runs chains or walkers in parallel.
     std::size_t threads = 1;
+    /// The gradient's path through the per-pixel model; both give the same
+    /// gradient to rounding.
+    gradient_path gradient = gradient_path::automatic;
 };
 
 namespace detail {
@@ -99,6 +120,17 @@ Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic> convolve_reference(
 }
 
 }  // namespace detail
+
+/// Whether disk_likelihood's gradient takes the hand-written adjoint (fast
+/// path) for this family: its model's components all have closed-form
+/// adjoints, and it can make a model from autodiff::var (to chain the adjoints
+/// back to its parameters). Otherwise the tile autodiff path is taken.
+template <class Family>
+concept closed_form_adjoint_family = disk_model_family<Family> && requires(const Family& family,
+                                                                           const Eigen::VectorXd& full) {
+    requires projection_with_adjoint<decltype(prepare(family.template make<double>(full)))>;
+    prepare(family.template make<autodiff::var>(Eigen::Matrix<autodiff::var, Eigen::Dynamic, 1>()));
+};
 
 /// The log-likelihood of a rotation map under a disk model family; satisfies
 /// named_log_likelihood_with_gradient, so inference::make_posterior turns it
@@ -168,6 +200,9 @@ public:
     /// Pixels the model is evaluated on per call (the whole grid with the beam).
     Eigen::Index model_pixel_count() const { return convolution_ ? ny_ * nx_ : pixel_count(); }
     const disk_likelihood_options& options() const { return options_; }
+    /// Whether the gradient can take the hand-written adjoint (the fast path):
+    /// every component of the family's model has a closed-form adjoint.
+    static constexpr bool has_closed_form_gradient = closed_form_adjoint_family<Family>;
 
     /// log L at the full parameter vector, for any scalar type (double is vectorised).
     template <class T>
@@ -186,11 +221,13 @@ public:
     double log_likelihood_gradient(const Eigen::VectorXd& full, Eigen::VectorXd& grad) const {
         grad.setZero(full.size());
         if (!convolution_) {
-            // d log L / d m = w (d - m), formed tile by tile from the taped model.
-            return sweep(full, x_, y_, grad, [&](Eigen::Index start, const Eigen::ArrayXd& model, Eigen::ArrayXd& seed) {
+            // d log L / d m = w (d - m), formed tile by tile from the model.
+            return sweep(full, x_, y_, grad, [&](Eigen::Index start, Eigen::Index count, const double* model, double* seed) {
                 // seed = w (d - m); the tile's log L is -1/2 sum seed (d - m).
-                seed = weight_.segment(start, model.size()) * (data_.segment(start, model.size()) - model);
-                return -0.5 * (seed * (data_.segment(start, model.size()) - model)).sum();
+                const Eigen::Map<const Eigen::ArrayXd> m(model, count);
+                Eigen::Map<Eigen::ArrayXd> s(seed, count);
+                s = weight_.segment(start, count) * (data_.segment(start, count) - m);
+                return -0.5 * (s * (data_.segment(start, count) - m)).sum();
             });
         }
         // With the beam: the model on the whole grid, convolved; the chi^2's
@@ -213,16 +250,13 @@ public:
         }
         Eigen::ArrayXXd seed_image;
         convolution_->apply_adjoint(raw, cotangent, seed_image);
-        sweep(full, grid_x_, grid_y_, grad,
-              [&](Eigen::Index start, const Eigen::ArrayXd& model, Eigen::ArrayXd& seed) {
-                  seed = seed_image.reshaped().segment(start, model.size());
-                  return 0.0;
-              });
-        if (!grad.allFinite()) {
-            grad.setZero();
-            return detail::minus_infinity;
-        }
-        return value;
+        const double swept =
+            sweep(full, grid_x_, grid_y_, grad, [&](Eigen::Index start, Eigen::Index count, const double*, double* seed) {
+                Eigen::Map<Eigen::ArrayXd>(seed, count) = seed_image.reshaped().segment(start, count);
+                return 0.0;
+            });
+        // sweep() returns -infinity (and a zero gradient) if the gradient is not finite.
+        return std::isfinite(swept) ? value : detail::minus_infinity;
     }
 
     /// The model image on the whole grid (convolved when the beam is on), m/s.
@@ -293,14 +327,83 @@ private:
         return (pixels + detail::pixels_per_chunk - 1) / detail::pixels_per_chunk;
     }
 
-    /// The autodiff sweep over pixels (x, y): for each tile, the model on the
-    /// tape; `seed_of(start, model, seed)` sets d log L / d m for the tile and
-    /// returns the tile's share of log L; the reverse sweep adds the tile's
-    /// d log L / d full into `grad`. Returns the summed log L (-infinity if
-    /// any share is not finite).
+    /// The sweep over pixels (x, y) for the gradient: for each tile, the model
+    /// forward; `seed_of(start, count, model, seed)` sets d log L / d m for
+    /// the tile's `count` pixels from `start` and returns the tile's share of
+    /// log L; the reverse pass adds the tile's d log L / d full into `grad`.
+    /// Returns the summed log L (-infinity, and a zero gradient, if it or the
+    /// gradient is not finite). The hand-written adjoint when the family has
+    /// it, else (or when the options ask for it) tile autodiff.
     template <class SeedOf>
     double sweep(const Eigen::VectorXd& full, const Eigen::ArrayXd& x, const Eigen::ArrayXd& y,
                  Eigen::VectorXd& grad, SeedOf&& seed_of) const {
+        double value;
+        if constexpr (closed_form_adjoint_family<Family>) {
+            value = options_.gradient == gradient_path::tile_autodiff ? sweep_autodiff(full, x, y, grad, seed_of)
+                                            : sweep_closed_form(full, x, y, grad, seed_of);
+        } else {
+            value = sweep_autodiff(full, x, y, grad, seed_of);
+        }
+        if (!std::isfinite(value) || !grad.allFinite()) {
+            grad.setZero();
+            return detail::minus_infinity;
+        }
+        return value;
+    }
+
+    /// The fast path: the hand-written adjoint over tiles, then the summed
+    /// adjoints of the prepared model's quantities chained back to `full` by
+    /// autodiff::var through make() and prepare().
+    template <class SeedOf>
+    double sweep_closed_form(const Eigen::VectorXd& full, const Eigen::ArrayXd& x, const Eigen::ArrayXd& y,
+                             Eigen::VectorXd& grad, SeedOf& seed_of) const {
+        const auto projection = prepare(family_.template make<double>(full));
+        using adjoint = projection_adjoint<std::remove_const_t<decltype(projection)>>;
+        const Eigen::Index n = x.size(), chunks = chunk_count(n);
+        std::vector<typename adjoint::adjoints> chunk_adjoints(static_cast<std::size_t>(chunks));
+        std::vector<double> chunk_values(static_cast<std::size_t>(chunks), 0.0);
+        parallel_for(static_cast<std::size_t>(chunks), options_.threads, [&](std::size_t c) {
+            adjoint work(projection);
+            adjoint_tile x_tile, y_tile, seed;
+            const Eigen::Index chunk_start = static_cast<Eigen::Index>(c) * detail::pixels_per_chunk;
+            const Eigen::Index chunk_end = std::min(chunk_start + detail::pixels_per_chunk, n);
+            for (Eigen::Index start = chunk_start; start < chunk_end; start += adjoint_tile_size) {
+                const Eigen::Index count = std::min(adjoint_tile_size, chunk_end - start);
+                if (count == adjoint_tile_size) {
+                    x_tile = x.segment<adjoint_tile_size>(start);
+                    y_tile = y.segment<adjoint_tile_size>(start);
+                } else {  // the last, partial tile: padded with a real pixel, seeded 0
+                    x_tile.setConstant(x[start]);
+                    y_tile.setConstant(y[start]);
+                    x_tile.head(count) = x.segment(start, count);
+                    y_tile.head(count) = y.segment(start, count);
+                    seed.setZero();
+                }
+                const adjoint_tile& model = work.forward(x_tile, y_tile);
+                chunk_values[c] += seed_of(start, count, model.data(), seed.data());
+                if (!(seed != 0.0).any()) continue;  // e.g. beam pixels far from the mask
+                work.reverse(seed, chunk_adjoints[c]);
+            }
+        });
+        double value = 0.0;
+        typename adjoint::adjoints sums;
+        for (std::size_t c = 0; c < chunk_adjoints.size(); ++c) {
+            value += chunk_values[c];
+            sums += chunk_adjoints[c];
+        }
+        autodiff::gradient(
+            [&](const Eigen::Matrix<autodiff::var, Eigen::Dynamic, 1>& parameters) {
+                return paired_with(prepare(family_.template make<autodiff::var>(parameters)), sums);
+            },
+            full, grad);
+        return value;
+    }
+
+    /// The general path: automatic differentiation of the per-pixel model
+    /// over tiles (tile_tape), d log L / d full summed tile by tile.
+    template <class SeedOf>
+    double sweep_autodiff(const Eigen::VectorXd& full, const Eigen::ArrayXd& x, const Eigen::ArrayXd& y,
+                          Eigen::VectorXd& grad, SeedOf& seed_of) const {
         const Eigen::Index n = x.size(), chunks = chunk_count(n), dim = full.size();
         std::vector<Eigen::VectorXd> chunk_gradients(static_cast<std::size_t>(chunks));
         std::vector<double> chunk_values(static_cast<std::size_t>(chunks), 0.0);
@@ -321,21 +424,19 @@ private:
                 const auto projection = prepare(family_.template make<autodiff::tile_var>(parameters));
                 const autodiff::tile_var m = projection.line_of_sight_velocity(xs, ys);
                 model.resize(width);
+                seed.resize(width);
                 tape.values(m, model);
-                chunk_values[c] += seed_of(start, model, seed);
+                chunk_values[c] += seed_of(start, width, model.data(), seed.data());
                 if (!(seed != 0.0).any()) continue;  // e.g. beam pixels far from the mask
                 tape.reverse(m, seed.data());
                 for (Eigen::Index i = 0; i < dim; ++i) chunk_gradient[i] += tape.adjoint(parameters[i]);
             }
         });
         double value = 0.0;
+        grad.setZero(dim);
         for (std::size_t c = 0; c < chunk_gradients.size(); ++c) {
             value += chunk_values[c];
             grad += chunk_gradients[c];
-        }
-        if (!std::isfinite(value) || !grad.allFinite()) {
-            grad.setZero();
-            return detail::minus_infinity;
         }
         return value;
     }

@@ -4,11 +4,11 @@
 //
 // Creating threads for every half-step (parallel_for per call) costs tens to
 // hundreds of µs each time on a loaded or virtualised machine, which is the
-// whole budget of a 50 µs density. So the sampler asks parallel_for once per
+// whole budget of a 50 µs density. So the sampler asks run_team once per
 // run for `threads` participants: the calling thread runs the sampler (and so
 // the progress callback and checkpoint writes), the others serve evaluation
-// jobs, synchronised by a barrier. Threads are still created only by
-// parallel_for.
+// jobs, synchronised by a barrier. Threads still come only from the pool of
+// parallel/parallel_for.hpp.
 
 #include <atomic>
 #include <barrier>
@@ -33,7 +33,7 @@ public:
         const auto driver_thread = std::this_thread::get_id();
         // Each participant blocks in its work item until the driver finishes,
         // so every thread, the caller included, takes exactly one index.
-        parallel_for(threads, threads, [&](std::size_t) {
+        run_team(threads, [&](std::size_t) {
             if (std::this_thread::get_id() != driver_thread) return team.serve();
             try {
                 driver(team);

@@ -383,7 +383,8 @@ std::size_t run_chains_in_lockstep(std::vector<nuts_chain<Rng>>& chains,
         record_failure();
         done = true;
     }
-    parallel_for(threads, threads, [&](std::size_t worker) {
+    // The workers wait for each other at round_end: a team, never inline.
+    run_team(threads, [&](std::size_t worker) {
         while (!done) {
             for (std::size_t i = next++; i < batch.size(); i = next++) {
                 if (failed) continue;

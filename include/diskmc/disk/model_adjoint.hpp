@@ -1,0 +1,265 @@
+#pragma once
+// The hand-written adjoint of the per-pixel disk model: the fast path of the
+// likelihood's gradient for the built-in components (automatic
+// differentiation over pixel tiles, autodiff/tile_tape.hpp, stays the
+// general path, for any surface or rotation profile).
+//
+// It runs the model's own per-pixel code (disk_projection::deproject_with and
+// velocity_at: the formulas are written once) forward over a tile of pixels
+// as fixed-size Eigen arrays, keeping every iterate of the deprojection and
+// the closed-form partials of the surface and the rotation profile at each;
+// then, given d loss / d v per pixel, runs the chain rule backwards through
+// the fixed-point iterations of the flared deprojection
+//     y_k = y_mid + h(r_{k-1}) tan(inc_c),  r_k = hypot(y_k, x_mid),
+//     z = h(r_n),  v = v_phi(r_n, z) (x_mid / r_n) sin|inc| + vlsr,
+// and sums, over the tile, the adjoints of the per-parameter quantities of
+// the prepared model (x0, y0, cos PA, sin PA, 1/cos inc_c, tan inc_c,
+// sin|inc|, vlsr, and each component's prepared fields).
+//
+// Those uniform adjoints are chained back to the named parameters by reverse
+// automatic differentiation (autodiff::var) of the pairing
+// sum_i field_i(full) adjoint_i through the family's make() and prepare():
+// prepare()'s conventions (inc folding, sin|inc|, r_taper = inf, q_taper = 0,
+// the cavity height) are differentiated as they are written, never restated.
+//
+// A component takes part when its prepared form provides, for tiles A:
+//   adjoint_count; linearisation<A>; linearise(r[, z], out);
+//   add_adjoints(at, cotangent, sums); paired_with(adjoints)
+// (see prepared_flared_surface and prepared_keplerian_rotation).
+//
+// Strong zero, as the tapes: a pixel whose seed is exactly 0 contributes
+// nothing, even where one of its partial derivatives is not finite.
+
+#include <array>
+#include <cstddef>
+#include <type_traits>
+#include <vector>
+
+#include "diskmc/detail/eigen.hpp"
+#include "diskmc/disk/model.hpp"
+
+#include "diskmc/detail/vectorised_code_begin.hpp"  // g++ 12 false positive: see there
+
+namespace diskmc {
+
+/// Pixels per tile of the hand-written adjoint: 32 measured faster than 16,
+/// 48 and 64 (benchmarks/bench_likelihood.cpp), its intermediates for the
+/// five iterations of the deprojection then fit in L1.
+inline constexpr Eigen::Index adjoint_tile_size = 32;
+
+/// A tile of pixel values for the hand-written adjoint.
+using adjoint_tile = Eigen::Array<double, adjoint_tile_size, 1>;
+
+/// A prepared surface with the closed-form adjoint of its height.
+template <class S>
+concept surface_with_adjoint =
+    requires(const S& surface, const adjoint_tile& r, typename S::template linearisation<adjoint_tile>& at,
+             std::array<adjoint_tile, S::adjoint_count>& sums,
+             const std::array<double, S::adjoint_count>& adjoints) {
+        surface.linearise(r, at);
+        { at.height } -> std::convertible_to<adjoint_tile>;
+        { at.slope } -> std::convertible_to<adjoint_tile>;
+        surface.add_adjoints(at, r, sums);
+        surface.paired_with(adjoints);
+    };
+
+/// A prepared rotation profile with the closed-form adjoint of v_phi.
+template <class R>
+concept rotation_with_adjoint =
+    requires(const R& rotation, const adjoint_tile& r, typename R::template linearisation<adjoint_tile>& at,
+             std::array<adjoint_tile, R::adjoint_count>& sums,
+             const std::array<double, R::adjoint_count>& adjoints) {
+        rotation.linearise(r, r, at);
+        { at.v } -> std::convertible_to<adjoint_tile>;
+        { at.dv_dr } -> std::convertible_to<adjoint_tile>;
+        { at.dv_dz } -> std::convertible_to<adjoint_tile>;
+        rotation.add_adjoints(at, r, sums);
+        rotation.paired_with(adjoints);
+    };
+
+/// A prepared model (prepare(model) with double parameters) whose every
+/// component has the closed-form adjoint: the likelihood's fast path.
+template <class P>
+concept projection_with_adjoint =
+    std::same_as<typename P::scalar_type, double> && (P::thin || surface_with_adjoint<typename P::surface_type>) &&
+    rotation_with_adjoint<typename P::rotation_type>;
+
+/// Adjoints (sums over pixels of seed x partial derivative) of the
+/// per-parameter quantities of a prepared model.
+template <std::size_t SurfaceCount, std::size_t RotationCount>
+struct projection_adjoints {
+    /// x0, y0, cos PA, sin PA, 1/cos inc_c, tan inc_c, sin|inc|, vlsr.
+    std::array<double, 8> geometry{};
+    std::array<double, SurfaceCount> surface{};
+    std::array<double, RotationCount> rotation{};
+
+    projection_adjoints& operator+=(const projection_adjoints& other) {
+        for (std::size_t i = 0; i < geometry.size(); ++i) geometry[i] += other.geometry[i];
+        for (std::size_t i = 0; i < SurfaceCount; ++i) surface[i] += other.surface[i];
+        for (std::size_t i = 0; i < RotationCount; ++i) rotation[i] += other.rotation[i];
+        return *this;
+    }
+};
+
+/// sum over the per-parameter quantities of `projection` (of any scalar T)
+/// times their adjoints: differentiating it with respect to whatever made the
+/// projection chains the adjoints back there.
+template <class T, class Surface, class Rotation, bool Thin, std::size_t SurfaceCount, std::size_t RotationCount>
+T paired_with(const disk_projection<T, Surface, Rotation, Thin>& projection,
+              const projection_adjoints<SurfaceCount, RotationCount>& adjoints) {
+    const auto& g = adjoints.geometry;
+    T sum = T(projection.x0 * g[0] + projection.y0 * g[1] + projection.cos_pa * g[2] + projection.sin_pa * g[3] +
+              projection.inverse_cos_inc * g[4] + projection.tan_inc * g[5] + projection.sin_abs_inc * g[6] +
+              projection.vlsr * g[7]);
+    if constexpr (!Thin) sum += T(projection.surface.paired_with(adjoints.surface));
+    sum += T(projection.rotation.paired_with(adjoints.rotation));
+    return sum;
+}
+
+namespace detail {
+/// What the adjoint keeps of one evaluation of the surface (nothing is
+/// evaluated for the thin surface).
+template <class Surface, bool Thin>
+struct surface_linearisation_of {
+    using type = adjoint_tile;
+};
+template <class Surface>
+struct surface_linearisation_of<Surface, false> {
+    using type = typename Surface::template linearisation<adjoint_tile>;
+};
+}  // namespace detail
+
+/// The forward and reverse passes of the hand-written adjoint over one tile
+/// of pixels at a time; one per thread (it holds the tile's intermediates).
+/// @code
+///   projection_adjoint adjoint(projection);            // prepare(model), doubles
+///   const adjoint_tile& v = adjoint.forward(x, y);     // the model on the tile
+///   adjoint.reverse(seed, sums);                       // sums += seed . dv/d(quantities)
+/// @endcode
+template <projection_with_adjoint Projection>
+class projection_adjoint {
+public:
+    using surface_type = typename Projection::surface_type;
+    using rotation_type = typename Projection::rotation_type;
+    static constexpr bool thin = Projection::thin;
+    static constexpr std::size_t surface_count = surface_type::adjoint_count;
+    static constexpr std::size_t rotation_count = rotation_type::adjoint_count;
+    using adjoints = projection_adjoints<surface_count, rotation_count>;
+
+    explicit projection_adjoint(const Projection& projection)
+        : projection_(projection),
+          iterations_(thin ? 0 : projection.flared_niter),
+          radius_(static_cast<std::size_t>(iterations_) + 1),
+          ordinate_(static_cast<std::size_t>(iterations_) + 1) {
+        if constexpr (!thin) heights_.resize(static_cast<std::size_t>(iterations_) + 1);
+    }
+
+    /// The model line-of-sight velocity on a tile (as
+    /// line_of_sight_velocity), keeping what reverse() needs.
+    const adjoint_tile& forward(const adjoint_tile& x, const adjoint_tile& y) {
+        x_ = x;
+        y_ = y;
+        const surface_point<adjoint_tile> p = projection_.deproject_with(
+            x, y,
+            [&](const adjoint_tile& r, int k) -> adjoint_tile {
+                if constexpr (thin) {
+                    return adjoint_tile::Zero();
+                } else {
+                    auto& at = heights_[static_cast<std::size_t>(k)];
+                    projection_.surface.linearise(r, at);
+                    return at.height;
+                }
+            },
+            [&](int k, const surface_point<adjoint_tile>& q) {
+                radius_[static_cast<std::size_t>(k)] = q.r;
+                ordinate_[static_cast<std::size_t>(k)] = q.y;
+            });
+        x_mid_ = p.x;
+        projection_.rotation.linearise(p.r, p.z, rotation_);
+        velocity_ = projection_.velocity_at(p, rotation_.v);
+        return velocity_;
+    }
+
+    /// Adds, for the tile of the last forward(), sum over pixels of
+    /// seed x d v / d(quantity) to `sums`.
+    void reverse(const adjoint_tile& seed, adjoints& sums) {
+        const Projection& p = projection_;
+        const auto n = static_cast<std::size_t>(iterations_);
+        for (auto& s : surface_sums_) s.setZero();
+        for (auto& s : rotation_sums_) s.setZero();
+
+        // v = v_phi (x_mid / r_n) sin|inc| + vlsr
+        const adjoint_tile inverse_r = radius_[n].inverse();
+        const adjoint_tile cos_phi = x_mid_ * inverse_r;
+        const adjoint_tile seed_v_phi = seed * rotation_.v;
+        geometry_sums_[7] = seed;                       // vlsr
+        geometry_sums_[6] = seed_v_phi * cos_phi;       // sin|inc|
+        const adjoint_tile v_phi_bar = seed * cos_phi * p.sin_abs_inc;
+        adjoint_tile x_bar = seed_v_phi * p.sin_abs_inc * inverse_r;  // at fixed r_n
+        adjoint_tile r_bar = v_phi_bar * rotation_.dv_dr - x_bar * cos_phi;
+        p.rotation.add_adjoints(rotation_, v_phi_bar, rotation_sums_);
+        adjoint_tile y_mid_bar = adjoint_tile::Zero();
+
+        if constexpr (!thin) {
+            // z = h(r_n)
+            const adjoint_tile z_bar = v_phi_bar * rotation_.dv_dz;
+            r_bar += z_bar * heights_[n].slope;
+            p.surface.add_adjoints(heights_[n], z_bar, surface_sums_);
+            // r_k = hypot(y_k, x_mid), y_k = y_mid + h(r_{k-1}) tan(inc_c)
+            adjoint_tile tan_bar = adjoint_tile::Zero();
+            for (std::size_t k = n; k >= 1; --k) {
+                const adjoint_tile r_bar_over_r = r_bar / radius_[k];
+                const adjoint_tile y_bar = r_bar_over_r * ordinate_[k];
+                x_bar += r_bar_over_r * x_mid_;
+                y_mid_bar += y_bar;
+                tan_bar += y_bar * heights_[k - 1].height;
+                const adjoint_tile h_bar = y_bar * p.tan_inc;
+                r_bar = h_bar * heights_[k - 1].slope;
+                p.surface.add_adjoints(heights_[k - 1], h_bar, surface_sums_);
+            }
+            geometry_sums_[5] = tan_bar;
+        } else {
+            geometry_sums_[5].setZero();
+        }
+        // r_0 = hypot(x_mid, y_mid)
+        const adjoint_tile r_bar_over_r = r_bar / radius_[0];
+        x_bar += r_bar_over_r * x_mid_;
+        y_mid_bar += r_bar_over_r * ordinate_[0];
+        // y_mid = (dx cos PA - dy sin PA) / cos(inc_c), x_mid = dy cos PA + dx sin PA
+        const adjoint_tile dx = x_ - p.x0, dy = y_ - p.y0;
+        const adjoint_tile y_rotated = dx * p.cos_pa - dy * p.sin_pa;
+        geometry_sums_[4] = y_mid_bar * y_rotated;  // 1/cos(inc_c)
+        const adjoint_tile y_rotated_bar = y_mid_bar * p.inverse_cos_inc;
+        geometry_sums_[2] = x_bar * dy + y_rotated_bar * dx;  // cos PA
+        geometry_sums_[3] = x_bar * dx - y_rotated_bar * dy;  // sin PA
+        geometry_sums_[0] = -(x_bar * p.sin_pa + y_rotated_bar * p.cos_pa);  // x0 = -d/d dx
+        geometry_sums_[1] = y_rotated_bar * p.sin_pa - x_bar * p.cos_pa;     // y0 = -d/d dy
+
+        // Sum over the tile; pixels with a zero seed are left out (strong zero)
+        // when there are any, as their intermediates may not be finite.
+        const bool all_seeded = (seed != 0.0).all();
+        auto add = [&](double& total, const adjoint_tile& contribution) {
+            total += all_seeded ? contribution.sum() : (seed != 0.0).select(contribution, 0.0).sum();
+        };
+        for (std::size_t i = 0; i < 8; ++i) add(sums.geometry[i], geometry_sums_[i]);
+        for (std::size_t i = 0; i < surface_count; ++i) add(sums.surface[i], surface_sums_[i]);
+        for (std::size_t i = 0; i < rotation_count; ++i) add(sums.rotation[i], rotation_sums_[i]);
+    }
+
+private:
+    using surface_linearisation = typename detail::surface_linearisation_of<surface_type, thin>::type;
+
+    const Projection& projection_;
+    int iterations_;
+    adjoint_tile x_, y_, x_mid_, velocity_;
+    std::vector<adjoint_tile> radius_, ordinate_;  // r_k and y_k, k = 0 .. iterations
+    std::vector<surface_linearisation> heights_;   // h at r_k, k = 0 .. iterations
+    typename rotation_type::template linearisation<adjoint_tile> rotation_;
+    std::array<adjoint_tile, 8> geometry_sums_;
+    std::array<adjoint_tile, surface_count> surface_sums_;
+    std::array<adjoint_tile, rotation_count> rotation_sums_;
+};
+
+}  // namespace diskmc
+
+#include "diskmc/detail/vectorised_code_end.hpp"
