@@ -186,7 +186,17 @@ inline std::string joined(const std::vector<std::string>& names) {
 /// The MAP step's warnings.
 inline void add_map_warnings(const inference::map_result& map, const inference::parameter_set& parameters,
                              std::vector<std::string>& warnings) {
-    if (!map.converged())
+    // L-BFGS-B's absolute tolerances are often out of reach on a map of
+    // thousands of pixels (log p ~ 1e4) although the point is at the optimum
+    // for any practical purpose. Judge it on the posterior's own scale: half
+    // the squared Newton decrement, g^T C g / 2 (Boyd & Vandenberghe 2004,
+    // sec. 9.5.1), is the log density still to gain; below 0.01 the point is
+    // a few hundredths of a standard deviation from the optimum.
+    const bool covariance_ok = map.covariance.status == inference::covariance_status::ok;
+    const double gain = covariance_ok && map.gradient.size() == map.point.size()
+                            ? 0.5 * map.gradient.dot(map.covariance.covariance * map.gradient)
+                            : std::numeric_limits<double>::infinity();
+    if (!map.converged() && !(gain < 0.01))
         warnings.push_back("The MAP search did not converge (" +
                            std::string(map.status == inference::map_status::max_iterations ? "iteration limit"
                                                                                            : "line search failed") +
