@@ -41,6 +41,7 @@
 
 #include "diskmc/fit.hpp"
 #include "diskmc/io/fits.hpp"
+#include "command_line.hpp"
 #include "fit_config.hpp"
 
 namespace {
@@ -57,35 +58,21 @@ struct arguments {
 constexpr const char* usage_text =
     "usage: fit_rotation_map --config FIT.json [--out DIR] [--no-plots] | --demo [--out DIR] [--no-plots]";
 
-[[noreturn]] void usage(const std::string& message) {
-    std::fprintf(stderr, "fit_rotation_map: %s (%s)\n", message.c_str(), usage_text);
-    std::exit(2);
-}
-
-arguments parse_arguments(int argc, char** argv) {
+arguments parse_arguments(diskmc::examples::command_line& cli) {
     arguments a;
-    for (int k = 1; k < argc; ++k) {
-        const std::string flag = argv[k];
-        auto value = [&]() -> std::string {
-            if (k + 1 >= argc) usage("missing value after " + flag);
-            return argv[++k];
-        };
-        if (flag == "--help" || flag == "-h") {
-            std::printf("%s\n", usage_text);
-            std::exit(0);
-        } else if (flag == "--config") {
-            a.config = value();
-        } else if (flag == "--out") {
-            a.out = value();
-        } else if (flag == "--demo") {
+    while (cli.next()) {
+        if (cli.flag() == "--config")
+            a.config = cli.value();
+        else if (cli.flag() == "--out")
+            a.out = cli.value();
+        else if (cli.flag() == "--demo")
             a.demo = true;
-        } else if (flag == "--no-plots") {
+        else if (cli.flag() == "--no-plots")
             a.plots = false;
-        } else {
-            usage("unknown argument " + flag);
-        }
+        else
+            cli.fail("unknown argument " + cli.flag());
     }
-    if (!a.demo && !a.config) usage("give --config FIT.json or --demo");
+    if (!a.demo && !a.config) cli.fail("give --config FIT.json or --demo");
     return a;
 }
 
@@ -285,12 +272,13 @@ void draw_plots(const fs::path& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const arguments args = parse_arguments(argc, argv);
+    diskmc::examples::command_line cli(argc, argv, "fit_rotation_map", usage_text);
+    const arguments args = parse_arguments(cli);
     try {
         diskmc::examples::fit_config config =
             args.config ? diskmc::examples::read_fit_config(*args.config) : demo_config();
         if (args.demo && args.config && config.map)
-            usage("--demo runs on the built-in problem; the config names a map");
+            cli.fail("--demo runs on the built-in problem; the config names a map");
         config.options.map = load_map(config);
         attach_progress(config.options);
 
@@ -302,7 +290,14 @@ int main(int argc, char** argv) {
         for (const auto& note : notes) std::fprintf(stderr, "fit_rotation_map: %s\n", note.c_str());
         if (args.plots) draw_plots(args.out);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "fit_rotation_map: %s\n", e.what());
+        // Name the config file unless the message already does; the library's
+        // "fit_rotation_map: " prefix would repeat the program's.
+        std::string message = e.what();
+        const std::string library_prefix = "fit_rotation_map: ";
+        if (message.rfind(library_prefix, 0) == 0) message.erase(0, library_prefix.size());
+        if (args.config && message.find(args.config->string()) == std::string::npos)
+            message = args.config->string() + ": " + message;
+        std::fprintf(stderr, "fit_rotation_map: %s\n", message.c_str());
         return 1;
     }
     return 0;

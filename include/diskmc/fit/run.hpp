@@ -177,12 +177,6 @@ inline void wrap_draws(const inference::parameter_set& parameters, Eigen::Matrix
     draws = by_column.transpose();
 }
 
-inline std::string joined(const std::vector<std::string>& names) {
-    std::string text;
-    for (std::size_t i = 0; i < names.size(); ++i) text += (i ? ", " : "") + names[i];
-    return text;
-}
-
 /// The MAP step's warnings.
 inline void add_map_warnings(const inference::map_result& map, const inference::parameter_set& parameters,
                              std::vector<std::string>& warnings) {
@@ -206,7 +200,7 @@ inline void add_map_warnings(const inference::map_result& map, const inference::
     for (std::size_t j = 0; j < map.at_bound.size(); ++j)
         if (map.at_bound[j]) at_bound.push_back(parameters.free_names()[j]);
     if (!at_bound.empty())
-        warnings.push_back("The MAP point lies on a prior bound for " + joined(at_bound) +
+        warnings.push_back("The MAP point lies on a prior bound for " + joined_names(at_bound) +
                            ": the prior, not the data, limits them; widen it or fix them.");
     if (map.unconstrained_covariance.status != inference::covariance_status::ok)
         warnings.push_back(
@@ -246,13 +240,13 @@ inline void summarize_ensemble(const ensemble_result& run, const inference::para
                                   " walker(s) accepted almost no proposal after burn-in (stuck): they bias the "
                                   "result; start closer to the optimum or burn in longer.");
     if (!short_chain.empty())
-        result.warnings.push_back("The chain is shorter than 50 autocorrelation times for " + joined(short_chain) +
+        result.warnings.push_back("The chain is shorter than 50 autocorrelation times for " + joined_names(short_chain) +
                                   ": tau is unreliable (usually underestimated); run longer.");
     if (!high_rhat.empty())
-        result.warnings.push_back("R-hat above 1.01 (walkers as chains) for " + joined(high_rhat) +
+        result.warnings.push_back("R-hat above 1.01 (walkers as chains) for " + joined_names(high_rhat) +
                                   ": the walkers have not mixed; burn in and run longer.");
     if (!low_ess.empty())
-        result.warnings.push_back("Bulk or tail ESS below 400 for " + joined(low_ess) +
+        result.warnings.push_back("Bulk or tail ESS below 400 for " + joined_names(low_ess) +
                                   ": the quantiles are unreliable; run longer.");
 }
 
