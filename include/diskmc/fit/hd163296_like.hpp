@@ -8,6 +8,7 @@
 
 #include <Eigen/Core>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <utility>
