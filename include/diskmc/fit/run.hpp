@@ -11,7 +11,9 @@
 //   for (const auto& warning : fit.warnings) std::puts(warning.c_str());
 // @endcode
 
+#include <Eigen/Cholesky>
 #include <Eigen/Core>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -178,6 +180,65 @@ inline void wrap_draws(const inference::parameter_set& parameters, Eigen::Matrix
     draws = by_column.transpose();
 }
 
+/// A density in standardised coordinates, theta = centre + L z: an
+/// optimiser sees a posterior of unit scale in every direction.
+template <class Density>
+struct standardized_density {
+    const Density& density;
+    Eigen::VectorXd centre;
+    Eigen::MatrixXd lower;  // L
+
+    std::size_t dim() const { return density.dim(); }
+    double log_density(const Eigen::VectorXd& z) const {
+        return density.log_density(Eigen::VectorXd(centre + lower * z));
+    }
+    double log_density_gradient(const Eigen::VectorXd& z, Eigen::VectorXd& gradient) const {
+        Eigen::VectorXd theta_gradient;
+        const double value = density.log_density_gradient(Eigen::VectorXd(centre + lower * z), theta_gradient);
+        gradient = lower.transpose() * theta_gradient;
+        return value;
+    }
+};
+
+/// The MAP point. L-BFGS-B on the raw parameters crawls when their scales
+/// differ by orders of magnitude (mas offsets beside m/s velocities: a
+/// Hessian condition number ~1e12 here), so when the first search stops
+/// unconverged with a usable covariance, the search goes on in coordinates
+/// standardised by that covariance, where the posterior is nearly round, and
+/// the covariance is then estimated again at the better point.
+template <class Posterior>
+inference::map_result find_map_standardized(const Posterior& posterior, const Eigen::VectorXd& start,
+                                            const inference::map_options& settings) {
+    inference::map_options first_pass = settings;
+    first_pass.max_iterations = std::min(settings.max_iterations, 200);
+    inference::map_result first = inference::find_map(posterior, start, first_pass);
+    if (first.converged() || first.status == inference::map_status::start_not_finite) return first;
+    const Eigen::LLT<Eigen::MatrixXd> cholesky(first.covariance.covariance);
+    if (first.covariance.status != inference::covariance_status::ok || cholesky.info() != Eigen::Success) {
+        // No scale to standardise with: go on in the raw coordinates.
+        inference::map_result rest = inference::find_map(posterior, first.point, settings);
+        rest.evaluations += first.evaluations;
+        rest.iterations += first.iterations;
+        return rest;
+    }
+    const standardized_density<Posterior> round{posterior, first.point, cholesky.matrixL()};
+    inference::map_options search = settings;
+    search.covariance = false;
+    search.max_iterations = std::min(settings.max_iterations, 200);  // the final pass judges convergence
+    const auto n = static_cast<Eigen::Index>(posterior.dim());
+    const Eigen::VectorXd open = Eigen::VectorXd::Constant(n, std::numeric_limits<double>::infinity());
+    const inference::map_result refined = inference::find_map(round, Eigen::VectorXd::Zero(n), -open, open, search);
+    if (!(refined.log_density > first.log_density)) return first;
+    // A short final pass from the better point: its covariance, and the
+    // unconstrained one for NUTS.
+    inference::map_options final_pass = settings;
+    final_pass.max_iterations = std::min(settings.max_iterations, 20);
+    inference::map_result result = inference::find_map(posterior, round.centre + round.lower * refined.point, final_pass);
+    result.evaluations += first.evaluations + refined.evaluations;
+    result.iterations += first.iterations + refined.iterations;
+    return result;
+}
+
 /// The MAP step's warnings.
 inline void add_map_warnings(const inference::map_result& map, const inference::parameter_set& parameters,
                              std::vector<std::string>& warnings) {
@@ -326,7 +387,7 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
     Eigen::MatrixXd unconstrained_covariance;
     if (options.optimize) {
         stage(fit_stage::optimizing);
-        result.map = inference::find_map(posterior, start, options.map_settings);
+        result.map = detail::find_map_standardized(posterior, start, options.map_settings);
         detail::add_map_warnings(*result.map, parameters, result.warnings);
         if (std::isfinite(result.map->log_density)) centre = result.map->point;
         if (result.map->unconstrained_covariance.status == inference::covariance_status::ok)
