@@ -22,6 +22,7 @@
 
 #include "diskmc/disk.hpp"
 #include "diskmc/io/fits.hpp"
+#include "command_line.hpp"
 #include "eddy_case.hpp"
 
 namespace {
@@ -37,39 +38,25 @@ struct arguments {
 constexpr const char* usage_text =
     "usage: render_model --case FILE.json --out IMAGE.txt [--fits IMAGE.fits] | --demo [--beam] [--out IMAGE.txt] [--fits IMAGE.fits]";
 
-[[noreturn]] void usage(const std::string& message) {
-    std::fprintf(stderr, "render_model: %s (%s)\n", message.c_str(), usage_text);
-    std::exit(2);
-}
-
-arguments parse_arguments(int argc, char** argv) {
+arguments parse_arguments(diskmc::examples::command_line& cli) {
     arguments a;
-    for (int k = 1; k < argc; ++k) {
-        const std::string flag = argv[k];
-        auto value = [&]() -> std::string {
-            if (k + 1 >= argc) usage("missing value after " + flag);
-            return argv[++k];
-        };
-        if (flag == "--help" || flag == "-h") {
-            std::printf("%s\n", usage_text);
-            std::exit(0);
-        }
-        if (flag == "--case")
-            a.case_file = value();
-        else if (flag == "--out")
-            a.out_file = value();
-        else if (flag == "--demo")
+    while (cli.next()) {
+        if (cli.flag() == "--case")
+            a.case_file = cli.value();
+        else if (cli.flag() == "--out")
+            a.out_file = cli.value();
+        else if (cli.flag() == "--demo")
             a.demo = true;
-        else if (flag == "--beam")
+        else if (cli.flag() == "--beam")
             a.beam = true;
-        else if (flag == "--fits")
-            a.fits_file = value();
+        else if (cli.flag() == "--fits")
+            a.fits_file = cli.value();
         else
-            usage("unknown argument " + flag);
+            cli.fail("unknown argument " + cli.flag());
     }
-    if (a.demo == a.case_file.has_value()) usage("give exactly one of --case and --demo");
-    if (a.case_file && !a.out_file) usage("--case needs --out");
-    if (a.beam && !a.demo) usage("--beam goes with --demo (a case file says its own beam)");
+    if (a.demo == a.case_file.has_value()) cli.fail("give exactly one of --case and --demo");
+    if (a.case_file && !a.out_file) cli.fail("--case needs --out");
+    if (a.beam && !a.demo) cli.fail("--beam goes with --demo (a case file says its own beam)");
     return a;
 }
 
@@ -150,7 +137,8 @@ void print_summary(const diskmc::examples::eddy_case& c, const Eigen::ArrayXXd& 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const arguments args = parse_arguments(argc, argv);
+    diskmc::examples::command_line cli(argc, argv, "render_model", usage_text);
+    const arguments args = parse_arguments(cli);
     try {
         const diskmc::examples::eddy_case c =
             args.demo ? demo_case(args.beam) : diskmc::examples::read_eddy_case(*args.case_file);

@@ -11,6 +11,7 @@
 #include "diskmc/diagnostics/summary.hpp"
 #include "diskmc/disk.hpp"
 #include "diskmc/errors.hpp"
+#include "diskmc/fit.hpp"
 #include "diskmc/inference.hpp"
 #include "diskmc/samplers/ensemble.hpp"
 #include "diskmc/samplers/nuts.hpp"

@@ -38,6 +38,17 @@ struct posterior_summary {
     std::vector<std::string> warnings;
 };
 
+namespace detail {
+
+/// "a, b, c": the names in a warning.
+inline std::string joined_names(const std::vector<std::string>& names) {
+    std::string text;
+    for (std::size_t i = 0; i < names.size(); ++i) text += (i ? ", " : "") + names[i];
+    return text;
+}
+
+}  // namespace detail
+
 /// Summarises draws of several chains.
 ///
 /// Warnings follow Vehtari et al. (2021): R-hat above 1.01, and bulk or tail
@@ -90,11 +101,7 @@ inline posterior_summary summarize_draws(const std::vector<Eigen::MatrixXd>& cha
         summary.parameters.push_back(std::move(line));
     }
 
-    auto listed = [](const std::vector<std::string>& list) {
-        std::string text;
-        for (std::size_t i = 0; i < list.size(); ++i) text += (i ? ", " : "") + list[i];
-        return text;
-    };
+    const auto listed = detail::joined_names;
     if (!high_rhat.empty())
         summary.warnings.push_back("R-hat above 1.01 for " + listed(high_rhat) +
                                    ": the chains disagree; run longer or fix the model.");

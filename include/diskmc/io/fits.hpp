@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "diskmc/disk/sky_map.hpp"
 #include "diskmc/errors.hpp"
 
 namespace diskmc::io {
@@ -254,6 +255,16 @@ inline rotation_map_files read_rotation_map(const std::filesystem::path& velocit
                                             "' and uncertainty '", uncertainty_file.string(),
                                             "' have different pixel sizes (CDELT1/CDELT2)");
     return maps;
+}
+
+/// The map and its uncertainty on eddy's sky grid (columns reversed when
+/// CDELT1 > 0), with the velocity map's beam: what a fit takes.
+/// @throws diskmc::invalid_input for a header the grid cannot take
+inline sky_map to_sky_map(const rotation_map_files& files) {
+    const fits_map& v = files.velocity;
+    grid_header header{.nx = v.nx(), .ny = v.ny(), .cdelt1 = v.cdelt1_deg, .cdelt2 = v.cdelt2_deg};
+    if (v.beam) header.beam = beam_shape{v.beam->bmaj_arcsec, v.beam->bmin_arcsec, v.beam->bpa_deg};
+    return make_sky_map(header, v.data, files.uncertainty.data);
 }
 
 /// Writes `image` (row j = NAXIS2 index) as a 64-bit float FITS map whose

@@ -1,0 +1,468 @@
+#pragma once
+// fit_rotation_map(): eddy's fit_map in one call. The map is clipped and
+// downsampled, the mask built from the starting geometry, the MAP found
+// (optional), and the posterior sampled by the ensemble sampler or NUTS;
+// the result summarises every free parameter and holds the model and
+// residual maps at the median.
+//
+// @code
+//   diskmc::fit_result fit = diskmc::fit_rotation_map(options);
+//   double mstar = fit.median("mstar");
+//   for (const auto& warning : fit.warnings) std::puts(warning.c_str());
+// @endcode
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "diskmc/diagnostics/autocorrelation.hpp"
+#include "diskmc/diagnostics/summary.hpp"
+#include "diskmc/disk/mask.hpp"
+#include "diskmc/disk/model_image.hpp"
+#include "diskmc/disk/sky_map.hpp"
+#include "diskmc/errors.hpp"
+#include "diskmc/fit/options.hpp"
+#include "diskmc/fit/result.hpp"
+#include "diskmc/inference/disk_family.hpp"
+#include "diskmc/inference/disk_likelihood.hpp"
+#include "diskmc/inference/map.hpp"
+#include "diskmc/inference/posterior.hpp"
+#include "diskmc/samplers/ensemble.hpp"
+#include "diskmc/samplers/nuts.hpp"
+
+namespace diskmc {
+
+/// eddy's model with a flared, tapered emission surface (z0, psi, r_cavity,
+/// r_taper, q_taper) and Keplerian rotation.
+using flared_keplerian_family = disk_family<flared_component, keplerian_component>;
+/// eddy's model of a thin (midplane) disk with Keplerian rotation.
+using thin_keplerian_family = disk_family<thin_component, keplerian_component>;
+
+namespace detail {
+
+inline constexpr std::string_view fit_function = "fit_rotation_map";
+
+/// A likelihood that counts its evaluations (values, and values with
+/// gradient), safely from several threads; it refers to the likelihood it wraps.
+template <class Likelihood>
+class counting_likelihood {
+public:
+    explicit counting_likelihood(const Likelihood& likelihood) : likelihood_(likelihood) {}
+
+    std::vector<std::string> parameter_names() const { return likelihood_.parameter_names(); }
+
+    template <class T>
+    T log_likelihood(const Eigen::Matrix<T, Eigen::Dynamic, 1>& full) const {
+        if constexpr (std::is_same_v<T, double>) values_.fetch_add(1, std::memory_order_relaxed);
+        return likelihood_.template log_likelihood<T>(full);
+    }
+
+    double log_likelihood_gradient(const Eigen::VectorXd& full, Eigen::VectorXd& grad) const {
+        gradients_.fetch_add(1, std::memory_order_relaxed);
+        return likelihood_.log_likelihood_gradient(full, grad);
+    }
+
+    std::size_t values() const { return values_.load(); }
+    std::size_t gradients() const { return gradients_.load(); }
+
+private:
+    const Likelihood& likelihood_;
+    mutable std::atomic<std::size_t> values_{0};
+    mutable std::atomic<std::size_t> gradients_{0};
+};
+
+/// The map clipped to the field of view, then downsampled, as eddy orders them.
+inline sky_map prepare_map(const fit_options& options) {
+    const sky_map& map = options.map;
+    check_argument(map.data.size() > 0, fit_function, "the map has no pixels");
+    if (map.data.rows() != map.grid.ny() || map.data.cols() != map.grid.nx())
+        throw_invalid_input(fit_function, ": the map's data is ", map.data.rows(), "x", map.data.cols(),
+                            " but its grid is ", map.grid.ny(), "x", map.grid.nx());
+    if (map.uncertainty.rows() != map.data.rows() || map.uncertainty.cols() != map.data.cols())
+        throw_invalid_input(fit_function, ": the map needs an uncertainty map of its shape (", map.data.rows(), "x",
+                            map.data.cols(), "), got ", map.uncertainty.rows(), "x", map.uncertainty.cols());
+    sky_map prepared = options.field_of_view ? clip_field_of_view(map, *options.field_of_view) : map;
+    if (options.downsample.to_beam) return downsample_by_beam(prepared);
+    if (options.downsample.factor != 1) return downsample(prepared, options.downsample.factor);
+    return prepared;
+}
+
+/// The likelihood's full parameter vector at the starting point: free starts,
+/// fixed values, catalogue defaults.
+inline Eigen::VectorXd full_start(const inference::parameter_set& parameters, const std::vector<std::string>& names) {
+    const Eigen::VectorXd start = parameters.start();
+    Eigen::VectorXd full(static_cast<Eigen::Index>(names.size()));
+    for (std::size_t k = 0; k < names.size(); ++k) {
+        const auto at = static_cast<Eigen::Index>(k);
+        if (parameters.is_free(names[k])) {
+            full[at] = start[static_cast<Eigen::Index>(parameters.free_index(names[k]))];
+        } else if (const auto value = parameters.fixed_value(names[k])) {
+            full[at] = *value;
+        } else {
+            throw_invalid_input(fit_function, ": the model needs parameter '", names[k],
+                                "', which has no default: give it (free or fixed)");
+        }
+    }
+    return full;
+}
+
+/// Every check of the sampler's settings that needs no model evaluation.
+inline void check_sampler_settings(const fit_sampler_settings& settings, std::size_t dim) {
+    if (const auto* e = std::get_if<ensemble_fit_settings>(&settings)) {
+        check_ensemble_options(e->options, dim, e->walkers);
+        if (e->walkers % 2 != 0 || e->walkers < 2 * dim)
+            throw_invalid_input(fit_function, ": the ensemble needs an even number of walkers, at least 2 x ", dim,
+                                " free parameters = ", 2 * dim, "; got ", e->walkers);
+        if (e->options.steps / e->options.thin < 4)
+            throw_invalid_input(fit_function, ": the ensemble keeps steps / thin = ", e->options.steps / e->options.thin,
+                                " draws per walker; at least 4 are needed for the diagnostics");
+        check_positive(fit_function, "ensemble start_scale", e->start_scale);
+    } else {
+        const auto& n = std::get<nuts_fit_settings>(settings);
+        check_argument(n.options.chains >= 1, fit_function, "NUTS needs at least 1 chain");
+        check_nuts_options(n.options.sampler, dim);
+        if (n.options.sampler.samples < 4)
+            throw_invalid_input(fit_function, ": NUTS keeps ", n.options.sampler.samples,
+                                " samples per chain; at least 4 are needed for the diagnostics");
+        check_nonnegative(fit_function, "NUTS start_scale", n.start_scale);
+    }
+}
+
+/// Start points of walkers or chains, free parameters x count, in the
+/// constrained space. With a covariance of the unconstrained parameters
+/// (non-empty `unconstrained_covariance`) they are drawn from
+/// N(u(centre), scale^2 covariance) in the unconstrained space, so they
+/// respect the priors' bounds; without, in eddy's relative ball
+/// theta (1 + 1e-3 N(0, 1)) around `centre`. A point where `is_valid` fails is
+/// pulled toward the centre by halves until it passes (the centre itself
+/// must pass).
+template <class Valid>
+Eigen::MatrixXd start_points(const inference::parameter_set& parameters, const Eigen::VectorXd& centre,
+                             const Eigen::MatrixXd& unconstrained_covariance, std::size_t count, double scale,
+                             std::uint64_t seed, const Valid& is_valid) {
+    const std::size_t dim = parameters.dim();
+    const bool in_unconstrained_space = unconstrained_covariance.size() != 0;
+    const Eigen::VectorXd centre_drawn = in_unconstrained_space ? parameters.to_unconstrained(centre) : centre;
+    const Eigen::MatrixXd drawn =
+        in_unconstrained_space
+            ? initial_positions(gaussian_start{centre_drawn, unconstrained_covariance, count, scale}, dim, seed)
+            : initial_positions(scatter_start{centre, count}, dim, seed);
+    auto to_constrained = [&](const Eigen::VectorXd& x) -> Eigen::VectorXd {
+        return in_unconstrained_space ? parameters.to_constrained(x) : x;
+    };
+    Eigen::MatrixXd points(drawn.rows(), drawn.cols());
+    for (Eigen::Index k = 0; k < drawn.cols(); ++k) {
+        Eigen::VectorXd x = drawn.col(k);
+        for (int halving = 0; halving < 60 && !is_valid(to_constrained(x)); ++halving)
+            x = centre_drawn + 0.5 * (x - centre_drawn);
+        points.col(k) = to_constrained(x);
+    }
+    return points;
+}
+
+/// Draws of one chain, draws x dim, with the periodic parameters wrapped.
+inline void wrap_draws(const inference::parameter_set& parameters, Eigen::MatrixXd& draws) {
+    Eigen::MatrixXd by_column = draws.transpose();
+    parameters.wrap_periodic(by_column);
+    draws = by_column.transpose();
+}
+
+/// A density in standardised coordinates, theta = centre + L z: an
+/// optimiser sees a posterior of unit scale in every direction.
+template <class Density>
+struct standardized_density {
+    const Density& density;
+    Eigen::VectorXd centre;
+    Eigen::MatrixXd lower;  // L
+
+    std::size_t dim() const { return density.dim(); }
+    double log_density(const Eigen::VectorXd& z) const {
+        return density.log_density(Eigen::VectorXd(centre + lower * z));
+    }
+    double log_density_gradient(const Eigen::VectorXd& z, Eigen::VectorXd& gradient) const {
+        Eigen::VectorXd theta_gradient;
+        const double value = density.log_density_gradient(Eigen::VectorXd(centre + lower * z), theta_gradient);
+        gradient = lower.transpose() * theta_gradient;
+        return value;
+    }
+};
+
+/// The MAP point. L-BFGS-B on the raw parameters crawls when their scales
+/// differ by orders of magnitude (mas offsets beside m/s velocities: a
+/// Hessian condition number ~1e12 here), so when the first search stops
+/// unconverged with a usable covariance, the search goes on in coordinates
+/// standardised by that covariance, where the posterior is nearly round, and
+/// the covariance is then estimated again at the better point.
+template <class Posterior>
+inference::map_result find_map_standardized(const Posterior& posterior, const Eigen::VectorXd& start,
+                                            const inference::map_options& settings) {
+    inference::map_options first_pass = settings;
+    first_pass.max_iterations = std::min(settings.max_iterations, 200);
+    inference::map_result first = inference::find_map(posterior, start, first_pass);
+    if (first.converged() || first.status == inference::map_status::start_not_finite) return first;
+    const Eigen::LLT<Eigen::MatrixXd> cholesky(first.covariance.covariance);
+    if (first.covariance.status != inference::covariance_status::ok || cholesky.info() != Eigen::Success) {
+        // No scale to standardise with: go on in the raw coordinates.
+        inference::map_result rest = inference::find_map(posterior, first.point, settings);
+        rest.evaluations += first.evaluations;
+        rest.iterations += first.iterations;
+        return rest;
+    }
+    const standardized_density<Posterior> round{posterior, first.point, cholesky.matrixL()};
+    inference::map_options search = settings;
+    search.covariance = false;
+    search.max_iterations = std::min(settings.max_iterations, 200);  // the final pass judges convergence
+    const auto n = static_cast<Eigen::Index>(posterior.dim());
+    const Eigen::VectorXd open = Eigen::VectorXd::Constant(n, std::numeric_limits<double>::infinity());
+    const inference::map_result refined = inference::find_map(round, Eigen::VectorXd::Zero(n), -open, open, search);
+    if (!(refined.log_density > first.log_density)) return first;
+    // A short final pass from the better point: its covariance, and the
+    // unconstrained one for NUTS.
+    inference::map_options final_pass = settings;
+    final_pass.max_iterations = std::min(settings.max_iterations, 20);
+    inference::map_result result = inference::find_map(posterior, round.centre + round.lower * refined.point, final_pass);
+    result.evaluations += first.evaluations + refined.evaluations;
+    result.iterations += first.iterations + refined.iterations;
+    return result;
+}
+
+/// The MAP step's warnings.
+inline void add_map_warnings(const inference::map_result& map, const inference::parameter_set& parameters,
+                             std::vector<std::string>& warnings) {
+    // L-BFGS-B's absolute tolerances are often out of reach on a map of
+    // thousands of pixels (log p ~ 1e4) although the point is at the optimum
+    // for any practical purpose. Judge it on the posterior's own scale: half
+    // the squared Newton decrement, g^T C g / 2 (Boyd & Vandenberghe 2004,
+    // sec. 9.5.1), is the log density still to gain; below 0.01 the point is
+    // a few hundredths of a standard deviation from the optimum.
+    const bool covariance_ok = map.covariance.status == inference::covariance_status::ok;
+    const double gain = covariance_ok && map.gradient.size() == map.point.size()
+                            ? 0.5 * map.gradient.dot(map.covariance.covariance * map.gradient)
+                            : std::numeric_limits<double>::infinity();
+    if (!map.converged() && !(gain < 0.01))
+        warnings.push_back("The MAP search did not converge (" +
+                           std::string(map.status == inference::map_status::max_iterations ? "iteration limit"
+                                                                                           : "line search failed") +
+                           (map.message.empty() ? "" : ": " + map.message) +
+                           "); the sampler starts from the best point found.");
+    std::vector<std::string> at_bound;
+    for (std::size_t j = 0; j < map.at_bound.size(); ++j)
+        if (map.at_bound[j]) at_bound.push_back(parameters.free_names()[j]);
+    if (!at_bound.empty())
+        warnings.push_back("The MAP point lies on a prior bound for " + joined_names(at_bound) +
+                           ": the prior, not the data, limits them; widen it or fix them.");
+    if (map.unconstrained_covariance.status != inference::covariance_status::ok)
+        warnings.push_back(
+            "No covariance at the MAP point (the Hessian is not positive definite or not finite): the sampler "
+            "starts in a small ball around it and NUTS adapts its metric from scratch.");
+}
+
+/// The ensemble run's summary and warnings (walkers as chains).
+inline void summarize_ensemble(const ensemble_result& run, const inference::parameter_set& parameters,
+                               const ensemble_result& unwrapped, fit_result& result) {
+    const auto walkers = static_cast<Eigen::Index>(run.walkers);
+    const auto draws = static_cast<Eigen::Index>(run.draws());
+    const auto dim = static_cast<Eigen::Index>(run.dim);
+    result.chains.assign(run.walkers, Eigen::MatrixXd(draws, dim));
+    result.log_densities.assign(run.walkers, Eigen::VectorXd(draws));
+    for (Eigen::Index d = 0; d < draws; ++d)
+        for (Eigen::Index w = 0; w < walkers; ++w) {
+            const auto walker = static_cast<std::size_t>(w);
+            result.chains[walker].row(d) = run.samples.col(d * walkers + w).transpose();
+            result.log_densities[walker][d] = run.log_densities(w, d);
+        }
+    const posterior_summary summary = summarize_draws(result.chains, parameters.free_names());
+    // emcee's autocorrelation time, on the unwrapped chain.
+    const std::vector<autocorrelation_estimate> taus = integrated_autocorrelation_times(unwrapped);
+    std::vector<std::string> high_rhat, short_chain, low_ess;
+    for (Eigen::Index j = 0; j < dim; ++j) {
+        const parameter_summary& line = summary.parameters[static_cast<std::size_t>(j)];
+        fit_parameter p{line.name, line.p16, line.p50,      line.p84,      line.mean,
+                        line.sd,   line.ess_bulk, line.ess_tail, line.rhat, taus[static_cast<std::size_t>(j)].tau};
+        if (p.rhat > 1.01) high_rhat.push_back(p.name);
+        if (!taus[static_cast<std::size_t>(j)].reliable()) short_chain.push_back(p.name);
+        if (p.ess_bulk < 400.0 || p.ess_tail < 400.0) low_ess.push_back(p.name);
+        result.parameters.push_back(std::move(p));
+    }
+    if (!run.stuck_walkers.empty())
+        result.warnings.push_back(std::to_string(run.stuck_walkers.size()) +
+                                  " walker(s) accepted almost no proposal after burn-in (stuck): they bias the "
+                                  "result; start closer to the optimum or burn in longer.");
+    if (!short_chain.empty())
+        result.warnings.push_back("The chain is shorter than 50 autocorrelation times for " + joined_names(short_chain) +
+                                  ": tau is unreliable (usually underestimated); run longer.");
+    if (!high_rhat.empty())
+        result.warnings.push_back("R-hat above 1.01 (walkers as chains) for " + joined_names(high_rhat) +
+                                  ": the walkers have not mixed; burn in and run longer.");
+    if (!low_ess.empty())
+        result.warnings.push_back("Bulk or tail ESS below 400 for " + joined_names(low_ess) +
+                                  ": the quantiles are unreliable; run longer.");
+}
+
+/// The NUTS run's summary and warnings.
+inline void summarize_nuts(const nuts_chains_result& run, const inference::parameter_set& parameters,
+                           fit_result& result) {
+    for (const nuts_result& chain : run.chains) {
+        result.chains.push_back(chain.transformed_draws);
+        Eigen::VectorXd lp(static_cast<Eigen::Index>(chain.sampling.size()));
+        for (std::size_t i = 0; i < chain.sampling.size(); ++i)
+            lp[static_cast<Eigen::Index>(i)] = chain.sampling[i].log_density;
+        result.log_densities.push_back(std::move(lp));
+    }
+    const posterior_summary summary = summarize(run, parameters.free_names(), true);
+    for (const parameter_summary& line : summary.parameters)
+        result.parameters.push_back(fit_parameter{line.name, line.p16, line.p50, line.p84, line.mean, line.sd,
+                                                  line.ess_bulk, line.ess_tail, line.rhat, std::nullopt});
+    for (const auto& warning : summary.warnings) result.warnings.push_back(warning);
+}
+
+}  // namespace detail
+
+/// Fits a rotation map with a given model family (eddy's fit_map).
+///
+/// Steps: every option is checked (throwing invalid_input naming the problem
+/// before any work); the map is clipped to the field of view and downsampled;
+/// the mask is built from the disk coordinates at the starting parameters;
+/// the MAP point is found (options.optimize) and its covariance seeds the
+/// sampler's start (and NUTS' standardisation); the chosen sampler runs;
+/// periodic parameters (PA) are wrapped into [0, 360) as eddy does; the
+/// summary, warnings and the model and residual maps at the median are built.
+///
+/// @param options the map, parameters, mask, beam, MAP and sampler settings
+/// @param family  the model: its parameter names and how they build a disk model
+/// @return the posterior summary, draws, diagnostics, warnings and maps
+/// @throws invalid_input for bad options, unknown or missing parameters,
+///         starts outside the priors, a mask keeping no pixel, or a start
+///         where the posterior density is not finite
+template <disk_model_family Family>
+fit_result fit_rotation_map(const fit_options& options, const Family& family) {
+    using clock = std::chrono::steady_clock;
+    const auto started = clock::now();
+    auto stage = [&](fit_stage s) {
+        if (options.on_stage) options.on_stage(s);
+    };
+    stage(fit_stage::preparing);
+
+    // 1. Everything that can be checked without evaluating the model.
+    const inference::parameter_set parameters(options.parameters);
+    check_argument(parameters.dim() >= 1, detail::fit_function, "no free parameter: free at least one");
+    detail::check_sampler_settings(options.sampler, parameters.dim());
+    if (options.optimize) inference::detail::check_map_options(options.map_settings);
+    sky_map map = detail::prepare_map(options);
+    const std::vector<std::string> names = family.parameter_names();
+    const Eigen::VectorXd start_full = detail::full_start(parameters, names);
+
+    // 2. The mask at the starting geometry, the likelihood and the posterior.
+    Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> mask =
+        fit_mask(map, family.template make<double>(start_full), options.mask);
+    const disk_likelihood<Family> likelihood(map, mask, family,
+                                             {.convolve_beam = options.convolve_beam, .threads = 1});
+    const detail::counting_likelihood<disk_likelihood<Family>> counted(likelihood);
+    const auto posterior = inference::make_posterior(parameters, counted);
+    const auto for_nuts = inference::unconstrained(posterior);
+    const Eigen::VectorXd start = parameters.start();
+    if (!std::isfinite(posterior.log_density(start)))
+        detail::throw_invalid_input(detail::fit_function,
+                                    ": the posterior density is not finite at the start (a model pixel inside the "
+                                    "mask is not finite there); move the start or tighten the mask");
+
+    fit_result result;
+    result.full_names = names;
+
+    // 3. The MAP step.
+    Eigen::VectorXd centre = start;
+    Eigen::MatrixXd unconstrained_covariance;
+    if (options.optimize) {
+        stage(fit_stage::optimizing);
+        result.map = detail::find_map_standardized(posterior, start, options.map_settings);
+        detail::add_map_warnings(*result.map, parameters, result.warnings);
+        if (std::isfinite(result.map->log_density)) centre = result.map->point;
+        if (result.map->unconstrained_covariance.status == inference::covariance_status::ok)
+            unconstrained_covariance = result.map->unconstrained_covariance.covariance;
+    }
+
+    // 4. The sampler.
+    stage(fit_stage::sampling);
+    const std::size_t threads = options.threads;
+    if (const auto* settings = std::get_if<ensemble_fit_settings>(&options.sampler)) {
+        const Eigen::MatrixXd walkers = detail::start_points(
+            parameters, centre, unconstrained_covariance, settings->walkers, settings->start_scale, settings->seed,
+            [&](const Eigen::VectorXd& theta) { return std::isfinite(posterior.log_density(theta)); });
+        ensemble_options run_options = settings->options;
+        run_options.threads = threads;
+        ensemble_result run = ensemble(posterior, explicit_start{walkers}, run_options, settings->seed);
+        const ensemble_result unwrapped = run;
+        parameters.wrap_periodic(run.samples);
+        stage(fit_stage::summarizing);
+        detail::summarize_ensemble(run, parameters, unwrapped, result);
+        result.sampler = std::move(run);
+    } else {
+        const auto& nuts_settings = std::get<nuts_fit_settings>(options.sampler);
+        nuts_chains_options run_options = nuts_settings.options;
+        run_options.threads = threads;
+        const bool seed_metric = unconstrained_covariance.size() != 0 &&
+                                 run_options.sampler.standardize_covariance.size() == 0 &&
+                                 run_options.sampler.inverse_metric.size() == 0;
+        if (seed_metric) {
+            run_options.sampler.standardize_covariance = unconstrained_covariance;
+            run_options.sampler.standardize_location = parameters.to_unconstrained(centre);
+        }
+        Eigen::MatrixXd inits = parameters.to_unconstrained(centre);
+        if (nuts_settings.start_scale > 0.0) {
+            const Eigen::MatrixXd points = detail::start_points(
+                parameters, centre, unconstrained_covariance, run_options.chains, nuts_settings.start_scale,
+                nuts_settings.seed, [&](const Eigen::VectorXd& theta) {
+                    Eigen::VectorXd gradient;
+                    const Eigen::VectorXd u = parameters.to_unconstrained(theta);
+                    return u.allFinite() && std::isfinite(for_nuts.log_density_gradient(u, gradient));
+                });
+            inits.resize(points.rows(), points.cols());
+            for (Eigen::Index c = 0; c < points.cols(); ++c) inits.col(c) = parameters.to_unconstrained(points.col(c));
+        }
+        nuts_chains_result run = nuts_chains(
+            for_nuts, inits, run_options, nuts_settings.seed,
+            [&parameters](const Eigen::VectorXd& u) -> Eigen::VectorXd { return parameters.to_constrained(u); });
+        for (nuts_result& chain : run.chains) detail::wrap_draws(parameters, chain.transformed_draws);
+        stage(fit_stage::summarizing);
+        detail::summarize_nuts(run, parameters, result);
+        result.sampler = std::move(run);
+    }
+
+    // 5. The model and residual maps at the median.
+    result.full_median = posterior.full_parameters(Eigen::VectorXd(result.medians()));
+    result.model = model_image(family.template make<double>(result.full_median), map.grid,
+                               {.convolve_beam = options.convolve_beam});
+    result.residual = mask.select(map.data - result.model, std::numeric_limits<double>::quiet_NaN());
+    result.fitted_map = std::move(map);
+    result.mask = std::move(mask);
+    result.log_density_evaluations = counted.values();
+    result.gradient_evaluations = counted.gradients();
+    result.wall_seconds = std::chrono::duration<double>(clock::now() - started).count();
+    return result;
+}
+
+/// Fits a rotation map with eddy's model: a flared surface when z0 is among
+/// the parameters (free or fixed), the midplane otherwise; Keplerian
+/// rotation. See the overload with a family for the steps.
+/// @throws invalid_input as that overload
+inline fit_result fit_rotation_map(const fit_options& options) {
+    bool flared = false;
+    for (const auto& p : options.parameters) flared = flared || p.name == "z0" || p.name == "psi";
+    if (flared) return fit_rotation_map(options, flared_keplerian_family{});
+    return fit_rotation_map(options, thin_keplerian_family{});
+}
+
+}  // namespace diskmc

@@ -1,0 +1,145 @@
+// The JSON configuration of examples/fit_rotation_map (examples/fit_config.hpp):
+// what it accepts, and that every mistake is refused with a message naming it.
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "../../examples/fit_config.hpp"
+#include "support/throws.hpp"
+
+namespace {
+
+using diskmc::invalid_input;
+using diskmc::testing::message_contains;
+using diskmc::examples::fit_config;
+
+fit_config parse(const std::string& text) {
+    return diskmc::examples::parse_fit_config(nlohmann::ordered_json::parse(text), "test.json", "/data");
+}
+
+void require_refused(const std::string& text, const std::string& fragment) {
+    INFO("config: " << text);
+    CHECK_THROWS_MATCHES(parse(text), invalid_input, message_contains(fragment));
+}
+
+const std::string twhya_params =
+    R"("params": {"x0": {"start": 0.0}, "PA": {"start": 151.0, "prior": {"flat": [0, 360]}},
+                 "mstar": {"start": 0.8, "prior": {"gaussian": [0.8, 0.2], "bounds": [0, 5]}},
+                 "vlsr": {"start": 2840}, "inc": 5.8, "dist": 60.1})";
+
+}  // namespace
+
+TEST_CASE("fit config: the issue's example reads into fit_options", "[fit][config]") {
+    const fit_config c = parse(R"({"map": "v0.fits", "uncertainty": "/abs/dv0.fits", "velocity_unit": "m/s",
+        "fov": 7.0, "downsample": "beam", )" + twhya_params + R"(,
+        "mask": {"r_min": 0.3, "r_max": 3.0}, "beam": false, "optimize": true,
+        "sampler": {"kind": "ensemble", "walkers": 64, "burn": 500, "steps": 2000, "seed": 7}})");
+    CHECK(*c.map == std::filesystem::path("/data/v0.fits"));  // relative to the config's folder
+    CHECK(*c.uncertainty == std::filesystem::path("/abs/dv0.fits"));
+    CHECK(*c.options.field_of_view == 7.0);
+    CHECK(c.options.downsample.to_beam);
+    REQUIRE(c.options.parameters.size() == 6);
+    // The file's order is the sampling order.
+    CHECK(c.options.parameters[0].name == "x0");
+    CHECK(c.options.parameters[1].name == "PA");
+    CHECK(c.options.parameters[1].prior->upper == 360.0);
+    CHECK(c.options.parameters[2].prior->kind == diskmc::inference::prior_kind::gaussian);
+    CHECK(c.options.parameters[2].prior->sd == 0.2);
+    CHECK(c.options.parameters[2].prior->upper == 5.0);
+    CHECK_FALSE(c.options.parameters[4].free);
+    CHECK(c.options.parameters[4].value == 5.8);
+    CHECK(c.options.mask.r_max == 3.0);
+    CHECK(c.options.optimize);
+    const auto& e = std::get<diskmc::ensemble_fit_settings>(c.options.sampler);
+    CHECK(e.walkers == 64);
+    CHECK(e.options.burn_in == 500);
+    CHECK(e.options.steps == 2000);
+    CHECK(e.seed == 7);
+}
+
+TEST_CASE("fit config: NUTS settings, and the built-in problem without a map", "[fit][config]") {
+    const fit_config c = parse(R"({"sampler": {"kind": "nuts", "chains": 2, "warmup": 300, "samples": 400,
+        "max_tree_depth": 8, "dense_mass": true, "target_accept": 0.9, "seed": 5}})");
+    CHECK_FALSE(c.map.has_value());
+    CHECK(c.options.parameters.size() == diskmc::hd163296_like::parameters().size());
+    CHECK(c.options.mask.r_min == diskmc::hd163296_like::r_min);
+    const auto& n = std::get<diskmc::nuts_fit_settings>(c.options.sampler);
+    CHECK(n.options.chains == 2);
+    CHECK(n.options.sampler.warmup == 300);
+    CHECK(n.options.sampler.samples == 400);
+    CHECK(n.options.sampler.max_tree_depth == 8);
+    CHECK(n.options.sampler.metric == diskmc::metric_kind::dense);
+    CHECK(n.options.sampler.target_accept == 0.9);
+    CHECK(n.seed == 5);
+}
+
+TEST_CASE("fit config: every mistake is refused, naming it", "[fit][config]") {
+    require_refused(R"({"maps": "v0.fits"})", "unknown key \"maps\"");
+    require_refused(R"({"mask": {"rmin": 0.3}})", "mask: unknown key \"rmin\"");
+    require_refused(R"({"sampler": {"kind": "nuts", "walkers": 64}})", "sampler: unknown key \"walkers\"");
+    require_refused(R"({"sampler": {"kind": "ensemble", "warmup": 64}})", "sampler: unknown key \"warmup\"");
+    require_refused(R"({"sampler": {"kind": "hmc"}})", "sampler.kind: must be \"ensemble\" or \"nuts\"");
+    require_refused(R"({"sampler": {"walkers": 64}})", "needs \"kind\"");
+    require_refused(R"({"sampler": {"kind": "ensemble", "walkers": "64"}})", "sampler.walkers: must be a non-negative integer");
+    require_refused(R"({"sampler": {"kind": "ensemble", "steps": -5}})", "sampler.steps: must be a non-negative integer");
+    require_refused(R"({"sampler": {"kind": "ensemble", "moves": "walk"}})", "sampler.moves");
+    require_refused(R"({"sampler": {"kind": "nuts", "dense_mass": 1}})", "dense_mass: must be true or false");
+    require_refused(R"({"downsample": 0})", "downsample: must be an integer >= 1 or \"beam\"");
+    require_refused(R"({"downsample": "half"})", "downsample");
+    require_refused(R"({"fov": "7"})", "fov: must be a number");
+    require_refused(R"({"velocity_unit": "Jy/beam"})", "velocity_unit");
+    require_refused(R"({"map": "v0.fits"})", "needs an \"uncertainty\"");
+    require_refused(R"({"uncertainty": "dv0.fits"})", "\"uncertainty\" without \"map\"");
+    require_refused(R"({"map": "v0.fits", "uncertainty": "dv0.fits"})", "needs \"params\"");
+    require_refused(R"({"params": {"mstr": {"start": 1.0}}})", "unknown parameter 'mstr'");
+    require_refused(R"({"params": {"x0": {"begin": 0.0}}})", "params.x0: unknown key \"begin\"");
+    require_refused(R"({"params": {"x0": {}}})", "params.x0: a free parameter needs a \"start\"");
+    require_refused(R"({"params": {"x0": "0"}})", "params.x0: must be a number (fixed) or an object");
+    require_refused(R"({"params": {"x0": {"start": 0, "prior": {"uniform": [0, 1]}}}})", "unknown key \"uniform\"");
+    require_refused(R"({"params": {"x0": {"start": 0, "prior": {"flat": [0, 1], "gaussian": [0, 1]}}}})",
+                    "exactly one of");
+    require_refused(R"({"params": {"x0": {"start": 0, "prior": {"flat": [1]}}}})", "prior.flat: must be a pair");
+    require_refused(R"({"params": {"x0": {"start": 2, "prior": {"flat": [-1, 1]}}}})", "'x0': start 2 lies outside");
+    require_refused(R"({"params": {"x0": {"start": 0, "prior": {"gaussian": [0, -1]}}}})", "sd must be finite and > 0");
+    require_refused(R"({"map": "${DISKMC_NO_SUCH_VARIABLE}/v0.fits", "uncertainty": "dv0.fits"})",
+                    "DISKMC_NO_SUCH_VARIABLE");
+    require_refused(R"([1, 2])", "must be a JSON object");
+}
+
+TEST_CASE("fit config: files that are missing or not JSON", "[fit][config]") {
+    const auto dir = std::filesystem::temp_directory_path() / "diskmc_fit_config_test";
+    std::filesystem::create_directories(dir);
+    CHECK_THROWS_MATCHES(diskmc::examples::read_fit_config(dir / "absent.json"), invalid_input,
+                         message_contains("absent.json: cannot open"));
+    {
+        std::ofstream(dir / "broken.json") << "{\"fov\": 7.0,";
+    }
+    CHECK_THROWS_MATCHES(diskmc::examples::read_fit_config(dir / "broken.json"), invalid_input,
+                         message_contains("broken.json: not valid JSON"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("fit config: the shipped configurations read", "[fit][config]") {
+    const std::filesystem::path configs = std::filesystem::path(DISKMC_SOURCE_DIR) / "examples" / "configs";
+    const fit_config bench = diskmc::examples::read_fit_config(configs / "hd163296_like.json");
+    CHECK_FALSE(bench.map.has_value());
+    CHECK(bench.options.parameters.size() == 12);
+    // twhya.json names its files through $DISKMC_DATA_DIR.
+    const char* saved = std::getenv("DISKMC_DATA_DIR");
+    const std::string restore = saved ? saved : "";
+    setenv("DISKMC_DATA_DIR", "/somewhere", 1);
+    const fit_config twhya = diskmc::examples::read_fit_config(configs / "twhya.json");
+    if (restore.empty())
+        unsetenv("DISKMC_DATA_DIR");
+    else
+        setenv("DISKMC_DATA_DIR", restore.c_str(), 1);
+    CHECK(*twhya.map == std::filesystem::path("/somewhere/twhya/TWHya_CO_v0.fits"));
+    CHECK(twhya.options.downsample.to_beam);
+    CHECK(*twhya.options.field_of_view == 7.0);
+    CHECK(twhya.options.parameters.size() == 7);
+}
