@@ -15,64 +15,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <random>
 #include <string>
 
 #include "bench_common.hpp"
 #include "diskmc/disk.hpp"
 #include "diskmc/inference/disk_likelihood.hpp"
-#include "diskmc/io/fits.hpp"
 
-namespace {
-
-// shared/data/bench/truth.json, in disk_family<>'s order:
-// x0, y0, inc, PA, vlsr, z0, psi, r_cavity, r_taper, q_taper, mstar, dist.
-Eigen::VectorXd truth() {
-    Eigen::VectorXd full(12);
-    full << -0.0457, -0.0359, 46.7, 312.6, 5771.0, 0.18, 1.99, 0.0, 3.06, 2.41, 1.905, 101.0;
-    return full;
-}
-Eigen::VectorXd start() {
-    Eigen::VectorXd full(12);
-    full << 0.0, 0.0, 46.7, 312.0, 5700.0, 0.25, 1.0, 0.0, 3.0, 2.0, 2.0, 101.0;
-    return full;
-}
-
-diskmc::sky_map read_bench_map(const std::filesystem::path& dir, bool beam) {
-    const std::string stem = beam ? "hd163296_like_beam_" : "hd163296_like_";
-    const auto files = diskmc::io::read_rotation_map(dir / (stem + "v0.fits"), dir / (stem + "dv0.fits"));
-    const auto& v = files.velocity;
-    diskmc::grid_header header{.nx = v.nx(), .ny = v.ny(), .cdelt1 = v.cdelt1_deg, .cdelt2 = v.cdelt2_deg};
-    if (v.beam) header.beam = diskmc::beam_shape{v.beam->bmaj_arcsec, v.beam->bmin_arcsec, v.beam->bpa_deg};
-    return diskmc::make_sky_map(header, v.data, files.uncertainty.data);
-}
-
-/// The same problem without the files: eddy's model at the truth plus the
-/// benchmark's noise law, sigma = 25 (1 + 0.15 r) m/s.
-diskmc::sky_map synthetic_bench_map(bool beam) {
-    const double pixel = 0.052 / 3600.0;
-    diskmc::grid_header header{.nx = 154, .ny = 154, .cdelt1 = -pixel, .cdelt2 = pixel,
-                               .beam = diskmc::beam_shape{0.15, 0.12, 95.0}};
-    diskmc::sky_map map = diskmc::make_sky_map(header, Eigen::ArrayXXd::Zero(154, 154), Eigen::ArrayXXd::Zero(154, 154));
-    const Eigen::ArrayXXd model = diskmc::model_image(diskmc::disk_family<>{}.make<double>(truth()), map.grid,
-                                                      {.convolve_beam = beam});
-    const auto positions = diskmc::pixel_positions_of(map.grid);
-    std::mt19937_64 rng(163296);
-    std::normal_distribution<double> normal;
-    for (Eigen::Index p = 0; p < model.size(); ++p) {
-        map.uncertainty(p) = 25.0 * (1.0 + 0.15 * std::hypot(positions.x[p], positions.y[p]));
-        map.data(p) = model(p) + map.uncertainty(p) * normal(rng);
-    }
-    return map;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     bool json = false;
     int repeats = 21;
-    std::string data_dir = std::getenv("DISKMC_DATA_DIR") ? std::getenv("DISKMC_DATA_DIR") : "";
+    std::string data_dir = diskmc::bench::default_data_dir();
     for (int k = 1; k < argc; ++k) {
         if (std::strcmp(argv[k], "--json") == 0) {
             json = true;
@@ -85,8 +38,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    const std::filesystem::path bench_dir = std::filesystem::path(data_dir) / "bench";
-    const bool from_files = !data_dir.empty() && std::filesystem::exists(bench_dir / "hd163296_like_v0.fits");
+    const bool from_files = diskmc::bench::has_bench_files(data_dir);
 
     try {
         if (!json) {
@@ -96,13 +48,13 @@ int main(int argc, char** argv) {
                         "ratio");
         }
         for (bool beam : {false, true}) {
-            const diskmc::sky_map map = from_files ? read_bench_map(bench_dir, beam) : synthetic_bench_map(beam);
+            const diskmc::sky_map map = diskmc::bench::bench_map(data_dir, beam);
             const diskmc::disk_family<> family;
-            const auto mask = diskmc::fit_mask(map, family.make<double>(start()), {.r_min = 0.3});
+            const auto mask = diskmc::fit_mask(map, family.make<double>(diskmc::bench::bench_start()), {.r_min = 0.3});
             for (std::size_t threads : {1u, 2u}) {
                 const diskmc::disk_likelihood<> likelihood(map, mask, family,
                                                            {.convolve_beam = beam, .threads = threads});
-                const Eigen::VectorXd full = truth();
+                const Eigen::VectorXd full = diskmc::bench::bench_truth();
                 double sink = 0.0;
                 Eigen::VectorXd grad;
                 const double value_s = diskmc::bench::time_repeats(repeats, [&] { sink += likelihood.log_likelihood(full); }).median;
