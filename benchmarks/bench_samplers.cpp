@@ -300,8 +300,23 @@ void add_posterior(run_row& row, const Eigen::MatrixXd& draws, const Eigen::Vect
 struct map_summary {
     inference::map_result result;
     double seconds = 0.0;
-    bool usable = false;  ///< converged, with a positive definite unconstrained covariance
+    bool usable = false;  ///< a positive definite covariance in both spaces
+    std::string status;
 };
+
+std::string map_status_name(const inference::map_result& map) {
+    std::string name;
+    switch (map.status) {
+        case inference::map_status::gradient_converged: name = "gradient converged"; break;
+        case inference::map_status::value_converged: name = "value converged"; break;
+        case inference::map_status::max_iterations: name = "max iterations"; break;
+        case inference::map_status::line_search_failed: name = "line search stopped"; break;
+        case inference::map_status::start_not_finite: name = "start not finite"; break;
+    }
+    const bool ok = map.covariance.status == inference::covariance_status::ok &&
+                    map.unconstrained_covariance.status == inference::covariance_status::ok;
+    return name + (ok ? ", covariance ok" : ", NO usable covariance");
+}
 
 run_row run_nuts(const bench_problem& problem, const run_config& config, const map_summary& map,
                  std::uint64_t seed) {
@@ -571,6 +586,7 @@ int main(int argc, char** argv) {
         std::map<std::pair<bool, int>, data_set> data_sets;
         std::map<bool, diskmc::sky_map> maps;
         std::vector<run_row> rows;
+        std::vector<std::string> failures;
         for (const auto& config : configs) {
             const auto key = std::make_pair(config.beam, config.downsample);
             if (!data_sets.count(key)) {
@@ -580,26 +596,36 @@ int main(int argc, char** argv) {
                 const auto map_start = clock_type::now();
                 set.map.result = inference::find_map(set.problem->posterior);
                 set.map.seconds = seconds_since(map_start);
-                set.map.usable = set.map.result.converged() &&
-                                 set.map.result.covariance.status == inference::covariance_status::ok &&
+                // L-BFGS may stop on a failed line search at the optimum (the
+                // noise floor of log p); the positive definite Hessian says it
+                // is a maximum either way.
+                set.map.usable = set.map.result.covariance.status == inference::covariance_status::ok &&
                                  set.map.result.unconstrained_covariance.status == inference::covariance_status::ok;
+                set.map.status = map_status_name(set.map.result);
                 // Warm-up: a short NUTS run on this data set, untimed.
                 const auto for_nuts = inference::unconstrained(set.problem->posterior);
                 diskmc::nuts_chains(for_nuts, for_nuts.to_unconstrained(set.problem->start),
                                     {.sampler = {.warmup = 20, .samples = 10, .max_tree_depth = 5}, .chains = 1}, 1);
                 std::fprintf(stderr,
-                             "[data beam=%s ds=%d: %lld pixels; MAP %s in %.1f s, %ld gradient evaluations]\n",
+                             "[data beam=%s ds=%d: %lld pixels; MAP: %s, %.1f s, %ld gradient evaluations]\n",
                              config.beam ? "yes" : "no", config.downsample,
                              static_cast<long long>(set.problem->pixels),
-                             set.map.usable ? "converged" : "NOT USABLE", set.map.seconds, set.map.result.evaluations);
+                             set.map.status.c_str(), set.map.seconds, set.map.result.evaluations);
                 data_sets.emplace(key, std::move(set));
             }
             const data_set& set = data_sets.at(key);
             std::vector<run_row> runs;
-            for (int r = 0; r < repeats; ++r) {
-                const std::uint64_t seed = 1000 + static_cast<std::uint64_t>(r);
-                runs.push_back(config.sampler == "nuts" ? run_nuts(*set.problem, config, set.map, seed)
-                                                        : run_ensemble(*set.problem, config, set.map, seed));
+            try {
+                for (int r = 0; r < repeats; ++r) {
+                    const std::uint64_t seed = 1000 + static_cast<std::uint64_t>(r);
+                    runs.push_back(config.sampler == "nuts" ? run_nuts(*set.problem, config, set.map, seed)
+                                                            : run_ensemble(*set.problem, config, set.map, seed));
+                }
+            } catch (const std::exception& e) {
+                // One configuration's failure is reported; the others still run.
+                std::fprintf(stderr, "[%s FAILED: %s]\n", config.name.c_str(), e.what());
+                failures.push_back(config.name + ": " + e.what());
+                continue;
             }
             rows.push_back(median_over_repeats(std::move(runs)));
             std::fprintf(stderr, "[%s: %.1f s, min ESS %.0f, %.1f min so far]\n", config.name.c_str(),
@@ -611,20 +637,22 @@ int main(int argc, char** argv) {
             for (const auto& [key, set] : data_sets)
                 std::printf("{\"bench\": \"samplers\", \"sampler\": \"map\", \"config\": \"map\", \"beam\": %s, "
                             "\"downsample\": %d, \"pixels\": %lld, \"wall_s\": %.6g, \"gradient_evaluations\": %ld, "
-                            "\"converged\": %s}\n",
+                            "\"status\": \"%s\", \"usable\": %s}\n",
                             key.first ? "true" : "false", key.second,
                             static_cast<long long>(set.problem->pixels), set.map.seconds,
-                            set.map.result.evaluations, set.map.usable ? "true" : "false");
+                            set.map.result.evaluations, set.map.status.c_str(), set.map.usable ? "true" : "false");
             for (const auto& row : rows) print_json(row, from_files, repeats);
         } else {
             std::printf("\nMAP (L-BFGS-B + finite-difference Hessian), once per data set:\n");
             for (const auto& [key, set] : data_sets)
                 std::printf("- beam %s, downsample %d (%lld pixels): %.1f s, %ld gradient evaluations, %s\n",
                             key.first ? "yes" : "no", key.second, static_cast<long long>(set.problem->pixels),
-                            set.map.seconds, set.map.result.evaluations, set.map.usable ? "converged" : "NOT usable");
+                            set.map.seconds, set.map.result.evaluations, set.map.status.c_str());
             print_table(rows);
+            for (const auto& failure : failures) std::printf("- FAILED %s\n", failure.c_str());
             std::printf("\nTotal %.1f min.\n", seconds_since(started) / 60.0);
         }
+        if (!failures.empty()) return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_samplers: %s\n", e.what());
         return 1;
