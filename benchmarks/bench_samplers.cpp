@@ -272,7 +272,8 @@ struct run_row {
     double max_offset_vs_reference = std::numeric_limits<double>::quiet_NaN();
     double width_ratio_low = std::numeric_limits<double>::quiet_NaN();
     double width_ratio_high = std::numeric_limits<double>::quiet_NaN();
-    std::string reference;
+    std::string reference;  ///< empty for the best run itself
+    bool compared = false;  ///< compare_with_reference has run
 };
 
 double value_of(const run_row& row, const std::string& key) {
@@ -452,6 +453,7 @@ run_row median_over_repeats(std::vector<run_row> repeats) {
 /// within 10%.
 void compare_with_reference(std::vector<run_row>& rows) {
     for (auto& row : rows) {
+        row.compared = true;
         const run_row* reference = nullptr;
         for (const auto& other : rows)
             if (other.beam == row.beam && other.downsample == row.downsample &&
@@ -477,60 +479,69 @@ std::string format_number(double value, const char* format) {
     return buffer;
 }
 
-void print_table(const std::vector<run_row>& rows) {
-    std::printf(
-        "\n| config | beam | ds | wall s | grad evals | logp evals | leapfrog mean / median | at cap | div | "
+void print_table_header(std::FILE* out) {
+    std::fprintf(
+        out,
+        "| config | beam | ds | wall s | grad evals | logp evals | leapfrog mean / median | at cap | div | "
         "min ESS | ESS/s | ESS/1k evals | grad/ESS (incl. warmup) | R-hat max | truth within 3 sd | vs best run: "
         "max |dmedian|/sd, sd ratio |\n");
-    std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for (const auto& r : rows) {
-        const bool nuts = r.sampler == "nuts";
-        std::string agreement = r.reference.empty()
-                                    ? "(best run)"
-                                    : format_number(r.max_offset_vs_reference, "%.2f") + ", " +
-                                          format_number(r.width_ratio_low, "%.2f") + "-" +
-                                          format_number(r.width_ratio_high, "%.2f");
-        std::printf("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-                    r.name.c_str(), r.beam ? "yes" : "no", r.downsample,
-                    format_number(value_of(r, "wall_s"), "%.1f").c_str(),
-                    nuts ? format_number(value_of(r, "gradient_evaluations"), "%.0f").c_str() : "-",
-                    nuts ? "-" : format_number(value_of(r, "log_density_evaluations"), "%.0f").c_str(),
-                    nuts ? (format_number(value_of(r, "leapfrog_mean"), "%.1f") + " / " +
-                            format_number(value_of(r, "leapfrog_median"), "%.0f")).c_str()
-                         : "-",
-                    nuts ? format_number(100 * value_of(r, "frac_max_depth"), "%.0f%%").c_str() : "-",
-                    nuts ? format_number(value_of(r, "divergences"), "%.0f").c_str() : "-",
-                    format_number(value_of(r, "ess_bulk_min"), "%.0f").c_str(),
-                    format_number(value_of(r, "ess_per_s"), "%.2f").c_str(),
-                    format_number(value_of(r, "ess_per_1000_evaluations"), "%.2f").c_str(),
-                    nuts ? format_number(value_of(r, "gradients_per_ess"), "%.0f").c_str() : "-",
-                    nuts ? format_number(value_of(r, "rhat_max"), "%.3f").c_str()
-                         : ("tau " + format_number(value_of(r, "tau_max"), "%.0f") +
-                            (value_of(r, "tau_reliable") > 0 ? "" : " (unreliable)")).c_str(),
-                    r.recovered ? "yes" : ("NO (" + format_number(value_of(r, "max_truth_offset_sd"), "%.1f") +
-                                           " sd)").c_str(),
-                    agreement.c_str());
-    }
+    std::fprintf(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+}
+
+void print_table_row(std::FILE* out, const run_row& r) {
+    const bool nuts = r.sampler == "nuts";
+    const std::string agreement =
+        !r.compared          ? "-"
+        : r.reference.empty() ? "(best run)"
+                            : format_number(r.max_offset_vs_reference, "%.2f") + ", " +
+                                  format_number(r.width_ratio_low, "%.2f") + "-" +
+                                  format_number(r.width_ratio_high, "%.2f");
+    std::fprintf(out, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                 r.name.c_str(), r.beam ? "yes" : "no", r.downsample,
+                 format_number(value_of(r, "wall_s"), "%.1f").c_str(),
+                 nuts ? format_number(value_of(r, "gradient_evaluations"), "%.0f").c_str() : "-",
+                 nuts ? "-" : format_number(value_of(r, "log_density_evaluations"), "%.0f").c_str(),
+                 nuts ? (format_number(value_of(r, "leapfrog_mean"), "%.1f") + " / " +
+                         format_number(value_of(r, "leapfrog_median"), "%.0f")).c_str()
+                      : "-",
+                 nuts ? format_number(100 * value_of(r, "frac_max_depth"), "%.0f%%").c_str() : "-",
+                 nuts ? format_number(value_of(r, "divergences"), "%.0f").c_str() : "-",
+                 format_number(value_of(r, "ess_bulk_min"), "%.0f").c_str(),
+                 format_number(value_of(r, "ess_per_s"), "%.2f").c_str(),
+                 format_number(value_of(r, "ess_per_1000_evaluations"), "%.2f").c_str(),
+                 nuts ? format_number(value_of(r, "gradients_per_ess"), "%.0f").c_str() : "-",
+                 nuts ? format_number(value_of(r, "rhat_max"), "%.3f").c_str()
+                      : ("tau " + format_number(value_of(r, "tau_max"), "%.0f") +
+                         (value_of(r, "tau_reliable") > 0 ? "" : " (unreliable)")).c_str(),
+                 r.recovered ? "yes"
+                             : ("NO (" + format_number(value_of(r, "max_truth_offset_sd"), "%.1f") + " sd)").c_str(),
+                 agreement.c_str());
+}
+
+void print_table(const std::vector<run_row>& rows) {
+    std::printf("\n");
+    print_table_header(stdout);
+    for (const auto& r : rows) print_table_row(stdout, r);
     std::printf("\nNotes:\n");
     for (const auto& r : rows) std::printf("- %s: %s\n", r.name.c_str(), r.note.c_str());
 }
 
-void print_json(const run_row& r, bool from_files, int repeats) {
-    std::printf("{\"bench\": \"samplers\", \"sampler\": \"%s\", \"config\": \"%s\", \"beam\": %s, "
+void print_json(std::FILE* out, const run_row& r, bool from_files, int repeats) {
+    std::fprintf(out, "{\"bench\": \"samplers\", \"sampler\": \"%s\", \"config\": \"%s\", \"beam\": %s, "
                 "\"downsample\": %d, \"pixels\": %.0f, \"repeats\": %d, \"from_files\": %s, \"recovered\": %s",
                 r.sampler.c_str(), r.name.c_str(), r.beam ? "true" : "false", r.downsample, r.pixels, repeats,
                 from_files ? "true" : "false", r.recovered ? "true" : "false");
     for (const auto& [key, value] : r.values)
-        if (std::isfinite(value)) std::printf(", \"%s\": %.6g", key.c_str(), value);
+        if (std::isfinite(value)) std::fprintf(out, ", \"%s\": %.6g", key.c_str(), value);
     if (!r.reference.empty())
-        std::printf(", \"reference\": \"%s\", \"max_median_offset_sd_vs_reference\": %.4g, "
+        std::fprintf(out, ", \"reference\": \"%s\", \"max_median_offset_sd_vs_reference\": %.4g, "
                     "\"sd_ratio_min_vs_reference\": %.4g, \"sd_ratio_max_vs_reference\": %.4g",
                     r.reference.c_str(), r.max_offset_vs_reference, r.width_ratio_low, r.width_ratio_high);
-    std::printf(", \"medians\": {");
+    std::fprintf(out, ", \"medians\": {");
     for (Eigen::Index j = 0; j < r.medians.size(); ++j)
-        std::printf("%s\"%s\": %.6g", j ? ", " : "", free_names()[static_cast<std::size_t>(j)].c_str(),
+        std::fprintf(out, "%s\"%s\": %.6g", j ? ", " : "", free_names()[static_cast<std::size_t>(j)].c_str(),
                     r.medians[j]);
-    std::printf("}}\n");
+    std::fprintf(out, "}}\n");
 }
 
 }  // namespace
@@ -585,9 +596,18 @@ int main(int argc, char** argv) {
         };
         std::map<std::pair<bool, int>, data_set> data_sets;
         std::map<bool, diskmc::sky_map> maps;
+        // The runs from p0 take longest: run them last, so that an interrupted
+        // run has the rest (the tables keep the configurations' order).
+        std::vector<std::size_t> order(configs.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_partition(order.begin(), order.end(), [&](std::size_t i) {
+            return !(configs[i].sampler == "nuts" && configs[i].start == nuts_start::seed_start);
+        });
         std::vector<run_row> rows;
+        std::vector<std::size_t> row_config;
         std::vector<std::string> failures;
-        for (const auto& config : configs) {
+        for (std::size_t index : order) {
+            const run_config& config = configs[index];
             const auto key = std::make_pair(config.beam, config.downsample);
             if (!data_sets.count(key)) {
                 if (!maps.count(config.beam)) maps.emplace(config.beam, diskmc::bench::bench_map(data_dir, config.beam));
@@ -628,10 +648,17 @@ int main(int argc, char** argv) {
                 continue;
             }
             rows.push_back(median_over_repeats(std::move(runs)));
-            std::fprintf(stderr, "[%s: %.1f s, min ESS %.0f, %.1f min so far]\n", config.name.c_str(),
-                         value_of(rows.back(), "wall_s"), value_of(rows.back(), "ess_bulk_min"),
-                         seconds_since(started) / 60.0);
+            row_config.push_back(index);
+            // Each result as it comes, so a long run interrupted keeps what it measured.
+            print_table_row(stderr, rows.back());
+            print_json(stderr, rows.back(), from_files, repeats);
+            std::fprintf(stderr, "[%.1f min so far]\n", seconds_since(started) / 60.0);
         }
+        std::vector<run_row> ordered;
+        for (std::size_t index = 0; index < configs.size(); ++index)
+            for (std::size_t k = 0; k < rows.size(); ++k)
+                if (row_config[k] == index) ordered.push_back(rows[k]);
+        rows = std::move(ordered);
         compare_with_reference(rows);
         if (json) {
             for (const auto& [key, set] : data_sets)
@@ -641,7 +668,7 @@ int main(int argc, char** argv) {
                             key.first ? "true" : "false", key.second,
                             static_cast<long long>(set.problem->pixels), set.map.seconds,
                             set.map.result.evaluations, set.map.status.c_str(), set.map.usable ? "true" : "false");
-            for (const auto& row : rows) print_json(row, from_files, repeats);
+            for (const auto& row : rows) print_json(stdout, row, from_files, repeats);
         } else {
             std::printf("\nMAP (L-BFGS-B + finite-difference Hessian), once per data set:\n");
             for (const auto& [key, set] : data_sets)
