@@ -541,6 +541,10 @@ void print_json(std::FILE* out, const run_row& r, bool from_files, int repeats) 
     for (Eigen::Index j = 0; j < r.medians.size(); ++j)
         std::fprintf(out, "%s\"%s\": %.6g", j ? ", " : "", free_names()[static_cast<std::size_t>(j)].c_str(),
                     r.medians[j]);
+    std::fprintf(out, "}, \"sds\": {");
+    for (Eigen::Index j = 0; j < r.sds.size(); ++j)
+        std::fprintf(out, "%s\"%s\": %.6g", j ? ", " : "", free_names()[static_cast<std::size_t>(j)].c_str(),
+                     r.sds[j]);
     std::fprintf(out, "}}\n");
 }
 
