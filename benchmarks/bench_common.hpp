@@ -1,9 +1,24 @@
 #pragma once
-// What every benchmark program shares: timing by medians of repeats.
+// What every benchmark program shares: timing by medians of repeats, and the
+// HD163296-like benchmark problem (shared/data/bench, see its README): its
+// truth, its start, and its maps read from FITS or built in memory.
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
 #include <vector>
+
+#include "diskmc/disk.hpp"
+#include "diskmc/fit/hd163296_like.hpp"
+#if __has_include(<fitsio.h>)
+#include "diskmc/io/fits.hpp"
+#define DISKMC_BENCH_READS_FITS 1
+#endif
 
 namespace diskmc::bench {
 
@@ -26,6 +41,50 @@ timing time_repeats(int repeats, Work&& work) {
     }
     std::sort(seconds.begin(), seconds.end());
     return {seconds[seconds.size() / 2], seconds.front()};
+}
+
+// ---------------------------------------------------------------------------
+// The HD163296-like problem.
+
+/// truth.json's "truth" and "fixed", in disk_family<>'s order: x0, y0, inc,
+/// PA, vlsr, z0, psi, r_cavity, r_taper, q_taper, mstar, dist.
+inline Eigen::VectorXd bench_truth() { return hd163296_like::full_vector(hd163296_like::truth()); }
+
+/// truth.json's "start" (the seed tutorial's p0), in the same order.
+inline Eigen::VectorXd bench_start() { return hd163296_like::full_vector(hd163296_like::start()); }
+
+/// $DISKMC_DATA_DIR, or empty (the programs' --data DIR overrides it).
+inline std::string default_data_dir() {
+    const char* env = std::getenv("DISKMC_DATA_DIR");
+    return env ? env : "";
+}
+
+/// Whether `data_dir`/bench holds the benchmark's FITS files (and this build
+/// can read them).
+inline bool has_bench_files(const std::string& data_dir) {
+#ifdef DISKMC_BENCH_READS_FITS
+    return !data_dir.empty() &&
+           std::filesystem::exists(std::filesystem::path(data_dir) / "bench" / "hd163296_like_v0.fits");
+#else
+    static_cast<void>(data_dir);
+    return false;
+#endif
+}
+
+#ifdef DISKMC_BENCH_READS_FITS
+/// The benchmark map from `bench_dir` (hd163296_like[_beam]_v0/dv0.fits).
+inline sky_map read_bench_map(const std::filesystem::path& bench_dir, bool beam) {
+    const std::string stem = beam ? "hd163296_like_beam_" : "hd163296_like_";
+    return io::to_sky_map(io::read_rotation_map(bench_dir / (stem + "v0.fits"), bench_dir / (stem + "dv0.fits")));
+}
+#endif
+
+/// The benchmark map: from `data_dir`/bench when it has the files, else built in memory.
+inline sky_map bench_map(const std::string& data_dir, bool beam) {
+#ifdef DISKMC_BENCH_READS_FITS
+    if (has_bench_files(data_dir)) return read_bench_map(std::filesystem::path(data_dir) / "bench", beam);
+#endif
+    return hd163296_like::map(beam);  // the same problem, our own noise draws
 }
 
 }  // namespace diskmc::bench

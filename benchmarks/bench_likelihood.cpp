@@ -15,28 +15,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <string>
 
 #include "bench_common.hpp"
 #include "diskmc/disk.hpp"
-#include "diskmc/fit/hd163296_like.hpp"
 #include "diskmc/inference/disk_likelihood.hpp"
-#include "diskmc/io/fits.hpp"
 
-namespace {
-
-diskmc::sky_map read_bench_map(const std::filesystem::path& dir, bool beam) {
-    const std::string stem = beam ? "hd163296_like_beam_" : "hd163296_like_";
-    return diskmc::io::to_sky_map(diskmc::io::read_rotation_map(dir / (stem + "v0.fits"), dir / (stem + "dv0.fits")));
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     bool json = false;
     int repeats = 21;
-    std::string data_dir = std::getenv("DISKMC_DATA_DIR") ? std::getenv("DISKMC_DATA_DIR") : "";
+    std::string data_dir = diskmc::bench::default_data_dir();
     for (int k = 1; k < argc; ++k) {
         if (std::strcmp(argv[k], "--json") == 0) {
             json = true;
@@ -49,8 +38,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    const std::filesystem::path bench_dir = std::filesystem::path(data_dir) / "bench";
-    const bool from_files = !data_dir.empty() && std::filesystem::exists(bench_dir / "hd163296_like_v0.fits");
+    const bool from_files = diskmc::bench::has_bench_files(data_dir);
 
     try {
         if (!json) {
@@ -60,13 +48,13 @@ int main(int argc, char** argv) {
                         "ratio");
         }
         for (bool beam : {false, true}) {
-            const diskmc::sky_map map = from_files ? read_bench_map(bench_dir, beam) : diskmc::hd163296_like::map(beam);
+            const diskmc::sky_map map = diskmc::bench::bench_map(data_dir, beam);
             const diskmc::disk_family<> family;
-            const auto mask = diskmc::fit_mask(map, family.make<double>(diskmc::hd163296_like::full_vector(diskmc::hd163296_like::start())), {.r_min = 0.3});
+            const auto mask = diskmc::fit_mask(map, family.make<double>(diskmc::bench::bench_start()), {.r_min = 0.3});
             for (std::size_t threads : {1u, 2u}) {
                 const diskmc::disk_likelihood<> likelihood(map, mask, family,
                                                            {.convolve_beam = beam, .threads = threads});
-                const Eigen::VectorXd full = diskmc::hd163296_like::full_vector(diskmc::hd163296_like::truth());
+                const Eigen::VectorXd full = diskmc::bench::bench_truth();
                 double sink = 0.0;
                 Eigen::VectorXd grad;
                 const double value_s = diskmc::bench::time_repeats(repeats, [&] { sink += likelihood.log_likelihood(full); }).median;

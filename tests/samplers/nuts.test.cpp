@@ -317,7 +317,7 @@ void check_against_recursive_reference(const Model& model, const Eigen::MatrixXd
     for (int t = 0; t < transitions; ++t) {
         CAPTURE(t);
         const detail::transition_outcome expected = reference.transition(current_a);
-        machine.start(current_b, metric, step, max_depth, 1000.0, rng_b, normal_b, uniform_b);
+        machine.start(current_b, metric, step, max_depth, 1000.0, true, rng_b, normal_b, uniform_b);
         while (machine.needs_evaluation())
             machine.resume(model.log_density_gradient(machine.pending_position(),
                                                       machine.pending_gradient()));
@@ -634,6 +634,44 @@ TEST_CASE("n_leapfrog <= 2^max_tree_depth - 1, with separate warmup and sampling
     const auto warnings = diskmc::hmc_warnings({report});
     REQUIRE_FALSE(warnings.empty());
     CHECK_THAT(warnings.back(), Catch::Contains("transitions hit the maximum tree depth of 4"));
+}
+
+TEST_CASE("fixed_tree_depth: static multinomial HMC of 2^d - 1 steps samples correctly",
+          "[nuts][depth]") {
+    // The U-turn criterion is off: every transition is the full tree, in
+    // warmup and sampling, whatever max_tree_depth says; the draws still
+    // have the target's mean and covariance.
+    const gaussian_target target = make_gaussian(diskmc::testing::log_spaced(0.5, 2.0, 6), true, 12);
+    const auto run = diskmc::nuts_chains(
+        target, target.mean,
+        nuts_chains_options{.sampler = {.warmup = scaled(400),
+                                        .samples = scaled(1000),
+                                        .max_tree_depth = 1,
+                                        .fixed_tree_depth = 3,
+                                        .metric = metric_kind::dense},
+                            .chains = 2,
+                            .threads = 1},
+        12);
+    check_gaussian_moments(run, target);
+    for (const auto& chain : run.chains) {
+        CHECK(chain.max_tree_depth == 3);
+        for (const auto* stage : {&chain.warmup, &chain.sampling})
+            for (const auto& it : *stage) {
+                if (it.divergent) continue;
+                CHECK(it.tree_depth == 3);
+                CHECK(it.n_leapfrog == 7);
+            }
+    }
+    // NUTS on the same target stops earlier than 7 steps some of the time:
+    // the option changed the trajectories.
+    const auto adaptive = diskmc::nuts_chains(
+        target, target.mean,
+        nuts_chains_options{.sampler = {.warmup = scaled(400), .samples = scaled(400),
+                                        .metric = metric_kind::dense},
+                            .chains = 1},
+        12);
+    const auto& sampling = adaptive.chains.front().sampling;
+    CHECK(std::any_of(sampling.begin(), sampling.end(), [](const auto& it) { return it.n_leapfrog != 7; }));
 }
 
 TEST_CASE("the adapted metric matches the true covariance within sampling error",
@@ -973,6 +1011,7 @@ TEST_CASE("bad input throws invalid_input before any work", "[nuts][errors]") {
     fails({.max_tree_depth = 0}, "depth 0");
     fails({.max_tree_depth = 31}, "depth 31");
     fails({.max_tree_depth_warmup = 40}, "warmup depth");
+    fails({.fixed_tree_depth = 31}, "fixed depth 31");
     fails({.max_energy_error = 0}, "energy error");
     fails({.target_accept = 1.0}, "target 1");
     fails({.target_accept = 0.0}, "target 0");

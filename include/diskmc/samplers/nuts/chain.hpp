@@ -4,6 +4,7 @@
 // run it alone or in lockstep with other chains. It never sees the model.
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -120,7 +121,8 @@ public:
           rng_(&rng),
           current_(start),
           transition_(start.position.size(),
-                      std::max(options_.max_tree_depth, warmup_depth(options_))),
+                      std::max({options_.max_tree_depth, warmup_depth(options_),
+                                options_.fixed_tree_depth})),
           step_adaptation_(options_.target_accept, options_.gamma, options_.t0, options_.kappa),
           windows_(options_.warmup, options_.init_buffer, options_.base_window,
                    options_.term_buffer),
@@ -132,7 +134,7 @@ public:
 
         const Eigen::Index dim = start.position.size();
         result_.metric = options_.metric;
-        result_.max_tree_depth = options_.max_tree_depth;
+        result_.max_tree_depth = sampling_depth(options_);
         result_.draws.resize(static_cast<Eigen::Index>(options_.samples), dim);
         if (options_.save_warmup)
             result_.warmup_draws.resize(static_cast<Eigen::Index>(options_.warmup), dim);
@@ -163,9 +165,10 @@ public:
             step *= 1.0 + options_.step_size_jitter * (2.0 * uniform_(*rng_) - 1.0);
         step_used_ = step;
         const std::size_t depth =
-            iteration_ < options_.warmup ? warmup_depth(options_) : options_.max_tree_depth;
-        transition_.start(current_, metric_, step, depth, options_.max_energy_error, *rng_,
-                          normal_, uniform_);
+            iteration_ < options_.warmup ? warmup_depth(options_) : sampling_depth(options_);
+        transition_.start(current_, metric_, step, depth, options_.max_energy_error,
+                          /*check_u_turn=*/options_.fixed_tree_depth == 0, *rng_, normal_,
+                          uniform_);
         stage_ = stage::transition;
     }
 
@@ -225,7 +228,11 @@ public:
 private:
     enum class stage { idle, search, transition };
 
+    static std::size_t sampling_depth(const nuts_options& options) {
+        return options.fixed_tree_depth > 0 ? options.fixed_tree_depth : options.max_tree_depth;
+    }
     static std::size_t warmup_depth(const nuts_options& options) {
+        if (options.fixed_tree_depth > 0) return options.fixed_tree_depth;
         return options.max_tree_depth_warmup > 0 ? options.max_tree_depth_warmup
                                                  : options.max_tree_depth;
     }

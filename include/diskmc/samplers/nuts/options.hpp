@@ -78,6 +78,16 @@ struct nuts_options {
     /// (numpyro accepts such a pair). A smaller cap keeps early warmup, before
     /// the metric is adapted, from spending 2^10 steps per iteration.
     std::size_t max_tree_depth_warmup = 0;
+    /// 0 (the default): NUTS, each trajectory grows until it makes a U-turn
+    /// or reaches the depth cap. d >= 1: static multinomial HMC instead, with
+    /// the U-turn criterion off: every transition, in warmup and sampling,
+    /// builds the whole tree of 2^d - 1 leapfrog steps (fewer only when it
+    /// diverges) and draws its state from it as NUTS does; max_tree_depth and
+    /// max_tree_depth_warmup are then ignored. The integration time is
+    /// (2^d - 1) x the adapted step size. Every chain then takes the same
+    /// number of steps, so lockstep chains never wait for each other. Must be
+    /// in [0, 30].
+    std::size_t fixed_tree_depth = 0;
     /// A leapfrog step whose energy exceeds the initial energy by more than
     /// this is a divergence: the trajectory stops there (Stan's 1000).
     double max_energy_error = 1000.0;

@@ -100,6 +100,7 @@ inline void check_nuts_options(const nuts_options& options, std::size_t dim) {
     check_in_range(f, "max_tree_depth", static_cast<double>(options.max_tree_depth), 1, 30);
     check_in_range(f, "max_tree_depth_warmup", static_cast<double>(options.max_tree_depth_warmup),
                    0, 30);
+    check_in_range(f, "fixed_tree_depth", static_cast<double>(options.fixed_tree_depth), 0, 30);
     check_positive(f, "max_energy_error", options.max_energy_error);
     check_argument(options.target_accept > 0 && options.target_accept < 1, f,
                    "target_accept must lie strictly between 0 and 1");

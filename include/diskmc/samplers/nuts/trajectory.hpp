@@ -139,8 +139,10 @@ public:
     }
 
     /// Starts a transition from `from` (position, gradient, log-density).
+    /// Without check_u_turn the tree always grows to max_depth (unless it
+    /// diverges): static multinomial HMC of 2^max_depth - 1 steps.
     void start(const sampled_point& from, const euclidean_metric& metric, double step,
-               std::size_t max_depth, double max_energy_error, Rng& rng,
+               std::size_t max_depth, double max_energy_error, bool check_u_turn, Rng& rng,
                std::normal_distribution<double>& normal,
                std::uniform_real_distribution<double>& uniform) {
         metric_ = &metric;
@@ -149,6 +151,7 @@ public:
         step_ = step;
         max_depth_ = max_depth;
         max_energy_error_ = max_energy_error;
+        check_u_turn_ = check_u_turn;
 
         phase_point& start_point = ends_[0];
         start_point.position = from.position;
@@ -265,7 +268,7 @@ private:
         if (!(current_.log_sum_weight > log_sum_weight) &&
             !(uniform() < std::exp(current_.log_sum_weight - log_sum_weight)))
             std::swap(current_.proposal, left.proposal);
-        const bool valid = joined_no_u_turn(left, current_);
+        const bool valid = !check_u_turn_ || joined_no_u_turn(left, current_);
         current_.log_sum_weight = log_sum_weight;
         current_.rho += left.rho;
         std::swap(current_.momentum_begin, left.momentum_begin);
@@ -287,9 +290,10 @@ private:
         // The old tree, in integration order, ends where the new one begins.
         const phase_point& old_far = ends_[1 - direction_];
         const bool valid =
-            no_u_turn(old_far.velocity, current_.velocity_end, rho_ + current_.rho) &&
-            no_u_turn(old_far.velocity, current_.velocity_begin, rho_ + current_.momentum_begin) &&
-            no_u_turn(old_near_velocity_, current_.velocity_end, current_.rho + old_near_momentum_);
+            !check_u_turn_ ||
+            (no_u_turn(old_far.velocity, current_.velocity_end, rho_ + current_.rho) &&
+             no_u_turn(old_far.velocity, current_.velocity_begin, rho_ + current_.momentum_begin) &&
+             no_u_turn(old_near_velocity_, current_.velocity_end, current_.rho + old_near_momentum_));
         rho_ += current_.rho;
         if (!valid || depth_ >= max_depth_) {
             finish();
@@ -311,6 +315,7 @@ private:
     double step_ = 0.0;
     std::size_t max_depth_ = 0;
     double max_energy_error_ = 0.0;
+    bool check_u_turn_ = true;
 
     phase_point ends_[2];  // [0] backward end, [1] forward end of the trajectory
     int direction_ = 1;    // the end being extended
