@@ -14,7 +14,9 @@
 //                  ess_tail, rhat[, tau]}}, "sampler": {...}, "wall_seconds",
 //                  "log_density_evaluations", "gradient_evaluations",
 //                  "warnings": [...], ...}
-//   chains.csv     every draw in CmdStan's CSV layout
+//   chains.csv     every draw in CmdStan's CSV layout, with a chain__ column
+//   chains/chain_N.csv  one CmdStan CSV file per chain (per walker for the
+//                  ensemble), for ArviZ's from_cmdstan and cmdstanpy
 //   model.fits, residual.fits   the model and data - model at the median
 //   *.png          corner, trace and data/model/residual plots, drawn by
 //                  scripts/plot_fit.py (python3-matplotlib) when available
@@ -32,6 +34,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -41,8 +44,10 @@
 
 #include "diskmc/fit.hpp"
 #include "diskmc/io/fits.hpp"
+#include "diskmc/io/stan_csv.hpp"
 #include "command_line.hpp"
 #include "fit_config.hpp"
+#include "progress_bar.hpp"
 
 namespace {
 
@@ -101,23 +106,49 @@ diskmc::sky_map load_map(const diskmc::examples::fit_config& config) {
     return diskmc::io::to_sky_map(files);
 }
 
-// ---- hooks connected at merge -------------------------------------------------
-
-/// HOOK (progress bar): the terminal progress reporter of examples/support
-/// attaches here, to the sampler's progress callback, when stderr is a
-/// terminal. Until then only the stages are announced, on a terminal.
-void attach_progress(diskmc::fit_options& options) {
-    if (!isatty(STDERR_FILENO)) return;
+/// On a terminal: the stages on stderr, and a progress bar on the sampler's
+/// progress callback (divergences and tree depth for NUTS); the first Ctrl-C
+/// stops the sampler cleanly and the draws so far are written. The bar must
+/// outlive the fit.
+std::unique_ptr<diskmc::examples::progress_bar> attach_progress(diskmc::fit_options& options) {
+    using namespace diskmc::examples;
+    if (!stderr_is_terminal()) return nullptr;
     options.on_stage = [](diskmc::fit_stage stage) {
         std::fprintf(stderr, "fit_rotation_map: %s...\n", std::string(diskmc::to_string(stage)).c_str());
     };
+    std::unique_ptr<progress_bar> bar;
+    if (auto* ensemble = std::get_if<diskmc::ensemble_fit_settings>(&options.sampler)) {
+        bar = std::make_unique<progress_bar>("ensemble", ensemble->options.burn_in + ensemble->options.steps);
+        ensemble->options.progress = ensemble_progress_bar(*bar);
+    } else {
+        auto& nuts = std::get<diskmc::nuts_fit_settings>(options.sampler);
+        const std::size_t chains = nuts.options.chains;
+        bar = std::make_unique<progress_bar>("NUTS", chains * (nuts.options.sampler.warmup + nuts.options.sampler.samples));
+        nuts.options.sampler.progress = nuts_progress_bar(*bar, chains);
+    }
+    stop_on_interrupt();
+    return bar;
 }
 
-/// HOOK (chains.csv): diskmc::io::write_stan_csv(file, ...) writes every draw
-/// in CmdStan's layout here. Returns false while the writer is not in this build.
-bool write_chains_csv(const fs::path& /*file*/, const diskmc::fit_result& /*fit*/) { return false; }
+/// chains.csv (every chain in one file, with a chain__ column) and
+/// chains/chain_N.csv (one CmdStan file per chain, per walker for the
+/// ensemble: what ArviZ's from_cmdstan and cmdstanpy read).
+void write_chains(const fs::path& file, const fs::path& folder, const diskmc::fit_result& fit,
+                  const diskmc::fit_options& options, const diskmc::io::stan_csv_options& csv) {
+    std::vector<std::string> names;
+    for (const auto& p : fit.parameters) names.push_back(p.name);
+    if (const auto* nuts = std::get_if<diskmc::nuts_chains_result>(&fit.sampler)) {
+        const auto& settings = std::get<diskmc::nuts_fit_settings>(options.sampler).options;
+        diskmc::io::write_stan_csv(file, *nuts, settings, names, csv);
+        diskmc::io::write_stan_csv_chains(folder, *nuts, settings, names, csv);
+    } else {
+        const auto& run = std::get<diskmc::ensemble_result>(fit.sampler);
+        const auto& settings = std::get<diskmc::ensemble_fit_settings>(options.sampler).options;
+        diskmc::io::write_stan_csv(file, run, settings, names, csv);
+        diskmc::io::write_stan_csv_chains(folder, run, settings, names, csv);
+    }
+}
 
-// ------------------------------------------------------------------------------
 
 nlohmann::ordered_json number_or_null(double x) {
     return std::isfinite(x) ? nlohmann::ordered_json(x) : nlohmann::ordered_json(nullptr);
@@ -215,8 +246,8 @@ diskmc::io::fits_header map_header(const diskmc::fit_result& fit, const std::str
 
 /// Writes every output under a temporary name, then renames them all; on
 /// failure removes what it wrote (and DIR, if it made it).
-std::vector<std::string> write_outputs(const fs::path& dir, const diskmc::fit_result& fit,
-                                       const diskmc::fit_options& options) {
+void write_outputs(const fs::path& dir, const diskmc::fit_result& fit,
+                                       const diskmc::fit_options& options, const diskmc::io::stan_csv_options& csv) {
     const bool made_dir = !fs::exists(dir);
     fs::create_directories(dir);
     std::vector<std::pair<fs::path, fs::path>> written;  // temporary, final
@@ -224,31 +255,29 @@ std::vector<std::string> write_outputs(const fs::path& dir, const diskmc::fit_re
         written.emplace_back(dir / (name + ".partial"), dir / name);
         return written.back().first;
     };
-    std::vector<std::string> notes;
     try {
         {
             const fs::path file = temporary("summary.json");
             std::ofstream out(file);
-            out << summary_json(fit, options).dump(2) << "\n";
+            nlohmann::ordered_json summary = summary_json(fit, options);
+            if (!csv.data_file.empty()) summary["data_map"] = csv.data_file;  // for scripts/plot_fit.py
+            out << summary.dump(2) << "\n";
             if (!out.flush()) diskmc::detail::throw_invalid_input(file.string(), ": write failed");
         }
         diskmc::io::write_fits_map(temporary("model.fits"), fit.model, map_header(fit, "model"));
         diskmc::io::write_fits_map(temporary("residual.fits"), fit.residual, map_header(fit, "data - model"));
-        if (!write_chains_csv(temporary("chains.csv"), fit)) {
-            written.pop_back();
-            notes.push_back("chains.csv not written: the CmdStan CSV writer is not in this build");
-        }
+        write_chains(temporary("chains.csv"), temporary("chains"), fit, options, csv);
+        fs::remove_all(dir / "chains");  // a folder is renamed only onto nothing
         for (const auto& [from, to] : written) fs::rename(from, to);
     } catch (...) {
         std::error_code ignored;
-        for (const auto& [from, to] : written) fs::remove(from, ignored);
+        for (const auto& [from, to] : written) fs::remove_all(from, ignored);
         if (made_dir) fs::remove(dir, ignored);
         throw;
     }
-    return notes;
 }
 
-/// HOOK (plots): scripts/plot_fit.py DIR draws the PNGs with matplotlib.
+/// scripts/plot_fit.py DIR draws the PNGs with matplotlib.
 void draw_plots(const fs::path& dir) {
     const char* from_environment = std::getenv("DISKMC_PLOT_SCRIPT");
 #ifdef DISKMC_SOURCE_DIR
@@ -260,11 +289,13 @@ void draw_plots(const fs::path& dir) {
         std::fprintf(stderr, "fit_rotation_map: plots skipped (%s not found)\n", script.c_str());
         return;
     }
-    if (std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") != 0) {
-        std::fprintf(stderr, "fit_rotation_map: plots skipped (python3 with matplotlib not found)\n");
+    // Debian's interpreter first: a python3 earlier on PATH (pyenv, conda) may lack matplotlib.
+    const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+    if (std::system((python + " -c 'import matplotlib, numpy, astropy' >/dev/null 2>&1").c_str()) != 0) {
+        std::fprintf(stderr, "fit_rotation_map: plots skipped (%s lacks matplotlib, numpy or astropy)\n", python.c_str());
         return;
     }
-    const std::string command = "python3 '" + script.string() + "' '" + dir.string() + "'";
+    const std::string command = python + " '" + script.string() + "' '" + dir.string() + "'";
     if (std::system(command.c_str()) != 0)
         std::fprintf(stderr, "fit_rotation_map: %s failed; the other outputs are written\n", command.c_str());
 }
@@ -280,14 +311,16 @@ int main(int argc, char** argv) {
         if (args.demo && args.config && config.map)
             cli.fail("--demo runs on the built-in problem; the config names a map");
         config.options.map = load_map(config);
-        attach_progress(config.options);
+        auto bar = attach_progress(config.options);
 
         const diskmc::fit_result fit = diskmc::fit_rotation_map(config.options);
+        if (bar) bar->finish();
 
-        const std::vector<std::string> notes = write_outputs(args.out, fit, config.options);
+        diskmc::io::stan_csv_options csv{.model_name = "diskmc_fit_rotation_map"};
+        if (config.map) csv.data_file = fs::absolute(*config.map).string();
+        write_outputs(args.out, fit, config.options, csv);
         print_table(fit, config.options);
         std::printf("Outputs in %s\n", args.out.c_str());
-        for (const auto& note : notes) std::fprintf(stderr, "fit_rotation_map: %s\n", note.c_str());
         if (args.plots) draw_plots(args.out);
     } catch (const std::exception& e) {
         // Name the config file unless the message already does; the library's

@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release
+# Everything on explicitly: the quick start configures the same folder with
+# only the fit program.
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DDISKMC_BUILD_TESTS=ON \
+  -DDISKMC_BUILD_EXAMPLES=ON -DDISKMC_BUILD_BENCHMARKS=ON -DDISKMC_HEADER_CHECKS=ON
 cmake --build build/release
 ctest --test-dir build/release --output-on-failure -j "$(nproc)" "$@"
