@@ -27,8 +27,9 @@ TEST_CASE("parallel_for rethrows the work's exception after joining", "[parallel
 }
 
 TEST_CASE("parallel_for reuses its threads across calls", "[parallel]") {
-    // The pool keeps its workers: over many calls only a few threads ever
-    // start (a thread per call would start 50, each re-growing its tapes).
+    // The pool keeps its workers: over many calls only the threads of the
+    // pool take part (a thread per call would start 50, each re-growing its
+    // tapes); the bound leaves room for workers other tests added.
     std::atomic<int> fresh_threads{0};
     for (int call = 0; call < 50; ++call) {
         diskmc::parallel_for(64, 2, [&](std::size_t) {
@@ -37,7 +38,7 @@ TEST_CASE("parallel_for reuses its threads across calls", "[parallel]") {
             fresh = false;
         });
     }
-    CHECK(fresh_threads < 10);
+    CHECK(fresh_threads < 25);
 }
 
 TEST_CASE("a nested parallel_for runs inline on the calling thread", "[parallel]") {
