@@ -263,7 +263,7 @@ TEST_CASE("var edge conventions keep gradients finite where the limit exists", "
     }
 }
 
-TEST_CASE("var constants record nothing; comparisons and limits behave like double", "[autodiff][var]") {
+TEST_CASE("var constants record nothing, and comparisons and limits behave like double", "[autodiff][var]") {
     diskmc::autodiff::detail::tape_scope scope;
     auto& tape = scope.get();
     const var c = 2.0;

@@ -85,7 +85,7 @@ TEST_CASE("a chain shorter than 50 tau gets a status, not an exception",
     CHECK(integrated_autocorrelation_time(x, {.minimum_length_in_tau = 5.0}).reliable());
 }
 
-TEST_CASE("constant walkers are left out; an all-constant trace has no tau",
+TEST_CASE("constant walkers are left out, an all-constant trace has no tau",
           "[diagnostics][autocorrelation]") {
     Eigen::MatrixXd x = ar1_series(0.5, 5000, 4, 5);
     const double with_all = integrated_autocorrelation_time(x).tau;

@@ -257,7 +257,7 @@ TEST_CASE("transforms round-trip exactly and carry the right log-Jacobian", "[in
     }
 }
 
-TEST_CASE("periodic parameters wrap to [0, period) as eddy's PA", "[inference][parameters]") {
+TEST_CASE("periodic parameters wrap into 0 <= x < period as eddy's PA", "[inference][parameters]") {
     const parameter_set set({free_parameter("mstar", 2.0), free_parameter("PA", 133.0)});
     Eigen::MatrixXd draws(2, 6);
     draws << 1, 2, 3, 4, 5, 6,  //

@@ -71,7 +71,7 @@ TEST_CASE("a written map reads back with its header", "[io][fits]") {
     CHECK((map.data == image || (map.data.isNaN() && image.isNaN())).all());
 }
 
-TEST_CASE("km/s maps are converted to m/s; other units need the caller's word", "[io][fits]") {
+TEST_CASE("km/s maps are converted to m/s, other units need the caller's word", "[io][fits]") {
     const fs::path dir = scratch_dir();
     write_raw(dir / "kms.fits", {4, 2}, {{"CDELT1", -1e-5}, {"CDELT2", 1e-5}}, "km/s");
     const auto kms = read_fits_map(dir / "kms.fits");
@@ -88,7 +88,7 @@ TEST_CASE("km/s maps are converted to m/s; other units need the caller's word", 
     CHECK_THROWS_AS(read_fits_map(dir / "nounit.fits"), invalid_input);
 }
 
-TEST_CASE("a cube with one plane reads as a map; more planes do not", "[io][fits]") {
+TEST_CASE("a cube with one plane reads as a map, more planes do not", "[io][fits]") {
     const fs::path dir = scratch_dir();
     write_raw(dir / "cube1.fits", {4, 3, 1}, {{"CDELT1", -1e-5}, {"CDELT2", 1e-5}}, "m/s");
     const auto map = read_fits_map(dir / "cube1.fits");

@@ -716,7 +716,7 @@ TEST_CASE("the adapted metric matches the true covariance within sampling error"
     }
 }
 
-TEST_CASE("Stan's fixed shrinkage inflates tiny variances; the scale-relative rule does not",
+TEST_CASE("Stan's fixed shrinkage inflates tiny variances, the scale-relative rule does not",
           "[nuts][adaptation]") {
     Eigen::VectorXd sds(4);
     sds << 1e-4, 1e-2, 1.0, 1e2;
