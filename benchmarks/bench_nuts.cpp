@@ -60,14 +60,21 @@ double now_seconds() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// The work count that makes one evaluation cost about `microseconds`.
+// The work count that makes one evaluation cost about `microseconds`,
+// measured on the evaluation itself (the whole call, at a point away from the
+// mean) with the work doubled until a call takes at least half the target.
 std::size_t calibrate_work(const gaussian_target& target, double microseconds) {
-    costly_gaussian model{&target, 20000};
+    const Eigen::VectorXd x = target.mean + Eigen::VectorXd::Ones(target.dim());
     Eigen::VectorXd gradient;
-    const double start = now_seconds();
-    for (int i = 0; i < 50; ++i) model.log_density_gradient(target.mean, gradient);
-    const double per_unit = (now_seconds() - start) / (50.0 * 20000.0);
-    return static_cast<std::size_t>(microseconds * 1e-6 / per_unit);
+    volatile double keep = 0.0;
+    for (std::size_t work = 64;; work *= 2) {
+        const costly_gaussian model{&target, work};
+        const double start = now_seconds();
+        for (int i = 0; i < 20; ++i) keep = keep + model.log_density_gradient(x, gradient);
+        const double call_us = (now_seconds() - start) / 20.0 * 1e6;
+        if (call_us >= 0.5 * microseconds || work >= (std::size_t{1} << 28))
+            return std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(work) * microseconds / call_us));
+    }
 }
 
 double median(std::vector<double> values) {
