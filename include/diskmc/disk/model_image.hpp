@@ -25,6 +25,23 @@ namespace detail {
 /// (measured in benchmarks/bench_model.cpp).
 inline constexpr Eigen::Index pixel_tile_size = 64;
 
+/// Copies `count` <= Size pixel offsets from `start` into fixed-size tiles; a
+/// partial tile is padded with a real pixel (so the padding lanes compute
+/// finite values, which the caller ignores).
+template <int Size>
+void load_tile(const Eigen::ArrayXd& x, const Eigen::ArrayXd& y, Eigen::Index start, Eigen::Index count,
+               Eigen::Array<double, Size, 1>& x_tile, Eigen::Array<double, Size, 1>& y_tile) {
+    if (count == Size) {
+        x_tile = x.segment<Size>(start);
+        y_tile = y.segment<Size>(start);
+    } else {
+        x_tile.setConstant(x[start]);
+        y_tile.setConstant(y[start]);
+        x_tile.head(count) = x.segment(start, count);
+        y_tile.head(count) = y.segment(start, count);
+    }
+}
+
 }  // namespace detail
 
 /// The model line-of-sight velocity (m/s) at sky offsets (x[k], y[k]) in arcsec.
@@ -47,15 +64,7 @@ void line_of_sight_velocity(const disk_projection<T, Surface, Rotation, Thin>& p
         tile_values x_tile, y_tile;
         for (Eigen::Index start = 0; start < n; start += tile) {
             const Eigen::Index count = std::min(tile, n - start);
-            if (count == tile) {
-                x_tile = x.segment<tile>(start);
-                y_tile = y.segment<tile>(start);
-            } else {  // the last, partial tile: pad with a real pixel
-                x_tile.setConstant(x[start]);
-                y_tile.setConstant(y[start]);
-                x_tile.head(count) = x.segment(start, count);
-                y_tile.head(count) = y.segment(start, count);
-            }
+            detail::load_tile(x, y, start, count, x_tile, y_tile);
             const tile_values v = projection.line_of_sight_velocity(x_tile, y_tile);
             out.segment(start, count) = v.head(count);
         }

@@ -389,12 +389,9 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
         stage(fit_stage::optimizing);
         result.map = detail::find_map_standardized(posterior, start, options.map_settings);
         detail::add_map_warnings(*result.map, parameters, result.warnings);
-        if (std::isfinite(result.map->log_density)) centre = result.map->point;
-        // A MAP point on a prior bound maps to +-infinity in the unconstrained
-        // space the starts are drawn in: start from find_map's point just inside.
-        const Eigen::VectorXd& inside = result.map->unconstrained_point;
-        if (!parameters.to_unconstrained(centre).allFinite() && inside.size() == centre.size() && inside.allFinite())
-            centre = parameters.to_constrained(inside);
+        // Starts are drawn in the unconstrained space, where a MAP point on a
+        // prior bound would be at infinity.
+        if (std::isfinite(result.map->log_density)) centre = parameters.inside_bounds(result.map->point);
         if (result.map->unconstrained_covariance.status == inference::covariance_status::ok)
             unconstrained_covariance = result.map->unconstrained_covariance.covariance;
     }

@@ -369,16 +369,8 @@ private:
             const Eigen::Index chunk_end = std::min(chunk_start + detail::pixels_per_chunk, n);
             for (Eigen::Index start = chunk_start; start < chunk_end; start += adjoint_tile_size) {
                 const Eigen::Index count = std::min(adjoint_tile_size, chunk_end - start);
-                if (count == adjoint_tile_size) {
-                    x_tile = x.segment<adjoint_tile_size>(start);
-                    y_tile = y.segment<adjoint_tile_size>(start);
-                } else {  // the last, partial tile: padded with a real pixel, seeded 0
-                    x_tile.setConstant(x[start]);
-                    y_tile.setConstant(y[start]);
-                    x_tile.head(count) = x.segment(start, count);
-                    y_tile.head(count) = y.segment(start, count);
-                    seed.setZero();
-                }
+                detail::load_tile(x, y, start, count, x_tile, y_tile);
+                if (count < adjoint_tile_size) seed.setZero();  // the padding lanes take no part
                 const adjoint_tile& model = work.forward(x_tile, y_tile);
                 chunk_values[c] += seed_of(start, count, model.data(), seed.data());
                 if (!(seed != 0.0).any()) continue;  // e.g. beam pixels far from the mask

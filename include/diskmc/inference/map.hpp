@@ -350,13 +350,7 @@ map_result find_map(const posterior<Stored>& target, const Eigen::VectorXd& star
     map_result result = find_map(target, start, lower, upper, options);
     if (result.status == map_status::start_not_finite || !options.covariance) return result;
 
-    Eigen::VectorXd inside = result.point;
-    for (Eigen::Index j = 0; j < inside.size(); ++j) {
-        const bool finite_box = std::isfinite(lower[j]) && std::isfinite(upper[j]);
-        const double nudge = 1e-6 * (finite_box ? upper[j] - lower[j] : std::max(std::abs(inside[j]), 1.0));
-        if (inside[j] <= lower[j]) inside[j] = lower[j] + nudge;
-        if (inside[j] >= upper[j]) inside[j] = upper[j] - nudge;
-    }
+    const Eigen::VectorXd inside = parameters.inside_bounds(result.point);
     result.unconstrained_point = parameters.to_unconstrained(inside);
     const auto for_nuts = unconstrained(target);
     const Eigen::VectorXd unbounded = Eigen::VectorXd::Constant(inside.size(), std::numeric_limits<double>::infinity());

@@ -282,6 +282,22 @@ public:
         return x;
     }
 
+    /// theta with every component on (or beyond) a prior bound moved just
+    /// inside it, by 1e-6 of the prior's width (or of max(|theta|, 1) for a
+    /// half-open prior): the unconstrained transforms map a bound to
+    /// +-infinity. Components inside are returned unchanged.
+    Eigen::VectorXd inside_bounds(Eigen::VectorXd theta) const {
+        for (std::size_t i = 0; i < dim(); ++i) {
+            const auto j = static_cast<Eigen::Index>(i);
+            const double lower = free_[i].prior.lower, upper = free_[i].prior.upper;
+            const bool finite_box = std::isfinite(lower) && std::isfinite(upper);
+            const double nudge = 1e-6 * (finite_box ? upper - lower : std::max(std::abs(theta[j]), 1.0));
+            if (theta[j] <= lower) theta[j] = lower + nudge;
+            if (theta[j] >= upper) theta[j] = upper - nudge;
+        }
+        return theta;
+    }
+
     /// Sum of the free parameters' log priors at theta (constrained space),
     /// normalised as prior.hpp documents; -infinity outside the support.
     /// Fixed parameters contribute nothing.
