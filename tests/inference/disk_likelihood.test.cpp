@@ -35,10 +35,10 @@ Eigen::VectorXd full_vector(double inc, double pa, double mstar, double vlsr, do
 
 /// A small non-square noisy map of the flared model, with a beam, NaN data in
 /// a corner and a zero uncertainty, for the gradient tests.
-sky_map synthetic_map(const Eigen::VectorXd& truth) {
-    const grid_header header{.nx = 36, .ny = 30, .cdelt1 = -0.1 / 3600, .cdelt2 = 0.1 / 3600,
+sky_map synthetic_map(const Eigen::VectorXd& truth, Eigen::Index nx = 36, Eigen::Index ny = 30) {
+    const grid_header header{.nx = nx, .ny = ny, .cdelt1 = -0.1 / 3600, .cdelt2 = 0.1 / 3600,
                              .beam = beam_shape{.bmaj = 0.3, .bmin = 0.22, .bpa = 35.0}};
-    sky_map map = make_sky_map(header, Eigen::ArrayXXd::Zero(30, 36), Eigen::ArrayXXd::Zero(30, 36));
+    sky_map map = make_sky_map(header, Eigen::ArrayXXd::Zero(ny, nx), Eigen::ArrayXXd::Zero(ny, nx));
     const disk_family<> family;
     const Eigen::ArrayXXd model = model_image(family.make<double>(truth), map.grid);
     std::mt19937_64 rng(7);
@@ -252,9 +252,10 @@ TEST_CASE("a user's own surface takes the tile autodiff path", "[inference][like
 
 TEST_CASE("the likelihood does not depend on the thread count", "[inference][likelihood]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
-    const sky_map map = synthetic_map(truth);
+    const sky_map map = synthetic_map(truth, 90, 80);  // several chunks of pixels, so threads split the work
     const disk_family<> family;
     const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.0, .r_max = 10.0});
+    REQUIRE(mask.count() > 2 * detail::pixels_per_chunk);
     for (bool beam : {false, true}) {
         for (gradient_path path : {gradient_path::automatic, gradient_path::tile_autodiff}) {
             INFO((beam ? "beam, " : "no beam, ") << (path == gradient_path::automatic ? "automatic" : "tile autodiff"));
