@@ -26,15 +26,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <numbers>
 #include <string_view>
 #include <utility>
 
 #include "diskmc/detail/eigen.hpp"
+#include "diskmc/detail/thread_buffers.hpp"
 #include "diskmc/disk/sky_grid.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/math/functions.hpp"
+#include "diskmc/parallel/parallel_for.hpp"
 
 #include "diskmc/detail/vectorised_code_begin.hpp"  // g++ 12 false positive: see there
 
@@ -100,45 +103,67 @@ namespace detail {
 /// Output rows computed together: their partial sums stay in SIMD registers
 /// while every kernel tap is applied (4 AVX-512 or 8 AVX registers).
 inline constexpr Eigen::Index convolution_block_rows = 32;
+/// Output columns handed to a thread at a time.
+inline constexpr Eigen::Index convolution_columns_per_task = 8;
 
 /// out(j, i) = sum_{a,b} weights(a, b) padded(j + a, i + b). `padded` comes
-/// from zero_padded (tall enough for whole blocks of rows); columns are
+/// from pad_with_zeros (tall enough for whole blocks of rows); columns are
 /// contiguous, so each block of output rows is a run of SIMD fused
-/// multiply-adds over unaligned loads.
+/// multiply-adds over unaligned loads. Columns are shared among `threads`
+/// (each output is computed the same way whatever their number).
 inline void correlate_padded(const Eigen::ArrayXXd& padded, const Eigen::ArrayXXd& weights,
-                             Eigen::ArrayXXd& out) {
+                             Eigen::ArrayXXd& out, std::size_t threads) {
     constexpr Eigen::Index block_rows = convolution_block_rows;
     using block = Eigen::Array<double, block_rows, 1>;
     const Eigen::Index rows = out.rows(), cols = out.cols(), n = weights.rows();
     const Eigen::Index stride = padded.rows();
-    for (Eigen::Index i = 0; i < cols; ++i) {
-        for (Eigen::Index j = 0; j < rows; j += block_rows) {
-            block sum = block::Zero();
-            for (Eigen::Index b = 0; b < n; ++b) {
-                const double* source = padded.data() + (i + b) * stride + j;
-                const double* column = weights.data() + b * n;
-                for (Eigen::Index a = 0; a < n; ++a)
-                    sum += column[a] * Eigen::Map<const block>(source + a);
+    const Eigen::Index tasks = (cols + convolution_columns_per_task - 1) / convolution_columns_per_task;
+    parallel_for(static_cast<std::size_t>(tasks), threads, [&](std::size_t task) {
+        const Eigen::Index first = static_cast<Eigen::Index>(task) * convolution_columns_per_task;
+        const Eigen::Index last = std::min(first + convolution_columns_per_task, cols);
+        for (Eigen::Index i = first; i < last; ++i) {
+            for (Eigen::Index j = 0; j < rows; j += block_rows) {
+                block sum = block::Zero();
+                for (Eigen::Index b = 0; b < n; ++b) {
+                    const double* source = padded.data() + (i + b) * stride + j;
+                    const double* column = weights.data() + b * n;
+                    for (Eigen::Index a = 0; a < n; ++a)
+                        sum += column[a] * Eigen::Map<const block>(source + a);
+                }
+                const Eigen::Index count = std::min(block_rows, rows - j);
+                out.col(i).segment(j, count) = sum.head(count);
             }
-            const Eigen::Index count = std::min(block_rows, rows - j);
-            out.col(i).segment(j, count) = sum.head(count);
         }
-    }
+    });
 }
 
-/// `image` on a zero plane with `half` zeros on every side (and extra zero
-/// rows at the bottom up to whole blocks of rows), NaN set to 0. Sets
-/// `any_missing` when the image has a NaN.
-inline Eigen::ArrayXXd zero_padded(const Eigen::ArrayXXd& image, Eigen::Index half,
-                                   bool& any_missing) {
+/// Makes `padded` `image` on a zero plane, with `half` zeros on every side
+/// and extra zero rows at the bottom up to whole blocks of rows, NaN set to
+/// 0; reuses its storage when the shape is unchanged. Returns whether the
+/// image has a NaN.
+template <class Image>
+bool pad_with_zeros(const Eigen::ArrayBase<Image>& image, Eigen::Index half, Eigen::ArrayXXd& padded) {
     constexpr Eigen::Index block_rows = convolution_block_rows;
-    const Eigen::Index whole_rows = (image.rows() + block_rows - 1) / block_rows * block_rows;
-    Eigen::ArrayXXd padded = Eigen::ArrayXXd::Zero(whole_rows + 2 * half, image.cols() + 2 * half);
-    const auto missing = image.isNaN();
-    any_missing = missing.any();
-    padded.block(half, half, image.rows(), image.cols()) = missing.select(0.0, image);
-    return padded;
+    const Eigen::Index rows = image.rows(), cols = image.cols();
+    const Eigen::Index whole_rows = (rows + block_rows - 1) / block_rows * block_rows;
+    padded.resize(whole_rows + 2 * half, cols + 2 * half);
+    padded.topRows(half).setZero();
+    padded.bottomRows(padded.rows() - half - rows).setZero();
+    padded.leftCols(half).setZero();
+    padded.rightCols(half).setZero();
+    const bool any_missing = image.isNaN().any();
+    if (any_missing)
+        padded.block(half, half, rows, cols) = image.isNaN().select(0.0, image);
+    else
+        padded.block(half, half, rows, cols) = image;
+    return any_missing;
 }
+
+/// beam_convolution's scratch, reused per thread (detail/thread_buffers.hpp).
+struct beam_buffers {
+    Eigen::ArrayXXd padded;       // the zero-padded input of a correlation
+    Eigen::ArrayXXd denominator;  // the normalisation, when pixels are missing
+};
 
 }  // namespace detail
 
@@ -161,19 +186,19 @@ public:
     const Eigen::ArrayXXd& kernel() const { return kernel_; }
 
     /// out = A image. NaN pixels are missing and NaN in `out`; the outside of
-    /// the image counts as zeros. `out` is resized.
-    void apply(const Eigen::ArrayXXd& image, Eigen::ArrayXXd& out) const {
-        const Eigen::Index half = kernel_.rows() / 2;
-        bool any_missing = false;
-        const Eigen::ArrayXXd padded = detail::zero_padded(image, half, any_missing);
+    /// the image counts as zeros. `out` is resized (no allocation when its
+    /// shape is already right); `threads` share the columns (0: all cores).
+    void apply(const Eigen::ArrayXXd& image, Eigen::ArrayXXd& out, std::size_t threads = 1) const {
+        auto& buffers = detail::thread_buffers<detail::beam_buffers>();
+        const bool any_missing = detail::pad_with_zeros(image, half(), buffers.padded);
         out.resize(image.rows(), image.cols());
         // True convolution: sum_k K(k) v(p - k) = correlation with the flipped kernel.
-        detail::correlate_padded(padded, flipped_, out);
+        detail::correlate_padded(buffers.padded, flipped_, out, threads);
         if (!any_missing) {
             out /= sum_;
             return;
         }
-        const Eigen::ArrayXXd denominator = sum_ - missing_weight(image, flipped_);
+        const Eigen::ArrayXXd& denominator = denominators(image, buffers, threads);
         out = image.isNaN().select(std::numeric_limits<double>::quiet_NaN(), out / denominator);
     }
 
@@ -187,25 +212,25 @@ public:
     /// out = A^T cotangent, for A linearised at `image` (its NaN pattern sets
     /// which pixels are missing). Entries of `cotangent` at missing pixels are
     /// ignored (those outputs are NaN constants); `out` is 0 there.
-    /// <A x, y> = <x, A^T y> over the non-missing pixels.
+    /// <A x, y> = <x, A^T y> over the non-missing pixels. `out` and `threads`
+    /// as in apply.
     void apply_adjoint(const Eigen::ArrayXXd& image, const Eigen::ArrayXXd& cotangent,
-                       Eigen::ArrayXXd& out) const {
+                       Eigen::ArrayXXd& out, std::size_t threads = 1) const {
         check_argument(cotangent.rows() == image.rows() && cotangent.cols() == image.cols(),
                        "beam_convolution::apply_adjoint", "cotangent and image shapes differ");
-        const Eigen::Index half = kernel_.rows() / 2;
-        const auto missing = image.isNaN();
-        Eigen::ArrayXXd scaled;
-        if (missing.any()) {
-            const Eigen::ArrayXXd denominator = sum_ - missing_weight(image, flipped_);
-            scaled = missing.select(0.0, cotangent / denominator);
+        auto& buffers = detail::thread_buffers<detail::beam_buffers>();
+        const bool any_missing = image.isNaN().any();
+        if (any_missing) {
+            const Eigen::ArrayXXd& denominator = denominators(image, buffers, threads);
+            detail::pad_with_zeros(image.isNaN().select(0.0, cotangent / denominator), half(),
+                                   buffers.padded);
         } else {
-            scaled = cotangent / sum_;
+            detail::pad_with_zeros(cotangent / sum_, half(), buffers.padded);
         }
-        bool ignored = false;
-        const Eigen::ArrayXXd padded = detail::zero_padded(scaled, half, ignored);
         out.resize(image.rows(), image.cols());
-        detail::correlate_padded(padded, kernel_, out);  // C^T: correlation with K itself
-        out = missing.select(0.0, out);
+        // C^T: correlation with K itself.
+        detail::correlate_padded(buffers.padded, kernel_, out, threads);
+        if (any_missing) out = image.isNaN().select(0.0, out);
     }
 
     /// A^T cotangent (see apply_adjoint).
@@ -257,16 +282,17 @@ public:
     }
 
 private:
-    // sum_q K(p - q) over the missing pixels q: the weight the denominator loses.
-    Eigen::ArrayXXd missing_weight(const Eigen::ArrayXXd& image,
-                                   const Eigen::ArrayXXd& flipped) const {
-        const Eigen::Index half = kernel_.rows() / 2;
-        bool ignored = false;
-        const Eigen::ArrayXXd indicator = image.isNaN().cast<double>();
-        const Eigen::ArrayXXd padded = detail::zero_padded(indicator, half, ignored);
-        Eigen::ArrayXXd weight(image.rows(), image.cols());
-        detail::correlate_padded(padded, flipped, weight);
-        return weight;
+    Eigen::Index half() const { return kernel_.rows() / 2; }
+
+    // D(p) = sum_q K(p - q) over the pixels q that are not missing, into
+    // buffers.denominator (its padded buffer is overwritten).
+    const Eigen::ArrayXXd& denominators(const Eigen::ArrayXXd& image, detail::beam_buffers& buffers,
+                                        std::size_t threads) const {
+        detail::pad_with_zeros(image.isNaN().cast<double>(), half(), buffers.padded);
+        buffers.denominator.resize(image.rows(), image.cols());
+        detail::correlate_padded(buffers.padded, flipped_, buffers.denominator, threads);
+        buffers.denominator = sum_ - buffers.denominator;
+        return buffers.denominator;
     }
 
     Eigen::ArrayXXd kernel_;

@@ -44,6 +44,27 @@ void load_tile(const Eigen::ArrayXd& x, const Eigen::ArrayXd& y, Eigen::Index st
 
 }  // namespace detail
 
+namespace detail {
+
+/// The model line-of-sight velocity of pixels [start, start + count) of
+/// (x, y) into out[0 .. count), on vectorised tiles of pixels.
+template <class Surface, class Rotation, bool Thin>
+void line_of_sight_velocity_of_range(const disk_projection<double, Surface, Rotation, Thin>& projection,
+                                     const Eigen::ArrayXd& x, const Eigen::ArrayXd& y, Eigen::Index start,
+                                     Eigen::Index count, double* out) {
+    constexpr Eigen::Index tile = pixel_tile_size;
+    using tile_values = Eigen::Array<double, tile, 1>;
+    tile_values x_tile, y_tile;
+    for (Eigen::Index offset = 0; offset < count; offset += tile) {
+        const Eigen::Index width = std::min(tile, count - offset);
+        load_tile(x, y, start + offset, width, x_tile, y_tile);
+        const tile_values v = projection.line_of_sight_velocity(x_tile, y_tile);
+        Eigen::Map<Eigen::ArrayXd>(out + offset, width) = v.head(width);
+    }
+}
+
+}  // namespace detail
+
 /// The model line-of-sight velocity (m/s) at sky offsets (x[k], y[k]) in arcsec.
 /// With double parameters the per-pixel code runs on tiles of pixels as Eigen
 /// arrays (vectorised); with any other scalar type it runs one pixel at a time.
@@ -59,15 +80,7 @@ void line_of_sight_velocity(const disk_projection<T, Surface, Rotation, Thin>& p
     const Eigen::Index n = x.size();
     out.resize(n);
     if constexpr (std::is_same_v<T, double>) {
-        constexpr Eigen::Index tile = detail::pixel_tile_size;
-        using tile_values = Eigen::Array<double, tile, 1>;
-        tile_values x_tile, y_tile;
-        for (Eigen::Index start = 0; start < n; start += tile) {
-            const Eigen::Index count = std::min(tile, n - start);
-            detail::load_tile(x, y, start, count, x_tile, y_tile);
-            const tile_values v = projection.line_of_sight_velocity(x_tile, y_tile);
-            out.segment(start, count) = v.head(count);
-        }
+        detail::line_of_sight_velocity_of_range(projection, x, y, 0, n, out.data());
     } else {
         for (Eigen::Index k = 0; k < n; ++k)
             out[k] = projection.line_of_sight_velocity(T(x[k]), T(y[k]));

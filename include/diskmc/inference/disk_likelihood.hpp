@@ -38,6 +38,7 @@
 #include "diskmc/autodiff/gradient.hpp"
 #include "diskmc/autodiff/tile_tape.hpp"
 #include "diskmc/autodiff/var.hpp"
+#include "diskmc/detail/thread_buffers.hpp"
 #include "diskmc/disk/beam.hpp"
 #include "diskmc/disk/model_adjoint.hpp"
 #include "diskmc/disk/model_image.hpp"
@@ -78,6 +79,15 @@ inline constexpr Eigen::Index gradient_tile_size = 128;
 /// Pixels per unit of work handed to a thread; fixed, so sums are added in
 /// the same order whatever the thread count.
 inline constexpr Eigen::Index pixels_per_chunk = 2048;
+
+/// disk_likelihood's image-sized scratch with the beam on, reused per thread
+/// (detail/thread_buffers.hpp).
+struct beam_likelihood_buffers {
+    Eigen::ArrayXXd model;      // the unconvolved model at every grid pixel
+    Eigen::ArrayXXd convolved;  // the model convolved with the beam
+    Eigen::ArrayXXd cotangent;  // d log L / d convolved
+    Eigen::ArrayXXd seed;       // d log L / d model
+};
 
 
 /// eddy's beam convolution for scalars without a vectorised path (the
@@ -233,14 +243,14 @@ public:
         // With the beam: the model on the whole grid, convolved; the chi^2's
         // adjoint scattered onto the grid and pushed back through the
         // convolution's adjoint; then the per-pixel sweep with that seed.
-        const Eigen::ArrayXXd raw = grid_model(full);
-        Eigen::ArrayXXd convolved;
-        convolution_->apply(raw, convolved);
-        Eigen::ArrayXXd cotangent = Eigen::ArrayXXd::Zero(ny_, nx_);
+        auto& buffers = detail::thread_buffers<detail::beam_likelihood_buffers>();
+        grid_model(full, buffers.model);
+        convolution_->apply(buffers.model, buffers.convolved, options_.threads);
+        buffers.cotangent.setZero(ny_, nx_);
         double value = 0.0;
         for (Eigen::Index k = 0; k < data_.size(); ++k) {
-            const double residual = data_[k] - convolved(mask_index_[k]);
-            cotangent(mask_index_[k]) = weight_[k] * residual;
+            const double residual = data_[k] - buffers.convolved(mask_index_[k]);
+            buffers.cotangent(mask_index_[k]) = weight_[k] * residual;
             value += weight_[k] * residual * residual;
         }
         value *= -0.5;
@@ -248,11 +258,10 @@ public:
             grad.setZero();
             return detail::minus_infinity;
         }
-        Eigen::ArrayXXd seed_image;
-        convolution_->apply_adjoint(raw, cotangent, seed_image);
+        convolution_->apply_adjoint(buffers.model, buffers.cotangent, buffers.seed, options_.threads);
         const double swept =
             sweep(full, grid_x_, grid_y_, grad, [&](Eigen::Index start, Eigen::Index count, const double*, double* seed) {
-                Eigen::Map<Eigen::ArrayXd>(seed, count) = seed_image.reshaped().segment(start, count);
+                Eigen::Map<Eigen::ArrayXd>(seed, count) = buffers.seed.reshaped().segment(start, count);
                 return 0.0;
             });
         // sweep() returns -infinity (and a zero gradient) if the gradient is not finite.
@@ -261,25 +270,36 @@ public:
 
     /// The model image on the whole grid (convolved when the beam is on), m/s.
     Eigen::ArrayXXd model_image(const Eigen::VectorXd& full) const {
-        Eigen::ArrayXXd raw = grid_model(full);
-        if (convolution_) return convolution_->apply(raw);
-        return raw;
+        Eigen::ArrayXXd model;
+        grid_model(full, model);
+        if (!convolution_) return model;
+        Eigen::ArrayXXd convolved;
+        convolution_->apply(model, convolved, options_.threads);
+        return convolved;
     }
 
 private:
-    /// The unconvolved model at every grid pixel (vectorised).
-    Eigen::ArrayXXd grid_model(const Eigen::VectorXd& full) const {
-        Eigen::ArrayXd values;
-        line_of_sight_velocity(prepare(family_.template make<double>(full)), grid_x_, grid_y_, values);
-        return values.reshaped(ny_, nx_);
+    /// The unconvolved model at every grid pixel (vectorised, in chunks
+    /// shared among the threads) into `model`, resized to the grid.
+    void grid_model(const Eigen::VectorXd& full, Eigen::ArrayXXd& model) const {
+        const auto projection = prepare(family_.template make<double>(full));
+        model.resize(ny_, nx_);
+        parallel_for(static_cast<std::size_t>(chunk_count(ny_ * nx_)), options_.threads, [&](std::size_t c) {
+            const Eigen::Index start = static_cast<Eigen::Index>(c) * detail::pixels_per_chunk;
+            const Eigen::Index count = std::min(detail::pixels_per_chunk, ny_ * nx_ - start);
+            detail::line_of_sight_velocity_of_range(projection, grid_x_, grid_y_, start, count,
+                                                    model.data() + start);
+        });
     }
 
     double log_likelihood_value(const Eigen::VectorXd& full) const {
         double value = 0.0;
         if (convolution_) {
-            const Eigen::ArrayXXd convolved = model_image(full);
+            auto& buffers = detail::thread_buffers<detail::beam_likelihood_buffers>();
+            grid_model(full, buffers.model);
+            convolution_->apply(buffers.model, buffers.convolved, options_.threads);
             for (Eigen::Index k = 0; k < data_.size(); ++k) {
-                const double residual = data_[k] - convolved(mask_index_[k]);
+                const double residual = data_[k] - buffers.convolved(mask_index_[k]);
                 value += weight_[k] * residual * residual;
             }
         } else {
@@ -289,9 +309,8 @@ private:
             parallel_for(static_cast<std::size_t>(chunks), options_.threads, [&](std::size_t c) {
                 const Eigen::Index start = static_cast<Eigen::Index>(c) * detail::pixels_per_chunk;
                 const Eigen::Index count = std::min(detail::pixels_per_chunk, x_.size() - start);
-                Eigen::ArrayXd model;
-                line_of_sight_velocity(projection, Eigen::ArrayXd(x_.segment(start, count)),
-                                       Eigen::ArrayXd(y_.segment(start, count)), model);
+                Eigen::ArrayXd model(count);
+                detail::line_of_sight_velocity_of_range(projection, x_, y_, start, count, model.data());
                 partial[c] = (weight_.segment(start, count) * (data_.segment(start, count) - model).square()).sum();
             });
             for (double p : partial) value += p;
