@@ -274,6 +274,61 @@ TEST_CASE("the likelihood does not depend on the thread count", "[inference][lik
     }
 }
 
+TEST_CASE("the streamed beam gradient over several bands of columns", "[inference][likelihood][adjoint]") {
+    const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
+    const sky_map map = synthetic_map(truth, 260, 260);
+    REQUIRE(map.grid.nx() > detail::beam_band_pixels / map.grid.ny());  // more than one band
+    const disk_family<> family;
+    const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.2, .r_max = 12.0});
+    const Eigen::VectorXd full = full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.1, 2.1, 2.0, 0.04, -0.02);
+    const disk_likelihood<> streamed(map, mask, family, {.convolve_beam = true});
+    const disk_likelihood<> streamed_two(map, mask, family, {.convolve_beam = true, .threads = 2});
+    const disk_likelihood<> two_pass(map, mask, family,
+                                     {.convolve_beam = true, .gradient = gradient_path::tile_autodiff});
+    Eigen::VectorXd fast, fast_two, reference;
+    const double value = streamed.log_likelihood_gradient(full, fast);
+    CHECK(value == Approx(streamed.log_likelihood(full)).epsilon(1e-12));
+    CHECK(two_pass.log_likelihood_gradient(full, reference) == Approx(value).epsilon(1e-12));
+    INFO("streamed " << fast.transpose() << "\ntwo-pass " << reference.transpose());
+    REQUIRE(fast.allFinite());
+    CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-9);
+    CHECK(streamed_two.log_likelihood_gradient(full, fast_two) == value);
+    CHECK(fast_two == fast);
+}
+
+TEST_CASE("a NaN model pixel off the mask: the beam gradient still agrees with autodiff",
+          "[inference][likelihood][adjoint]") {
+    // The disk centre on a pixel centre: there r = 0 and the model is 0/0, a
+    // missing pixel for the convolution (the streamed path hands such models
+    // to the two-pass one).
+    const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
+    const sky_map map = synthetic_map(truth);
+    const disk_family<> family;
+    const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    const pixel_positions positions = pixel_positions_of(map.grid);
+    Eigen::Index centre = 0;  // the pixel nearest the map's centre, inside r_min
+    (positions.x.square() + positions.y.square()).minCoeff(&centre);
+    REQUIRE_FALSE(mask(centre));
+    const Eigen::VectorXd full =
+        full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.0, 2.1, 2.0, positions.x[centre], positions.y[centre]);
+    const disk_likelihood<> automatic(map, mask, family, {.convolve_beam = true});
+    const disk_likelihood<> general(map, mask, family,
+                                    {.convolve_beam = true, .gradient = gradient_path::tile_autodiff});
+    const disk_likelihood<> unconvolved(map, mask, family);
+    REQUIRE(std::isnan(unconvolved.model_image(full)(centre)));
+    const double value = automatic.log_likelihood(full);
+    REQUIRE(std::isfinite(value));
+    Eigen::VectorXd fast, tile, reference;
+    CHECK(automatic.log_likelihood_gradient(full, fast) == Approx(value).epsilon(1e-12));
+    CHECK(general.log_likelihood_gradient(full, tile) == Approx(value).epsilon(1e-12));
+    CHECK(reference_gradient(automatic, full, reference) == Approx(value).epsilon(1e-12));
+    INFO("fast      " << fast.transpose() << "\ntile      " << tile.transpose() << "\nreference "
+                      << reference.transpose());
+    REQUIRE(fast.allFinite());
+    CHECK(diskmc::testing::compare_gradients(fast, tile).max_rel_error < 1e-9);
+    CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-9);
+}
+
 TEST_CASE("the posterior of the disk likelihood: fast gradient against autodiff", "[inference][likelihood]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth);

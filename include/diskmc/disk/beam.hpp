@@ -106,51 +106,62 @@ inline constexpr Eigen::Index convolution_block_rows = 32;
 /// Output columns handed to a thread at a time.
 inline constexpr Eigen::Index convolution_columns_per_task = 8;
 
-/// out(j, i) = sum_{a,b} weights(a, b) padded(j + a, i + b). `padded` comes
-/// from pad_with_zeros (tall enough for whole blocks of rows); columns are
-/// contiguous, so each block of output rows is a run of SIMD fused
-/// multiply-adds over unaligned loads. Columns are shared among `threads`
-/// (each output is computed the same way whatever their number).
-inline void correlate_padded(const Eigen::ArrayXXd& padded, const Eigen::ArrayXXd& weights,
-                             Eigen::ArrayXXd& out, std::size_t threads) {
+/// Column i of the correlation out(j, i) = sum_{a,b} weights(a, b)
+/// padded(j + a, i + b), rows j in [0, rows), into out[0 .. rows). `padded`
+/// is a zero_border_plane; columns are contiguous, so each block of output
+/// rows is a run of SIMD fused multiply-adds over unaligned loads.
+inline void correlate_column(const Eigen::ArrayXXd& padded, const Eigen::ArrayXXd& weights, Eigen::Index i,
+                             Eigen::Index rows, double* out) {
     constexpr Eigen::Index block_rows = convolution_block_rows;
     using block = Eigen::Array<double, block_rows, 1>;
-    const Eigen::Index rows = out.rows(), cols = out.cols(), n = weights.rows();
-    const Eigen::Index stride = padded.rows();
+    const Eigen::Index n = weights.rows(), stride = padded.rows();
+    for (Eigen::Index j = 0; j < rows; j += block_rows) {
+        block sum = block::Zero();
+        for (Eigen::Index b = 0; b < n; ++b) {
+            const double* source = padded.data() + (i + b) * stride + j;
+            const double* column = weights.data() + b * n;
+            for (Eigen::Index a = 0; a < n; ++a)
+                sum += column[a] * Eigen::Map<const block>(source + a);
+        }
+        const Eigen::Index count = std::min(block_rows, rows - j);
+        Eigen::Map<Eigen::ArrayXd>(out + j, count) = sum.head(count);
+    }
+}
+
+/// Every column of the correlation (see correlate_column) into `out`, whose
+/// shape sets the output's; columns are shared among `threads` (each output
+/// is computed the same way whatever their number).
+inline void correlate_padded(const Eigen::ArrayXXd& padded, const Eigen::ArrayXXd& weights,
+                             Eigen::ArrayXXd& out, std::size_t threads) {
+    const Eigen::Index rows = out.rows(), cols = out.cols();
     const Eigen::Index tasks = (cols + convolution_columns_per_task - 1) / convolution_columns_per_task;
     parallel_for(static_cast<std::size_t>(tasks), threads, [&](std::size_t task) {
         const Eigen::Index first = static_cast<Eigen::Index>(task) * convolution_columns_per_task;
         const Eigen::Index last = std::min(first + convolution_columns_per_task, cols);
-        for (Eigen::Index i = first; i < last; ++i) {
-            for (Eigen::Index j = 0; j < rows; j += block_rows) {
-                block sum = block::Zero();
-                for (Eigen::Index b = 0; b < n; ++b) {
-                    const double* source = padded.data() + (i + b) * stride + j;
-                    const double* column = weights.data() + b * n;
-                    for (Eigen::Index a = 0; a < n; ++a)
-                        sum += column[a] * Eigen::Map<const block>(source + a);
-                }
-                const Eigen::Index count = std::min(block_rows, rows - j);
-                out.col(i).segment(j, count) = sum.head(count);
-            }
-        }
+        for (Eigen::Index i = first; i < last; ++i) correlate_column(padded, weights, i, rows, out.col(i).data());
     });
 }
 
-/// Makes `padded` `image` on a zero plane, with `half` zeros on every side
-/// and extra zero rows at the bottom up to whole blocks of rows, NaN set to
-/// 0; reuses its storage when the shape is unchanged. Returns whether the
-/// image has a NaN.
-template <class Image>
-bool pad_with_zeros(const Eigen::ArrayBase<Image>& image, Eigen::Index half, Eigen::ArrayXXd& padded) {
+/// Shapes `padded` as the plane of a rows x cols image with `half` zeros on
+/// every side and extra zero rows at the bottom up to whole blocks of rows,
+/// and zeroes that border; the image goes in padded.block(half, half, rows,
+/// cols). Reuses the storage when the shape is unchanged.
+inline void zero_border_plane(Eigen::Index rows, Eigen::Index cols, Eigen::Index half, Eigen::ArrayXXd& padded) {
     constexpr Eigen::Index block_rows = convolution_block_rows;
-    const Eigen::Index rows = image.rows(), cols = image.cols();
     const Eigen::Index whole_rows = (rows + block_rows - 1) / block_rows * block_rows;
     padded.resize(whole_rows + 2 * half, cols + 2 * half);
     padded.topRows(half).setZero();
     padded.bottomRows(padded.rows() - half - rows).setZero();
     padded.leftCols(half).setZero();
     padded.rightCols(half).setZero();
+}
+
+/// Makes `padded` `image` on a zero_border_plane, NaN set to 0. Returns
+/// whether the image has a NaN.
+template <class Image>
+bool pad_with_zeros(const Eigen::ArrayBase<Image>& image, Eigen::Index half, Eigen::ArrayXXd& padded) {
+    const Eigen::Index rows = image.rows(), cols = image.cols();
+    zero_border_plane(rows, cols, half, padded);
     const bool any_missing = image.isNaN().any();
     if (any_missing)
         padded.block(half, half, rows, cols) = image.isNaN().select(0.0, image);
@@ -184,6 +195,12 @@ public:
     }
 
     const Eigen::ArrayXXd& kernel() const { return kernel_; }
+    /// The kernel reversed in both axes (convolution is correlation with it).
+    const Eigen::ArrayXXd& flipped_kernel() const { return flipped_; }
+    /// The kernel's sum: the normalisation where no pixel is missing.
+    double kernel_sum() const { return sum_; }
+    /// The kernel's half width, (n - 1) / 2.
+    Eigen::Index half() const { return kernel_.rows() / 2; }
 
     /// out = A image. NaN pixels are missing and NaN in `out`; the outside of
     /// the image counts as zeros. `out` is resized (no allocation when its
@@ -282,8 +299,6 @@ public:
     }
 
 private:
-    Eigen::Index half() const { return kernel_.rows() / 2; }
-
     // D(p) = sum_q K(p - q) over the pixels q that are not missing, into
     // buffers.denominator (its padded buffer is overwritten).
     const Eigen::ArrayXXd& denominators(const Eigen::ArrayXXd& image, detail::beam_buffers& buffers,

@@ -130,10 +130,12 @@ struct surface_linearisation_of<Surface, false> {
 }  // namespace detail
 
 /// The forward and reverse passes of the hand-written adjoint over one tile
-/// of pixels at a time; one per thread (it holds the tile's intermediates).
+/// of pixels at a time; one per thread (it holds scratch). What reverse()
+/// needs of a tile's forward pass is a tile_state: the object keeps one, or
+/// the caller keeps many (to reverse tiles long after their forward pass).
 /// @code
 ///   projection_adjoint adjoint(projection);            // prepare(model), doubles
-///   const adjoint_tile& v = adjoint.forward(x, y);     // the model on the tile
+///   const adjoint_tile v = adjoint.forward(x, y);      // the model on the tile
 ///   adjoint.reverse(seed, sums);                       // sums += seed . dv/d(quantities)
 /// @endcode
 template <projection_with_adjoint Projection>
@@ -145,88 +147,115 @@ public:
     static constexpr std::size_t surface_count = surface_type::adjoint_count;
     static constexpr std::size_t rotation_count = rotation_type::adjoint_count;
     using adjoints = projection_adjoints<surface_count, rotation_count>;
+    using surface_linearisation = typename detail::surface_linearisation_of<surface_type, thin>::type;
+
+    /// What reverse() needs of one tile's forward pass.
+    struct tile_state {
+        adjoint_tile x, y, x_mid;
+        std::vector<adjoint_tile> radius, ordinate;  // r_k and y_k, k = 0 .. iterations
+        std::vector<surface_linearisation> heights;  // h at r_k, k = 0 .. iterations (flared only)
+        typename rotation_type::template linearisation<adjoint_tile> rotation;
+    };
 
     explicit projection_adjoint(const Projection& projection)
-        : projection_(projection),
-          iterations_(thin ? 0 : projection.flared_niter),
-          radius_(static_cast<std::size_t>(iterations_) + 1),
-          ordinate_(static_cast<std::size_t>(iterations_) + 1) {
-        if constexpr (!thin) heights_.resize(static_cast<std::size_t>(iterations_) + 1);
+        : projection_(projection), iterations_(thin ? 0 : projection.flared_niter) {
+        shape(state_);
+    }
+
+    /// Sizes `state` for this projection's iterations (keeps its storage when
+    /// it already fits).
+    void shape(tile_state& state) const {
+        const auto count = static_cast<std::size_t>(iterations_) + 1;
+        state.radius.resize(count);
+        state.ordinate.resize(count);
+        if constexpr (!thin) state.heights.resize(count);
     }
 
     /// The model line-of-sight velocity on a tile (as
-    /// line_of_sight_velocity), keeping what reverse() needs.
-    const adjoint_tile& forward(const adjoint_tile& x, const adjoint_tile& y) {
-        x_ = x;
-        y_ = y;
+    /// line_of_sight_velocity), keeping what reverse() needs in `state`
+    /// (shaped by shape()).
+    adjoint_tile forward(const adjoint_tile& x, const adjoint_tile& y, tile_state& state) const {
+        state.x = x;
+        state.y = y;
         const surface_point<adjoint_tile> p = projection_.deproject_with(
             x, y,
             [&](const adjoint_tile& r, int k) -> adjoint_tile {
                 if constexpr (thin) {
                     return adjoint_tile::Zero();
                 } else {
-                    auto& at = heights_[static_cast<std::size_t>(k)];
+                    auto& at = state.heights[static_cast<std::size_t>(k)];
                     projection_.surface.linearise(r, at);
                     return at.height;
                 }
             },
             [&](int k, const surface_point<adjoint_tile>& q) {
-                radius_[static_cast<std::size_t>(k)] = q.r;
-                ordinate_[static_cast<std::size_t>(k)] = q.y;
+                state.radius[static_cast<std::size_t>(k)] = q.r;
+                state.ordinate[static_cast<std::size_t>(k)] = q.y;
             });
-        x_mid_ = p.x;
-        projection_.rotation.linearise(p.r, p.z, rotation_);
-        velocity_ = projection_.velocity_at(p, rotation_.v);
-        return velocity_;
+        state.x_mid = p.x;
+        projection_.rotation.linearise(p.r, p.z, state.rotation);
+        return projection_.velocity_at(p, state.rotation.v);
     }
 
-    /// Adds, for the tile of the last forward(), sum over pixels of
+    /// forward() keeping the tile's state in this object.
+    adjoint_tile forward(const adjoint_tile& x, const adjoint_tile& y) { return forward(x, y, state_); }
+
+    /// Adds, for the tile of the last forward() without a state, sum over
+    /// pixels of seed x d v / d(quantity) to `sums`.
+    void reverse(const adjoint_tile& seed, adjoints& sums) { reverse(state_, seed, sums); }
+
+    /// Adds, for the tile whose forward pass left `state`, sum over pixels of
     /// seed x d v / d(quantity) to `sums`.
-    void reverse(const adjoint_tile& seed, adjoints& sums) {
+    void reverse(const tile_state& state, const adjoint_tile& seed, adjoints& sums) {
         const Projection& p = projection_;
         const auto n = static_cast<std::size_t>(iterations_);
+        const auto& radius = state.radius;
+        const auto& ordinate = state.ordinate;
+        const auto& heights = state.heights;
+        const auto& rotation = state.rotation;
+        const adjoint_tile& x_mid = state.x_mid;
         for (auto& s : surface_sums_) s.setZero();
         for (auto& s : rotation_sums_) s.setZero();
 
         // v = v_phi (x_mid / r_n) sin|inc| + vlsr
-        const adjoint_tile inverse_r = radius_[n].inverse();
-        const adjoint_tile cos_phi = x_mid_ * inverse_r;
-        const adjoint_tile seed_v_phi = seed * rotation_.v;
+        const adjoint_tile inverse_r = radius[n].inverse();
+        const adjoint_tile cos_phi = x_mid * inverse_r;
+        const adjoint_tile seed_v_phi = seed * rotation.v;
         geometry_sums_[7] = seed;                       // vlsr
         geometry_sums_[6] = seed_v_phi * cos_phi;       // sin|inc|
         const adjoint_tile v_phi_bar = seed * cos_phi * p.sin_abs_inc;
         adjoint_tile x_bar = seed_v_phi * p.sin_abs_inc * inverse_r;  // at fixed r_n
-        adjoint_tile r_bar = v_phi_bar * rotation_.dv_dr - x_bar * cos_phi;
-        p.rotation.add_adjoints(rotation_, v_phi_bar, rotation_sums_);
+        adjoint_tile r_bar = v_phi_bar * rotation.dv_dr - x_bar * cos_phi;
+        p.rotation.add_adjoints(rotation, v_phi_bar, rotation_sums_);
         adjoint_tile y_mid_bar = adjoint_tile::Zero();
 
         if constexpr (!thin) {
             // z = h(r_n)
-            const adjoint_tile z_bar = v_phi_bar * rotation_.dv_dz;
-            r_bar += z_bar * heights_[n].slope;
-            p.surface.add_adjoints(heights_[n], z_bar, surface_sums_);
+            const adjoint_tile z_bar = v_phi_bar * rotation.dv_dz;
+            r_bar += z_bar * heights[n].slope;
+            p.surface.add_adjoints(heights[n], z_bar, surface_sums_);
             // r_k = hypot(y_k, x_mid), y_k = y_mid + h(r_{k-1}) tan(inc_c)
             adjoint_tile tan_bar = adjoint_tile::Zero();
             for (std::size_t k = n; k >= 1; --k) {
-                const adjoint_tile r_bar_over_r = r_bar / radius_[k];
-                const adjoint_tile y_bar = r_bar_over_r * ordinate_[k];
-                x_bar += r_bar_over_r * x_mid_;
+                const adjoint_tile r_bar_over_r = r_bar / radius[k];
+                const adjoint_tile y_bar = r_bar_over_r * ordinate[k];
+                x_bar += r_bar_over_r * x_mid;
                 y_mid_bar += y_bar;
-                tan_bar += y_bar * heights_[k - 1].height;
+                tan_bar += y_bar * heights[k - 1].height;
                 const adjoint_tile h_bar = y_bar * p.tan_inc;
-                r_bar = h_bar * heights_[k - 1].slope;
-                p.surface.add_adjoints(heights_[k - 1], h_bar, surface_sums_);
+                r_bar = h_bar * heights[k - 1].slope;
+                p.surface.add_adjoints(heights[k - 1], h_bar, surface_sums_);
             }
             geometry_sums_[5] = tan_bar;
         } else {
             geometry_sums_[5].setZero();
         }
         // r_0 = hypot(x_mid, y_mid)
-        const adjoint_tile r_bar_over_r = r_bar / radius_[0];
-        x_bar += r_bar_over_r * x_mid_;
-        y_mid_bar += r_bar_over_r * ordinate_[0];
+        const adjoint_tile r_bar_over_r = r_bar / radius[0];
+        x_bar += r_bar_over_r * x_mid;
+        y_mid_bar += r_bar_over_r * ordinate[0];
         // y_mid = (dx cos PA - dy sin PA) / cos(inc_c), x_mid = dy cos PA + dx sin PA
-        const adjoint_tile dx = x_ - p.x0, dy = y_ - p.y0;
+        const adjoint_tile dx = state.x - p.x0, dy = state.y - p.y0;
         const adjoint_tile y_rotated = dx * p.cos_pa - dy * p.sin_pa;
         geometry_sums_[4] = y_mid_bar * y_rotated;  // 1/cos(inc_c)
         const adjoint_tile y_rotated_bar = y_mid_bar * p.inverse_cos_inc;
@@ -247,14 +276,9 @@ public:
     }
 
 private:
-    using surface_linearisation = typename detail::surface_linearisation_of<surface_type, thin>::type;
-
     const Projection& projection_;
     int iterations_;
-    adjoint_tile x_, y_, x_mid_, velocity_;
-    std::vector<adjoint_tile> radius_, ordinate_;  // r_k and y_k, k = 0 .. iterations
-    std::vector<surface_linearisation> heights_;   // h at r_k, k = 0 .. iterations
-    typename rotation_type::template linearisation<adjoint_tile> rotation_;
+    tile_state state_;
     std::array<adjoint_tile, 8> geometry_sums_;
     std::array<adjoint_tile, surface_count> surface_sums_;
     std::array<adjoint_tile, rotation_count> rotation_sums_;

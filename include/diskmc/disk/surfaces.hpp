@@ -98,7 +98,7 @@ struct prepared_flared_surface {
         with_terms(r, [&](const auto& outside, const A& x_or_one, const A& log_x, const A& taper, const A& unit,
                           const A& z) {
             using namespace diskmc::math;
-            out.outside = outside.template cast<double>();
+            out.outside = select(outside, A::Ones(), 0.0);  // cast<double>() of the comparison is not vectorised
             out.height = select(outside, z, cavity_height);
             // dz/dr = z (psi - q_taper taper) / x outside the cavity, 0 inside
             // (where x is replaced by 1, so everything multiplied by 0 is finite).

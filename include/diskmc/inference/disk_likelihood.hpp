@@ -12,7 +12,8 @@
 //
 // Gradient (log_likelihood_gradient): d log L / d m = w (d - m) for the chi^2,
 // pushed back through the adjoint of the beam convolution when it is on, then
-// through the per-pixel model:
+// through the per-pixel model (with the beam and the fast path, streamed over
+// the grid's columns: see streamed_beam_gradient):
 //   - fast path, when every component of the family's model has a closed-form
 //     adjoint (the built-in flared and thin surfaces, Keplerian rotation):
 //     the hand-written adjoint of disk/model_adjoint.hpp;
@@ -79,6 +80,24 @@ inline constexpr Eigen::Index gradient_tile_size = 128;
 /// Pixels per unit of work handed to a thread; fixed, so sums are added in
 /// the same order whatever the thread count.
 inline constexpr Eigen::Index pixels_per_chunk = 2048;
+
+/// Grid pixels per band of columns of the streamed beam gradient. Bands are
+/// fixed by the grid, so sums are added in the same order whatever the
+/// thread count; each recomputes the model on 2 kernel half-widths of
+/// columns either side, so few, wide bands: on the benchmark's 154 x 154
+/// grid two bands cost 73 ns/px against 67 for one, on one thread.
+inline constexpr Eigen::Index beam_band_pixels = 65536;
+
+/// The streamed beam gradient's scratch, reused per thread: the model and
+/// the cotangent as zero-bordered planes for the convolution's columns, one
+/// column of output, and the forward states of the tiles of the 2 h + 1
+/// latest columns (h the kernel's half width).
+template <class Adjoint>
+struct streamed_beam_buffers {
+    Eigen::ArrayXXd model, cotangent;
+    Eigen::ArrayXd column;
+    std::vector<typename Adjoint::tile_state> states;
+};
 
 /// disk_likelihood's image-sized scratch with the beam on, reused per thread
 /// (detail/thread_buffers.hpp).
@@ -200,6 +219,12 @@ public:
         }
         grid_x_ = grid_positions.x;
         grid_y_ = grid_positions.y;
+        grid_data_.setZero(ny_, nx_);
+        grid_weight_.setZero(ny_, nx_);
+        for (Eigen::Index k = 0; k < used; ++k) {
+            grid_data_(mask_index_[k]) = data_[k];
+            grid_weight_(mask_index_[k]) = weight_[k];
+        }
     }
 
     /// The names of the full parameter vector, in order (the family's).
@@ -239,6 +264,12 @@ public:
                 s = weight_.segment(start, count) * (data_.segment(start, count) - m);
                 return -0.5 * (s * (data_.segment(start, count) - m)).sum();
             });
+        }
+        if constexpr (closed_form_adjoint_family<Family>) {
+            if (options_.gradient == gradient_path::automatic) {
+                double value = 0.0;
+                if (streamed_beam_gradient(full, grad, value)) return value;
+            }
         }
         // With the beam: the model on the whole grid, convolved; the chi^2's
         // adjoint scattered onto the grid and pushed back through the
@@ -390,7 +421,7 @@ private:
                 const Eigen::Index count = std::min(adjoint_tile_size, chunk_end - start);
                 detail::load_tile(x, y, start, count, x_tile, y_tile);
                 if (count < adjoint_tile_size) seed.setZero();  // the padding lanes take no part
-                const adjoint_tile& model = work.forward(x_tile, y_tile);
+                const adjoint_tile model = work.forward(x_tile, y_tile);
                 chunk_values[c] += seed_of(start, count, model.data(), seed.data());
                 if (!(seed != 0.0).any()) continue;  // e.g. beam pixels far from the mask
                 work.reverse(seed, chunk_adjoints[c]);
@@ -402,12 +433,137 @@ private:
             value += chunk_values[c];
             sums += chunk_adjoints[c];
         }
+        chain_to_parameters(full, sums, grad);
+        return value;
+    }
+
+    /// grad = d/d full of the prepared model's quantities paired with their
+    /// summed adjoints: reverse autodiff::var through make() and prepare().
+    template <class Adjoints>
+    void chain_to_parameters(const Eigen::VectorXd& full, const Adjoints& sums, Eigen::VectorXd& grad) const {
         autodiff::gradient(
             [&](const Eigen::Matrix<autodiff::var, Eigen::Dynamic, 1>& parameters) {
                 return paired_with(prepare(family_.template make<autodiff::var>(parameters)), sums);
             },
             full, grad);
-        return value;
+    }
+
+    /// The beam gradient of the fast path in one pass over the grid's columns,
+    /// so that the model runs forward once per pixel and every intermediate
+    /// stays in cache. Column c of the convolved model needs the model's
+    /// columns c - h .. c + h (h the kernel's half width), and column c of
+    /// A^T (its cotangent) the cotangent's columns c - h .. c + h; so, as the
+    /// hand-written adjoint's forward pass reaches column c, the convolution
+    /// and the chi^2 are done for column c - h, and A^T and the reverse pass
+    /// for column c - 2 h, from the forward states of the last 2 h + 1
+    /// columns. Bands of columns (fixed by the grid) go to the threads, each
+    /// with 2 h columns of model on either side (values only).
+    /// Returns false, leaving the work to the two-pass path, if the model has
+    /// a pixel that is not finite (a NaN pixel is missing, which changes the
+    /// convolution's normalisation; this path does not track that).
+    bool streamed_beam_gradient(const Eigen::VectorXd& full, Eigen::VectorXd& grad, double& value) const {
+        const auto projection = prepare(family_.template make<double>(full));
+        using adjoint = projection_adjoint<std::remove_const_t<decltype(projection)>>;
+        const Eigen::Index band_columns = std::max<Eigen::Index>(1, detail::beam_band_pixels / ny_);
+        const Eigen::Index bands = (nx_ + band_columns - 1) / band_columns;
+        std::vector<typename adjoint::adjoints> band_adjoints(static_cast<std::size_t>(bands));
+        std::vector<double> band_values(static_cast<std::size_t>(bands), 0.0);
+        std::vector<char> band_complete(static_cast<std::size_t>(bands), 0);
+        parallel_for(static_cast<std::size_t>(bands), options_.threads, [&](std::size_t b) {
+            const Eigen::Index first = static_cast<Eigen::Index>(b) * band_columns;
+            const Eigen::Index last = std::min(first + band_columns, nx_);
+            band_complete[b] = static_cast<char>(
+                stream_band<adjoint>(projection, first, last, band_adjoints[b], band_values[b]));
+        });
+        if (std::find(band_complete.begin(), band_complete.end(), 0) != band_complete.end()) return false;
+        value = 0.0;
+        typename adjoint::adjoints sums;
+        for (std::size_t b = 0; b < band_adjoints.size(); ++b) {
+            value += band_values[b];
+            sums += band_adjoints[b];
+        }
+        value *= -0.5;
+        if (!std::isfinite(value)) {
+            grad.setZero(full.size());
+            value = detail::minus_infinity;
+            return true;
+        }
+        chain_to_parameters(full, sums, grad);
+        if (!grad.allFinite()) {
+            grad.setZero();
+            value = detail::minus_infinity;
+        }
+        return true;
+    }
+
+    /// streamed_beam_gradient's work on the columns [first, last): adds their
+    /// pixels' adjoints to `sums` and their sum of w (d - A m)^2 to `chi2`.
+    /// Returns false at the first model pixel that is not finite.
+    template <class Adjoint, class Projection>
+    bool stream_band(const Projection& projection, Eigen::Index first, Eigen::Index last,
+                     typename Adjoint::adjoints& sums, double& chi2) const {
+        const beam_convolution& beam = *convolution_;
+        const Eigen::Index h = beam.half(), ny = ny_;
+        const Eigen::Index tiles = (ny + adjoint_tile_size - 1) / adjoint_tile_size;
+        const Eigen::Index ring = 2 * h + 1;  // columns whose forward states are kept
+        auto& buffers = detail::thread_buffers<detail::streamed_beam_buffers<Adjoint>>();
+        detail::zero_border_plane(ny, nx_, h, buffers.model);
+        detail::zero_border_plane(ny, nx_, h, buffers.cotangent);
+        buffers.column.resize(ny);
+        buffers.states.resize(static_cast<std::size_t>(ring * tiles));
+        Adjoint work(projection);
+        for (auto& state : buffers.states) work.shape(state);
+        // Column c of the grid is column c + h of a plane, from row h.
+        auto plane_column = [&](Eigen::ArrayXXd& plane, Eigen::Index c) {
+            return plane.data() + (c + h) * plane.rows() + h;
+        };
+        auto state_of = [&](Eigen::Index c, Eigen::Index t) -> typename Adjoint::tile_state& {
+            return buffers.states[static_cast<std::size_t>((c % ring) * tiles + t)];
+        };
+        const double inverse_sum = 1.0 / beam.kernel_sum();
+        adjoint_tile x_tile, y_tile, seed;
+        for (Eigen::Index c = first - 2 * h; c < last + 2 * h; ++c) {
+            // The model's column c: forward states kept for the band's own columns.
+            if (c >= 0 && c < nx_) {
+                double* model = plane_column(buffers.model, c);
+                if (c >= first && c < last) {
+                    for (Eigen::Index t = 0; t < tiles; ++t) {
+                        const Eigen::Index row = t * adjoint_tile_size, count = std::min(adjoint_tile_size, ny - row);
+                        detail::load_tile(grid_x_, grid_y_, c * ny + row, count, x_tile, y_tile);
+                        const adjoint_tile v = work.forward(x_tile, y_tile, state_of(c, t));
+                        Eigen::Map<Eigen::ArrayXd>(model + row, count) = v.head(count);
+                    }
+                } else {
+                    detail::line_of_sight_velocity_of_range(projection, grid_x_, grid_y_, c * ny, ny, model);
+                }
+                if (!Eigen::Map<const Eigen::ArrayXd>(model, ny).allFinite()) return false;
+            }
+            // The convolved model's column c - h, its chi^2 (for the band's own
+            // columns) and the cotangent d log L / d (A m) / sum K.
+            const Eigen::Index convolved = c - h;
+            if (convolved >= std::max<Eigen::Index>(first - h, 0) && convolved < std::min(last + h, nx_)) {
+                detail::correlate_column(buffers.model, beam.flipped_kernel(), convolved, ny, buffers.column.data());
+                // Weights are 0 off the mask, and the model finite, so those pixels add 0.
+                buffers.column = grid_data_.col(convolved) - buffers.column * inverse_sum;  // residuals
+                Eigen::Map<Eigen::ArrayXd> cotangent(plane_column(buffers.cotangent, convolved), ny);
+                cotangent = grid_weight_.col(convolved) * buffers.column;
+                if (convolved >= first && convolved < last) chi2 += (cotangent * buffers.column).sum();
+                cotangent *= inverse_sum;
+            }
+            // A^T of the cotangent at column c - 2 h, and the reverse pass there.
+            const Eigen::Index reversed = c - 2 * h;
+            if (reversed >= first && reversed < last) {
+                detail::correlate_column(buffers.cotangent, beam.kernel(), reversed, ny, buffers.column.data());
+                for (Eigen::Index t = 0; t < tiles; ++t) {
+                    const Eigen::Index row = t * adjoint_tile_size, count = std::min(adjoint_tile_size, ny - row);
+                    seed.head(count) = buffers.column.segment(row, count);
+                    seed.tail(adjoint_tile_size - count).setZero();  // the padding lanes take no part
+                    if (!(seed != 0.0).any()) continue;  // e.g. pixels far from the mask
+                    work.reverse(state_of(reversed, t), seed, sums);
+                }
+            }
+        }
+        return true;
     }
 
     /// The general path: automatic differentiation of the per-pixel model
@@ -459,6 +615,9 @@ private:
     // and their (column-major) indices in the grid.
     Eigen::ArrayXd x_, y_, data_, weight_;
     Eigen::Array<Eigen::Index, Eigen::Dynamic, 1> mask_index_;
+    // The data and the weights as images, both 0 off the mask (for the
+    // streamed beam gradient, which works a column at a time).
+    Eigen::ArrayXXd grid_data_, grid_weight_;
     // Every grid pixel's sky offsets (for model images, and the beam), and the beam.
     Eigen::ArrayXd grid_x_, grid_y_;
     std::optional<beam_convolution> convolution_;
