@@ -54,11 +54,13 @@ TEST_CASE("each mask rule does what eddy's does", "[disk][mask]") {
     data(3, 4) = std::numeric_limits<double>::quiet_NaN();
     uncertainty(10, 12) = 0.0;
     uncertainty(11, 12) = std::numeric_limits<double>::quiet_NaN();
+    uncertainty(12, 12) = std::numeric_limits<double>::infinity();
     const sky_map map{grid, data, uncertainty};
     const disk_coordinates c = deproject(model, grid);
-    // finite data, uncertainty > 0, and inside the default velocity range
-    // (the fast inner pixels exceed 30 km/s)
-    const auto usable = data.isFinite() && uncertainty > 0.0 && data >= -10000.0 && data <= 30000.0;
+    // finite data, uncertainty finite and > 0, and inside the default velocity
+    // range (the fast inner pixels exceed 30 km/s)
+    const auto good_uncertainty = uncertainty.isFinite() && uncertainty > 0.0;
+    const auto usable = data.isFinite() && good_uncertainty && data >= -10000.0 && data <= 30000.0;
     REQUIRE_FALSE((data.isFinite() && data <= 30000.0).all());
     constexpr double degree = std::numbers::pi / 180.0;
 
@@ -68,6 +70,8 @@ TEST_CASE("each mask rule does what eddy's does", "[disk][mask]") {
         CHECK_FALSE(mask(3, 4));
         CHECK_FALSE(mask(10, 12));
         CHECK_FALSE(mask(11, 12));
+        CHECK_FALSE(mask(12, 12));
+        CHECK(unusable_uncertainty_count(map) == 3);  // zero, NaN and infinite, with finite data
     }
     SECTION("radius, and exclude_r") {
         const auto in = fit_mask(map, model, {.r_min = 0.3, .r_max = 0.8});
@@ -88,7 +92,7 @@ TEST_CASE("each mask rule does what eddy's does", "[disk][mask]") {
         CHECK(folded.count() > in.count() / 4);
     }
     SECTION("data velocity range, and exclude_v") {
-        const auto finite = data.isFinite() && uncertainty > 0.0 && c.r <= 10.0;
+        const auto finite = data.isFinite() && good_uncertainty && c.r <= 10.0;
         const auto in = fit_mask(map, model, {.v_min = 5000.0, .v_max = 6500.0});
         CHECK((in == (finite && data >= 5000.0 && data <= 6500.0)).all());
         const auto out =

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -129,7 +130,12 @@ TEST_CASE("fit_rotation_map: result layout, PA wrapped, maps at the median", "[f
     std::vector<fit_stage> stages;
     o.on_stage = [&](fit_stage s) { stages.push_back(s); };
     o.optimize = true;
+    // Zero uncertainties where the data is good are masked, and said so.
+    o.map.uncertainty.block(40, 40, 24, 24).setZero();
     const fit_result fit = fit_rotation_map(o);
+    CHECK(std::count_if(fit.warnings.begin(), fit.warnings.end(), [](const std::string& w) {
+              return w.find("uncertainty that is not finite and > 0") != std::string::npos;
+          }) == 1);
     CHECK(stages == std::vector<fit_stage>{fit_stage::preparing, fit_stage::optimizing, fit_stage::sampling,
                                            fit_stage::summarizing});
     REQUIRE(fit.parameters.size() == 9);

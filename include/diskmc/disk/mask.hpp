@@ -32,7 +32,9 @@ struct mask_options {
     Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> user_mask{};
 };
 
-/// eddy's fit mask: true where the data is finite, the uncertainty > 0,
+/// eddy's fit mask: true where the data is finite, the uncertainty finite and > 0
+/// (count the pixels this leaves out with unusable_uncertainty_count: they
+/// should not go unreported),
 /// r_min <= r <= r_max, phi_min <= phi <= phi_max (radians, |phi| if abs_phi),
 /// v_min <= data <= v_max (each range inverted by its exclude flag), and the
 /// user mask allows the pixel. r and phi are the disk coordinates of the model
@@ -79,13 +81,23 @@ Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> fit_mask(
             const bool in_r = r >= options.r_min && r <= options.r_max;
             const bool in_phi = phi >= phi_min && phi <= phi_max;
             const bool in_v = data >= options.v_min && data <= options.v_max;
-            const bool usable = std::isfinite(data) && map.uncertainty(j, i) > 0.0;
+            const double sigma = map.uncertainty(j, i);
+            const bool usable = std::isfinite(data) && std::isfinite(sigma) && sigma > 0.0;
             mask(j, i) = usable && (in_r != options.exclude_r) && (in_phi != options.exclude_phi) &&
                          (in_v != options.exclude_v) && (!has_user_mask || options.user_mask(j, i));
         }
     }
     check_argument(mask.any(), where, "the mask keeps no pixel");
     return mask;
+}
+
+/// Pixels whose data is finite but whose uncertainty is not finite and > 0:
+/// fit_mask leaves them out, and a fit reports how many (a zero or NaN
+/// uncertainty map where the data is good is usually a mistake upstream).
+inline Eigen::Index unusable_uncertainty_count(const sky_map& map) {
+    check_argument(map.uncertainty.rows() == map.data.rows() && map.uncertainty.cols() == map.data.cols(),
+                   "unusable_uncertainty_count", "the map has no uncertainty of its shape");
+    return (map.data.isFinite() && !(map.uncertainty.isFinite() && map.uncertainty > 0.0)).count();
 }
 
 }  // namespace diskmc

@@ -381,6 +381,10 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
 
     fit_result result;
     result.full_names = names;
+    if (const Eigen::Index unusable = unusable_uncertainty_count(map); unusable > 0)
+        result.warnings.push_back(std::to_string(unusable) +
+                                  " pixels with finite data have an uncertainty that is not finite and > 0; "
+                                  "the mask leaves them out.");
 
     // 3. The MAP step.
     Eigen::VectorXd centre = start;
