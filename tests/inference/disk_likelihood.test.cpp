@@ -286,26 +286,27 @@ TEST_CASE("the likelihood does not depend on the thread count", "[inference][lik
     }
 }
 
-TEST_CASE("the streamed beam gradient over several bands of columns", "[inference][likelihood][adjoint]") {
+TEST_CASE("the streamed beam gradient split among threads agrees with the two-pass one",
+          "[inference][likelihood][adjoint]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
-    const sky_map map = synthetic_map(truth, 260, 260);
-    REQUIRE(map.grid.nx() > detail::beam_band_pixels / map.grid.ny());  // more than one band
+    const sky_map map = synthetic_map(truth, 90, 80);
     const disk_family<> family;
     const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.2, .r_max = 12.0});
     const Eigen::VectorXd full = full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.1, 2.1, 2.0, 0.04, -0.02);
-    const disk_likelihood<> streamed(map, mask, family, {.convolve_beam = true});
-    const disk_likelihood<> streamed_two(map, mask, family, {.convolve_beam = true, .threads = 2});
     const disk_likelihood<> two_pass(map, mask, family,
                                      {.convolve_beam = true, .gradient = gradient_path::tile_autodiff});
-    Eigen::VectorXd fast, fast_two, reference;
-    const double value = streamed.log_likelihood_gradient(full, fast);
-    CHECK(value == Approx(streamed.log_likelihood(full)).epsilon(1e-12));
-    CHECK(two_pass.log_likelihood_gradient(full, reference) == Approx(value).epsilon(1e-12));
-    INFO("streamed " << fast.transpose() << "\ntwo-pass " << reference.transpose());
-    REQUIRE(fast.allFinite());
-    CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-9);
-    CHECK(streamed_two.log_likelihood_gradient(full, fast_two) == value);
-    CHECK(fast_two == fast);
+    Eigen::VectorXd reference;
+    const double value = two_pass.log_likelihood_gradient(full, reference);
+    // 3 threads: bands of 32, 32 and 26 columns, each with its margins.
+    for (std::size_t threads : {1u, 3u}) {
+        INFO(threads << " threads");
+        const disk_likelihood<> streamed(map, mask, family, {.convolve_beam = true, .threads = threads});
+        Eigen::VectorXd fast;
+        CHECK(streamed.log_likelihood_gradient(full, fast) == Approx(value).epsilon(1e-12));
+        INFO("streamed " << fast.transpose() << "\ntwo-pass " << reference.transpose());
+        REQUIRE(fast.allFinite());
+        CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-9);
+    }
 }
 
 TEST_CASE("a NaN model pixel off the mask: the beam gradient still agrees with autodiff",

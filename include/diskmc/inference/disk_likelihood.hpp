@@ -81,12 +81,10 @@ inline constexpr Eigen::Index gradient_tile_size = 128;
 /// the same order whatever the thread count.
 inline constexpr Eigen::Index pixels_per_chunk = 2048;
 
-/// Grid pixels per band of columns of the streamed beam gradient. Bands are
-/// fixed by the grid, so sums are added in the same order whatever the
-/// thread count; each recomputes the model on 2 kernel half-widths of
-/// columns either side, so few, wide bands: on the benchmark's 154 x 154
-/// grid two bands cost 73 ns/px against 67 for one, on one thread.
-inline constexpr Eigen::Index beam_band_pixels = 65536;
+/// Columns whose sums the streamed beam gradient keeps apart and adds in a
+/// fixed order at the end, so that the result does not depend on how the
+/// columns are split among threads.
+inline constexpr Eigen::Index beam_sum_columns = 8;
 
 /// The streamed beam gradient's scratch, reused per thread: the model and
 /// the cotangent as zero-bordered planes for the convolution's columns, one
@@ -456,31 +454,39 @@ private:
     /// hand-written adjoint's forward pass reaches column c, the convolution
     /// and the chi^2 are done for column c - h, and A^T and the reverse pass
     /// for column c - 2 h, from the forward states of the last 2 h + 1
-    /// columns. Bands of columns (fixed by the grid) go to the threads, each
-    /// with 2 h columns of model on either side (values only).
+    /// columns. With several threads, each takes a band of columns and also
+    /// runs the model on 2 h columns either side (as the owner does, so the
+    /// values are the same); sums are kept per beam_sum_columns columns and
+    /// added in order, so the result does not depend on the thread count.
     /// Returns false, leaving the work to the two-pass path, if the model has
     /// a pixel that is not finite (a NaN pixel is missing, which changes the
     /// convolution's normalisation; this path does not track that).
     bool streamed_beam_gradient(const Eigen::VectorXd& full, Eigen::VectorXd& grad, double& value) const {
         const auto projection = prepare(family_.template make<double>(full));
         using adjoint = projection_adjoint<std::remove_const_t<decltype(projection)>>;
-        const Eigen::Index band_columns = std::max<Eigen::Index>(1, detail::beam_band_pixels / ny_);
-        const Eigen::Index bands = (nx_ + band_columns - 1) / band_columns;
-        std::vector<typename adjoint::adjoints> band_adjoints(static_cast<std::size_t>(bands));
-        std::vector<double> band_values(static_cast<std::size_t>(bands), 0.0);
+        const Eigen::Index blocks = (nx_ + detail::beam_sum_columns - 1) / detail::beam_sum_columns;
+        // Bands of whole blocks, one per thread (one inside a sampler's own
+        // parallel work, where nested calls run inline and bands would only
+        // add their margins).
+        std::size_t threads = options_.threads == 0 ? default_thread_count() : options_.threads;
+        if (detail::thread_pool::in_parallel_region()) threads = 1;
+        const Eigen::Index bands = std::min<Eigen::Index>(static_cast<Eigen::Index>(threads), blocks);
+        const Eigen::Index blocks_per_band = (blocks + bands - 1) / bands;
+        std::vector<typename adjoint::adjoints> block_adjoints(static_cast<std::size_t>(blocks));
+        std::vector<double> block_chi2(static_cast<std::size_t>(blocks), 0.0);
         std::vector<char> band_complete(static_cast<std::size_t>(bands), 0);
-        parallel_for(static_cast<std::size_t>(bands), options_.threads, [&](std::size_t b) {
-            const Eigen::Index first = static_cast<Eigen::Index>(b) * band_columns;
-            const Eigen::Index last = std::min(first + band_columns, nx_);
-            band_complete[b] = static_cast<char>(
-                stream_band<adjoint>(projection, first, last, band_adjoints[b], band_values[b]));
+        parallel_for(static_cast<std::size_t>(bands), threads, [&](std::size_t b) {
+            const Eigen::Index first = static_cast<Eigen::Index>(b) * blocks_per_band * detail::beam_sum_columns;
+            const Eigen::Index last = std::min(first + blocks_per_band * detail::beam_sum_columns, nx_);
+            band_complete[b] =
+                static_cast<char>(first >= last || stream_band<adjoint>(projection, first, last, block_adjoints, block_chi2));
         });
         if (std::find(band_complete.begin(), band_complete.end(), 0) != band_complete.end()) return false;
         value = 0.0;
         typename adjoint::adjoints sums;
-        for (std::size_t b = 0; b < band_adjoints.size(); ++b) {
-            value += band_values[b];
-            sums += band_adjoints[b];
+        for (std::size_t k = 0; k < block_adjoints.size(); ++k) {
+            value += block_chi2[k];
+            sums += block_adjoints[k];
         }
         value *= -0.5;
         if (!std::isfinite(value)) {
@@ -496,12 +502,14 @@ private:
         return true;
     }
 
-    /// streamed_beam_gradient's work on the columns [first, last): adds their
-    /// pixels' adjoints to `sums` and their sum of w (d - A m)^2 to `chi2`.
-    /// Returns false at the first model pixel that is not finite.
+    /// streamed_beam_gradient's work on the columns [first, last) (whole
+    /// blocks of beam_sum_columns but perhaps the last): adds their pixels'
+    /// adjoints and sums of w (d - A m)^2 to their blocks' entries of
+    /// `block_sums` and `block_chi2`. Returns false at the first model pixel
+    /// that is not finite.
     template <class Adjoint, class Projection>
     bool stream_band(const Projection& projection, Eigen::Index first, Eigen::Index last,
-                     typename Adjoint::adjoints& sums, double& chi2) const {
+                     std::vector<typename Adjoint::adjoints>& block_sums, std::vector<double>& block_chi2) const {
         const beam_convolution& beam = *convolution_;
         const Eigen::Index h = beam.half(), ny = ny_;
         const Eigen::Index tiles = (ny + adjoint_tile_size - 1) / adjoint_tile_size;
@@ -513,6 +521,8 @@ private:
         buffers.states.resize(static_cast<std::size_t>(ring * tiles));
         Adjoint work(projection);
         for (auto& state : buffers.states) work.shape(state);
+        typename Adjoint::tile_state margin_state;  // for the model on the band's margins
+        work.shape(margin_state);
         // Column c of the grid is column c + h of a plane, from row h.
         auto plane_column = [&](Eigen::ArrayXXd& plane, Eigen::Index c) {
             return plane.data() + (c + h) * plane.rows() + h;
@@ -526,15 +536,12 @@ private:
             // The model's column c: forward states kept for the band's own columns.
             if (c >= 0 && c < nx_) {
                 double* model = plane_column(buffers.model, c);
-                if (c >= first && c < last) {
-                    for (Eigen::Index t = 0; t < tiles; ++t) {
-                        const Eigen::Index row = t * adjoint_tile_size, count = std::min(adjoint_tile_size, ny - row);
-                        detail::load_tile(grid_x_, grid_y_, c * ny + row, count, x_tile, y_tile);
-                        const adjoint_tile v = work.forward(x_tile, y_tile, state_of(c, t));
-                        Eigen::Map<Eigen::ArrayXd>(model + row, count) = v.head(count);
-                    }
-                } else {
-                    detail::line_of_sight_velocity_of_range(projection, grid_x_, grid_y_, c * ny, ny, model);
+                const bool own = c >= first && c < last;
+                for (Eigen::Index t = 0; t < tiles; ++t) {
+                    const Eigen::Index row = t * adjoint_tile_size, count = std::min(adjoint_tile_size, ny - row);
+                    detail::load_tile(grid_x_, grid_y_, c * ny + row, count, x_tile, y_tile);
+                    const adjoint_tile v = work.forward(x_tile, y_tile, own ? state_of(c, t) : margin_state);
+                    Eigen::Map<Eigen::ArrayXd>(model + row, count) = v.head(count);
                 }
                 if (!Eigen::Map<const Eigen::ArrayXd>(model, ny).allFinite()) return false;
             }
@@ -547,12 +554,15 @@ private:
                 buffers.column = grid_data_.col(convolved) - buffers.column * inverse_sum;  // residuals
                 Eigen::Map<Eigen::ArrayXd> cotangent(plane_column(buffers.cotangent, convolved), ny);
                 cotangent = grid_weight_.col(convolved) * buffers.column;
-                if (convolved >= first && convolved < last) chi2 += (cotangent * buffers.column).sum();
+                if (convolved >= first && convolved < last)
+                    block_chi2[static_cast<std::size_t>(convolved / detail::beam_sum_columns)] +=
+                        (cotangent * buffers.column).sum();
                 cotangent *= inverse_sum;
             }
             // A^T of the cotangent at column c - 2 h, and the reverse pass there.
             const Eigen::Index reversed = c - 2 * h;
             if (reversed >= first && reversed < last) {
+                auto& sums = block_sums[static_cast<std::size_t>(reversed / detail::beam_sum_columns)];
                 detail::correlate_column(buffers.cotangent, beam.kernel(), reversed, ny, buffers.column.data());
                 for (Eigen::Index t = 0; t < tiles; ++t) {
                     const Eigen::Index row = t * adjoint_tile_size, count = std::min(adjoint_tile_size, ny - row);
