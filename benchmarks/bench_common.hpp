@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "diskmc/disk.hpp"
@@ -39,6 +40,30 @@ timing time_repeats(int repeats, Work&& work) {
     }
     std::sort(seconds.begin(), seconds.end());
     return {seconds[seconds.size() / 2], seconds.front()};
+}
+
+/// Times `first` and `second` `repeats` times each, alternating, after one
+/// warm-up call of each: both see the same machine, so their ratio holds
+/// even when its speed drifts.
+template <class First, class Second>
+std::pair<timing, timing> time_repeats_alternating(int repeats, First&& first, Second&& second) {
+    first();
+    second();
+    std::vector<double> first_seconds, second_seconds;
+    for (int r = 0; r < repeats; ++r) {
+        auto start = std::chrono::steady_clock::now();
+        first();
+        auto middle = std::chrono::steady_clock::now();
+        second();
+        auto end = std::chrono::steady_clock::now();
+        first_seconds.push_back(std::chrono::duration<double>(middle - start).count());
+        second_seconds.push_back(std::chrono::duration<double>(end - middle).count());
+    }
+    auto summary = [](std::vector<double>& seconds) {
+        std::sort(seconds.begin(), seconds.end());
+        return timing{seconds[seconds.size() / 2], seconds.front()};
+    };
+    return {summary(first_seconds), summary(second_seconds)};
 }
 
 // ---------------------------------------------------------------------------

@@ -413,6 +413,10 @@ private:
         parallel_for(static_cast<std::size_t>(chunks), options_.threads, [&](std::size_t c) {
             adjoint work(projection);
             adjoint_tile x_tile, y_tile, seed;
+            // Sums on this thread's stack, stored once: neighbouring chunks'
+            // entries share cache lines, and other threads write them.
+            typename adjoint::adjoints sums;
+            double value = 0.0;
             const Eigen::Index chunk_start = static_cast<Eigen::Index>(c) * detail::pixels_per_chunk;
             const Eigen::Index chunk_end = std::min(chunk_start + detail::pixels_per_chunk, n);
             for (Eigen::Index start = chunk_start; start < chunk_end; start += adjoint_tile_size) {
@@ -420,10 +424,12 @@ private:
                 detail::load_tile(x, y, start, count, x_tile, y_tile);
                 if (count < adjoint_tile_size) seed.setZero();  // the padding lanes take no part
                 const adjoint_tile model = work.forward(x_tile, y_tile);
-                chunk_values[c] += seed_of(start, count, model.data(), seed.data());
+                value += seed_of(start, count, model.data(), seed.data());
                 if (!(seed != 0.0).any()) continue;  // e.g. beam pixels far from the mask
-                work.reverse(seed, chunk_adjoints[c]);
+                work.reverse(seed, sums);
             }
+            chunk_values[c] = value;
+            chunk_adjoints[c] = sums;
         });
         double value = 0.0;
         typename adjoint::adjoints sums;
@@ -590,6 +596,7 @@ private:
             auto& tape = autodiff::tile_tape::local();
             Eigen::Matrix<autodiff::tile_var, Eigen::Dynamic, 1> parameters(dim);
             Eigen::ArrayXd model, seed;
+            double value = 0.0;  // stored once (see sweep_closed_form)
             const Eigen::Index chunk_start = static_cast<Eigen::Index>(c) * detail::pixels_per_chunk;
             const Eigen::Index chunk_end = std::min(chunk_start + detail::pixels_per_chunk, n);
             for (Eigen::Index start = chunk_start; start < chunk_end; start += detail::gradient_tile_size) {
@@ -603,11 +610,12 @@ private:
                 model.resize(width);
                 seed.resize(width);
                 tape.values(m, model);
-                chunk_values[c] += seed_of(start, width, model.data(), seed.data());
+                value += seed_of(start, width, model.data(), seed.data());
                 if (!(seed != 0.0).any()) continue;  // e.g. beam pixels far from the mask
                 tape.reverse(m, seed.data());
                 for (Eigen::Index i = 0; i < dim; ++i) chunk_gradient[i] += tape.adjoint(parameters[i]);
             }
+            chunk_values[c] = value;
         });
         double value = 0.0;
         grad.setZero(dim);
