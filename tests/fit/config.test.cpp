@@ -10,6 +10,7 @@
 #include <string>
 
 #include "../../examples/fit_config.hpp"
+#include "support/fit_instances.hpp"
 #include "support/throws.hpp"
 
 namespace {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "diskmc/fit.hpp"
+#include "support/fit_instances.hpp"
 #include "support/shared_data.hpp"
 #include "support/throws.hpp"
 #ifdef DISKMC_TESTS_WITH_FITS
