@@ -10,7 +10,6 @@
 #include <string>
 
 #include "../../examples/fit_config.hpp"
-#include "support/fit_instances.hpp"
 #include "support/throws.hpp"
 
 namespace {

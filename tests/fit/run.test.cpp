@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "diskmc/fit.hpp"
-#include "support/fit_instances.hpp"
 #include "support/shared_data.hpp"
 #include "support/throws.hpp"
 #ifdef DISKMC_TESTS_WITH_FITS
