@@ -23,15 +23,21 @@ using scalar_of = typename std::decay_t<V>::Scalar;
 
 /// var's gradient must match the AutoDiffScalar oracle to rounding and
 /// Ridders' finite differences to their accuracy, and its value must be the
-/// double function's.
-template <class F>
-void require_gradient(const char* name, F f, const Eigen::VectorXd& x, double fd_tolerance = 1e-8) {
+/// double function's. (Not a template: the checks are compiled once, not once
+/// per function.)
+void require_gradient(const char* name, const diskmc::testing::scalar_generic_function& f,
+                      const Eigen::VectorXd& x, double fd_tolerance) {
     const auto report = check_gradient(f, x);
     INFO(name << "\n" << report.describe());
     CHECK(report.value == Approx(report.double_value).epsilon(1e-15));
     CHECK(report.gradient.allFinite());
     CHECK(report.versus_oracle.max_rel_error <= 1e-13);
     CHECK(report.agrees_with_finite_difference(fd_tolerance));
+}
+
+template <class F>
+void require_gradient(const char* name, F f, const Eigen::VectorXd& x, double fd_tolerance = 1e-8) {
+    require_gradient(name, diskmc::testing::as_scalar_generic_function(f), x, fd_tolerance);
 }
 
 Eigen::VectorXd point(std::initializer_list<double> values) {

@@ -31,6 +31,7 @@
 #include <unsupported/Eigen/AutoDiff>
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numbers>
 #include <sstream>
@@ -360,27 +361,52 @@ gradient_check_report check_gradient_against_finite_differences(
     return report;
 }
 
+/// The three instantiations of a scalar-generic callable that check_gradient
+/// compares, as plain functions: the checker below is compiled once, not once
+/// per callable (tests check dozens of callables; compile time, above all
+/// under the sanitizers).
+struct scalar_generic_function {
+    std::function<autodiff::var(const Eigen::Matrix<autodiff::var, Eigen::Dynamic, 1>&)> with_var;
+    std::function<double(const Eigen::VectorXd&)> with_double;
+    std::function<Eigen::oracle_scalar(const Eigen::Matrix<Eigen::oracle_scalar, Eigen::Dynamic, 1>&)>
+        with_oracle;
+};
+
+/// check_gradient on the three instantiations.
+inline gradient_check_report check_gradient(const scalar_generic_function& f, const Eigen::VectorXd& x,
+                                            const finite_difference_options& options = {}) {
+    gradient_check_report report;
+    report.point = x;
+    report.value = autodiff::gradient(f.with_var, x, report.gradient);
+    report.double_value = f.with_double(x);
+    report.finite_difference = finite_difference_gradient(f.with_double, x, options);
+    report.versus_finite_difference = compare_gradients(report.gradient, report.finite_difference.gradient);
+    report.has_oracle = true;
+    report.oracle_value = oracle_gradient(f.with_oracle, x, report.oracle);
+    report.versus_oracle = compare_gradients(report.gradient, report.oracle);
+    return report;
+}
+
+/// The three instantiations of `f` (which must outlive the result).
+template <class F>
+scalar_generic_function as_scalar_generic_function(F& f) {
+    return {[&f](const Eigen::Matrix<autodiff::var, Eigen::Dynamic, 1>& v) { return autodiff::var(f(v)); },
+            [&f](const Eigen::VectorXd& y) { return static_cast<double>(f(y)); },
+            [&f](const Eigen::Matrix<Eigen::oracle_scalar, Eigen::Dynamic, 1>& y) {
+                return Eigen::oracle_scalar(f(y));
+            }};
+}
+
 /// Checks diskmc's reverse-mode gradient (autodiff::gradient with var) of a
 /// scalar-generic callable against finite differences of its double
 /// instantiation and against the AutoDiffScalar oracle.
 /// @param f  callable as f(const Eigen::Matrix<T, Eigen::Dynamic, 1>&) -> T for
 ///           T = double, diskmc::autodiff::var and Eigen::oracle_scalar
 template <class F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, scalar_generic_function>)
 gradient_check_report check_gradient(F&& f, const Eigen::VectorXd& x,
                                      const finite_difference_options& options = {}) {
-    gradient_check_report report;
-    report.point = x;
-    report.value = autodiff::gradient(
-        [&](const Eigen::Matrix<autodiff::var, Eigen::Dynamic, 1>& v) { return autodiff::var(f(v)); }, x,
-        report.gradient);
-    auto as_double = [&](const Eigen::VectorXd& y) { return static_cast<double>(f(y)); };
-    report.double_value = as_double(x);
-    report.finite_difference = finite_difference_gradient(as_double, x, options);
-    report.versus_finite_difference = compare_gradients(report.gradient, report.finite_difference.gradient);
-    report.has_oracle = true;
-    report.oracle_value = oracle_gradient(f, x, report.oracle);
-    report.versus_oracle = compare_gradients(report.gradient, report.oracle);
-    return report;
+    return check_gradient(as_scalar_generic_function(f), x, options);
 }
 
 /// Checks a differentiable_log_density's log_density_gradient against finite
