@@ -81,8 +81,7 @@ Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> fit_mask(
             const bool in_r = r >= options.r_min && r <= options.r_max;
             const bool in_phi = phi >= phi_min && phi <= phi_max;
             const bool in_v = data >= options.v_min && data <= options.v_max;
-            const double sigma = map.uncertainty(j, i);
-            const bool usable = std::isfinite(data) && std::isfinite(sigma) && sigma > 0.0;
+            const bool usable = std::isfinite(data) && usable_uncertainty(map.uncertainty(j, i));
             mask(j, i) = usable && (in_r != options.exclude_r) && (in_phi != options.exclude_phi) &&
                          (in_v != options.exclude_v) && (!has_user_mask || options.user_mask(j, i));
         }
@@ -97,7 +96,10 @@ Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> fit_mask(
 inline Eigen::Index unusable_uncertainty_count(const sky_map& map) {
     check_argument(map.uncertainty.rows() == map.data.rows() && map.uncertainty.cols() == map.data.cols(),
                    "unusable_uncertainty_count", "the map has no uncertainty of its shape");
-    return (map.data.isFinite() && !(map.uncertainty.isFinite() && map.uncertainty > 0.0)).count();
+    Eigen::Index count = 0;
+    for (Eigen::Index p = 0; p < map.data.size(); ++p)
+        count += std::isfinite(map.data(p)) && !usable_uncertainty(map.uncertainty(p));
+    return count;
 }
 
 }  // namespace diskmc

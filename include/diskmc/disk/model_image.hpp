@@ -42,10 +42,6 @@ void load_tile(const Eigen::ArrayXd& x, const Eigen::ArrayXd& y, Eigen::Index st
     }
 }
 
-}  // namespace detail
-
-namespace detail {
-
 /// The model line-of-sight velocity of pixels [start, start + count) of
 /// (x, y) into out[0 .. count), on vectorised tiles of pixels.
 template <class Surface, class Rotation, bool Thin>

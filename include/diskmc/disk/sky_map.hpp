@@ -3,6 +3,7 @@
 // as eddy holds them (x decreasing with column), with eddy's field-of-view
 // clipping and downsampling applied to grid and images together.
 
+#include <cmath>
 #include <utility>
 
 #include "diskmc/detail/eigen.hpp"
@@ -18,6 +19,9 @@ struct sky_map {
     Eigen::ArrayXXd data{};         ///< line-of-sight velocity, m/s; NaN where blank
     Eigen::ArrayXXd uncertainty{};  ///< its 1-sigma uncertainty, m/s; empty if none
 };
+
+/// Whether a pixel's uncertainty can weight it (1 / sigma^2): finite and > 0.
+inline bool usable_uncertainty(double sigma) { return std::isfinite(sigma) && sigma > 0.0; }
 
 /// Builds a map from images in file order (row j = NAXIS2 index, column i =
 /// NAXIS1 index), reversing their columns when CDELT1 > 0 as eddy does.

@@ -200,7 +200,7 @@ public:
             if (!std::isfinite(d))
                 detail::throw_invalid_input(where, ": the mask keeps pixel (row ", p % ny_, ", column ", p / ny_,
                                             ") whose data is not finite");
-            if (!(std::isfinite(sigma) && sigma > 0))
+            if (!usable_uncertainty(sigma))
                 detail::throw_invalid_input(where, ": the mask keeps pixel (row ", p % ny_, ", column ", p / ny_,
                                             ") whose uncertainty is ", sigma, " (must be finite and > 0)");
             x_[k] = grid_positions.x[p];
