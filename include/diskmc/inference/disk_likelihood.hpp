@@ -95,6 +95,7 @@ struct streamed_beam_buffers {
     Eigen::ArrayXXd model, cotangent;
     Eigen::ArrayXd column;
     std::vector<typename Adjoint::tile_state> states;
+    typename Adjoint::tile_state margin;  // the forward pass on a band's margins
 };
 
 /// disk_likelihood's image-sized scratch with the beam on, reused per thread
@@ -214,15 +215,15 @@ public:
             check_argument(map.grid.beam().has_value(), where,
                            "convolve_beam is set but the map has no beam (BMAJ/BMIN)");
             convolution_.emplace(beam_kernel(map.grid));
+            grid_data_.setZero(ny_, nx_);
+            grid_weight_.setZero(ny_, nx_);
+            for (Eigen::Index k = 0; k < used; ++k) {
+                grid_data_(mask_index_[k]) = data_[k];
+                grid_weight_(mask_index_[k]) = weight_[k];
+            }
         }
         grid_x_ = grid_positions.x;
         grid_y_ = grid_positions.y;
-        grid_data_.setZero(ny_, nx_);
-        grid_weight_.setZero(ny_, nx_);
-        for (Eigen::Index k = 0; k < used; ++k) {
-            grid_data_(mask_index_[k]) = data_[k];
-            grid_weight_(mask_index_[k]) = weight_[k];
-        }
     }
 
     /// The names of the full parameter vector, in order (the family's).
@@ -272,9 +273,7 @@ public:
         // With the beam: the model on the whole grid, convolved; the chi^2's
         // adjoint scattered onto the grid and pushed back through the
         // convolution's adjoint; then the per-pixel sweep with that seed.
-        auto& buffers = detail::thread_buffers<detail::beam_likelihood_buffers>();
-        grid_model(full, buffers.model);
-        convolution_->apply(buffers.model, buffers.convolved, options_.threads);
+        auto& buffers = convolved_model(full);
         buffers.cotangent.setZero(ny_, nx_);
         double value = 0.0;
         for (Eigen::Index k = 0; k < data_.size(); ++k) {
@@ -321,12 +320,19 @@ private:
         });
     }
 
+    /// The model on the grid and convolved with the beam, in this thread's
+    /// buffers (.model and .convolved).
+    detail::beam_likelihood_buffers& convolved_model(const Eigen::VectorXd& full) const {
+        auto& buffers = detail::thread_buffers<detail::beam_likelihood_buffers>();
+        grid_model(full, buffers.model);
+        convolution_->apply(buffers.model, buffers.convolved, options_.threads);
+        return buffers;
+    }
+
     double log_likelihood_value(const Eigen::VectorXd& full) const {
         double value = 0.0;
         if (convolution_) {
-            auto& buffers = detail::thread_buffers<detail::beam_likelihood_buffers>();
-            grid_model(full, buffers.model);
-            convolution_->apply(buffers.model, buffers.convolved, options_.threads);
+            const auto& buffers = convolved_model(full);
             for (Eigen::Index k = 0; k < data_.size(); ++k) {
                 const double residual = data_[k] - buffers.convolved(mask_index_[k]);
                 value += weight_[k] * residual * residual;
@@ -476,8 +482,9 @@ private:
         // add their margins).
         std::size_t threads = options_.threads == 0 ? default_thread_count() : options_.threads;
         if (detail::thread_pool::in_parallel_region()) threads = 1;
-        const Eigen::Index bands = std::min<Eigen::Index>(static_cast<Eigen::Index>(threads), blocks);
-        const Eigen::Index blocks_per_band = (blocks + bands - 1) / bands;
+        const Eigen::Index blocks_per_band =
+            (blocks + static_cast<Eigen::Index>(threads) - 1) / static_cast<Eigen::Index>(threads);
+        const Eigen::Index bands = (blocks + blocks_per_band - 1) / blocks_per_band;  // none empty
         std::vector<typename adjoint::adjoints> block_adjoints(static_cast<std::size_t>(blocks));
         std::vector<double> block_chi2(static_cast<std::size_t>(blocks), 0.0);
         std::vector<char> band_complete(static_cast<std::size_t>(bands), 0);
@@ -485,7 +492,7 @@ private:
             const Eigen::Index first = static_cast<Eigen::Index>(b) * blocks_per_band * detail::beam_sum_columns;
             const Eigen::Index last = std::min(first + blocks_per_band * detail::beam_sum_columns, nx_);
             band_complete[b] =
-                static_cast<char>(first >= last || stream_band<adjoint>(projection, first, last, block_adjoints, block_chi2));
+                static_cast<char>(stream_band<adjoint>(projection, first, last, block_adjoints, block_chi2));
         });
         if (std::find(band_complete.begin(), band_complete.end(), 0) != band_complete.end()) return false;
         value = 0.0;
@@ -527,8 +534,7 @@ private:
         buffers.states.resize(static_cast<std::size_t>(ring * tiles));
         Adjoint work(projection);
         for (auto& state : buffers.states) work.shape(state);
-        typename Adjoint::tile_state margin_state;  // for the model on the band's margins
-        work.shape(margin_state);
+        work.shape(buffers.margin);
         // Column c of the grid is column c + h of a plane, from row h.
         auto plane_column = [&](Eigen::ArrayXXd& plane, Eigen::Index c) {
             return plane.data() + (c + h) * plane.rows() + h;
@@ -546,7 +552,7 @@ private:
                 for (Eigen::Index t = 0; t < tiles; ++t) {
                     const Eigen::Index row = t * adjoint_tile_size, count = std::min(adjoint_tile_size, ny - row);
                     detail::load_tile(grid_x_, grid_y_, c * ny + row, count, x_tile, y_tile);
-                    const adjoint_tile v = work.forward(x_tile, y_tile, own ? state_of(c, t) : margin_state);
+                    const adjoint_tile v = work.forward(x_tile, y_tile, own ? state_of(c, t) : buffers.margin);
                     Eigen::Map<Eigen::ArrayXd>(model + row, count) = v.head(count);
                 }
                 if (!Eigen::Map<const Eigen::ArrayXd>(model, ny).allFinite()) return false;
@@ -633,8 +639,8 @@ private:
     // and their (column-major) indices in the grid.
     Eigen::ArrayXd x_, y_, data_, weight_;
     Eigen::Array<Eigen::Index, Eigen::Dynamic, 1> mask_index_;
-    // The data and the weights as images, both 0 off the mask (for the
-    // streamed beam gradient, which works a column at a time).
+    // With the beam: the data and the weights as images, both 0 off the mask
+    // (for the streamed beam gradient, which works a column at a time).
     Eigen::ArrayXXd grid_data_, grid_weight_;
     // Every grid pixel's sky offsets (for model images, and the beam), and the beam.
     Eigen::ArrayXd grid_x_, grid_y_;
