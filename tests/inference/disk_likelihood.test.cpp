@@ -18,6 +18,18 @@
 #include "support/gradient_check.hpp"
 #include "support/shared_data.hpp"
 
+namespace diskmc::detail {
+/// Runs the streamed beam gradient alone, so tests know it ran (the public
+/// gradient falls back to the two-pass path without saying so).
+struct disk_likelihood_access {
+    template <class Family>
+    static bool streamed_beam_gradient(const disk_likelihood<Family>& likelihood, const Eigen::VectorXd& full,
+                                       Eigen::VectorXd& grad, double& value) {
+        return likelihood.streamed_beam_gradient(full, grad, value);
+    }
+};
+}  // namespace diskmc::detail
+
 using namespace diskmc;
 using Catch::Matchers::Contains;
 
@@ -301,11 +313,16 @@ TEST_CASE("the streamed beam gradient split among threads agrees with the two-pa
     for (std::size_t threads : {1u, 3u}) {
         INFO(threads << " threads");
         const disk_likelihood<> streamed(map, mask, family, {.convolve_beam = true, .threads = threads});
-        Eigen::VectorXd fast;
-        CHECK(streamed.log_likelihood_gradient(full, fast) == Approx(value).epsilon(1e-12));
+        Eigen::VectorXd fast, public_gradient;
+        double streamed_value = 0.0;
+        REQUIRE(detail::disk_likelihood_access::streamed_beam_gradient(streamed, full, fast, streamed_value));
+        CHECK(streamed_value == Approx(value).epsilon(1e-12));
         INFO("streamed " << fast.transpose() << "\ntwo-pass " << reference.transpose());
         REQUIRE(fast.allFinite());
         CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-9);
+        // ... and it is the path the public gradient takes.
+        CHECK(streamed.log_likelihood_gradient(full, public_gradient) == streamed_value);
+        CHECK(public_gradient == fast);
     }
 }
 
@@ -325,6 +342,10 @@ TEST_CASE("a NaN model pixel off the mask: the beam gradient still agrees with a
     const Eigen::VectorXd full =
         full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.0, 2.1, 2.0, positions.x[centre], positions.y[centre]);
     REQUIRE(std::isnan(disk_likelihood<>(map, mask, family).model_image(full)(centre)));
+    Eigen::VectorXd unused;
+    double unused_value = 0.0;
+    CHECK_FALSE(detail::disk_likelihood_access::streamed_beam_gradient(
+        disk_likelihood<>(map, mask, family, {.convolve_beam = true}), full, unused, unused_value));
     // Finite differences are left out: moving the centre off the pixel removes the NaN.
     check_gradient_paths_agree(map, mask, family, full, true);
 }

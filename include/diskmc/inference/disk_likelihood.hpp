@@ -98,6 +98,9 @@ struct streamed_beam_buffers {
     typename Adjoint::tile_state margin;  // the forward pass on a band's margins
 };
 
+/// Tests' access to which path a gradient took (defined by the tests only).
+struct disk_likelihood_access;
+
 /// disk_likelihood's image-sized scratch with the beam on, reused per thread
 /// (detail/thread_buffers.hpp).
 struct beam_likelihood_buffers {
@@ -307,6 +310,8 @@ public:
     }
 
 private:
+    friend struct detail::disk_likelihood_access;
+
     /// The unconvolved model at every grid pixel (vectorised, in chunks
     /// shared among the threads) into `model`, resized to the grid.
     void grid_model(const Eigen::VectorXd& full, Eigen::ArrayXXd& model) const {
