@@ -28,6 +28,12 @@ struct timing {
     double minimum = 0.0;
 };
 
+/// The timing of a set of seconds (sorted in place).
+inline timing timing_of(std::vector<double>& seconds) {
+    std::sort(seconds.begin(), seconds.end());
+    return {seconds[seconds.size() / 2], seconds.front()};
+}
+
 /// Times `work` `repeats` times after one warm-up call.
 template <class Work>
 timing time_repeats(int repeats, Work&& work) {
@@ -38,8 +44,7 @@ timing time_repeats(int repeats, Work&& work) {
         work();
         seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
-    std::sort(seconds.begin(), seconds.end());
-    return {seconds[seconds.size() / 2], seconds.front()};
+    return timing_of(seconds);
 }
 
 /// Times `first` and `second` `repeats` times each, alternating, after one
@@ -59,11 +64,7 @@ std::pair<timing, timing> time_repeats_alternating(int repeats, First&& first, S
         first_seconds.push_back(std::chrono::duration<double>(middle - start).count());
         second_seconds.push_back(std::chrono::duration<double>(end - middle).count());
     }
-    auto summary = [](std::vector<double>& seconds) {
-        std::sort(seconds.begin(), seconds.end());
-        return timing{seconds[seconds.size() / 2], seconds.front()};
-    };
-    return {summary(first_seconds), summary(second_seconds)};
+    return {timing_of(first_seconds), timing_of(second_seconds)};
 }
 
 // ---------------------------------------------------------------------------
