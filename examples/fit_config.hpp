@@ -27,7 +27,8 @@
 //   snooker, emcee's recommendation for near-Gaussian posteriors), seed; or
 //   "kind": "nuts" with chains, warmup, samples, max_tree_depth, dense_mass,
 //   target_accept, seed.
-// Unknown keys anywhere are errors naming the key; so are wrong types.
+// Unknown keys anywhere are errors naming the key; so are wrong types, keys
+// given twice, and nesting deeper than 64 levels.
 
 #include <cstdint>
 #include <cstdlib>
@@ -284,19 +285,55 @@ inline fit_config parse_fit_config(const nlohmann::ordered_json& root, const std
     return config;
 }
 
-/// Reads a configuration file.
-/// @throws invalid_input naming the file, the key and the problem
-inline fit_config read_fit_config(const std::filesystem::path& file) {
-    const std::string where = file.string();
-    std::ifstream in(file);
-    if (!in) diskmc::detail::throw_invalid_input(where, ": cannot open");
-    nlohmann::ordered_json root;
+/// Deepest nesting of objects and arrays a configuration may have: a real
+/// one needs 4; the cap keeps a hostile file from exhausting the stack.
+inline constexpr int max_config_depth = 64;
+
+/// Parses JSON text, refusing what the JSON standard leaves open but would
+/// silently decide a fit: a key given twice in one object (which value
+/// wins?), and nesting deeper than max_config_depth.
+/// @throws invalid_input naming `where` and the problem
+inline nlohmann::ordered_json parse_json_strictly(std::istream& in, const std::string& where) {
+    using json = nlohmann::ordered_json;
+    std::vector<std::set<std::string>> keys;  // of each open object
+    std::vector<std::string> path;            // "params.PA" for messages
+    const json::parser_callback_t check = [&](int depth, json::parse_event_t event, json& parsed) {
+        if (depth > max_config_depth)
+            diskmc::detail::throw_invalid_input(where, ": nested deeper than ", max_config_depth, " levels");
+        switch (event) {
+            case json::parse_event_t::object_start: keys.emplace_back(); break;
+            case json::parse_event_t::object_end: keys.pop_back(); break;
+            case json::parse_event_t::key: {
+                const std::string key = parsed.get<std::string>();
+                if (!keys.back().insert(key).second)
+                    diskmc::detail::throw_invalid_input(where, ": the key \"", key,
+                                                        "\" is given twice in one object; keep one");
+                break;
+            }
+            default: break;
+        }
+        return true;
+    };
     try {
-        root = nlohmann::ordered_json::parse(in);
-    } catch (const nlohmann::ordered_json::exception& e) {
+        return json::parse(in, check);
+    } catch (const json::exception& e) {
         diskmc::detail::throw_invalid_input(where, ": not valid JSON (", e.what(), ")");
     }
-    return parse_fit_config(root, where, file.parent_path());
+}
+
+/// Reads a configuration file.
+/// @param file     the file
+/// @param base_dir where its relative paths start (default: its folder)
+/// @param where    its name in messages (default: the file)
+/// @throws invalid_input naming the file, the key and the problem
+inline fit_config read_fit_config(const std::filesystem::path& file,
+                                  std::optional<std::filesystem::path> base_dir = std::nullopt,
+                                  std::optional<std::string> where = std::nullopt) {
+    const std::string name = where.value_or(file.string());
+    std::ifstream in(file, std::ios::binary);
+    if (!in) diskmc::detail::throw_invalid_input(name, ": cannot open");
+    const nlohmann::ordered_json root = parse_json_strictly(in, name);
+    return parse_fit_config(root, name, base_dir.value_or(file.parent_path()));
 }
 
 }  // namespace diskmc::examples

@@ -3,37 +3,55 @@
 //
 //   fit_rotation_map --config FIT.json [--out DIR] [--no-plots]
 //   fit_rotation_map --demo [--out DIR] [--no-plots]
+//   fit_rotation_map --resume DIR [--no-plots]
 //
 // FIT.json is described in examples/fit_config.hpp (examples/configs/ has
 // two). Without "map" in it, or with --demo, the fit runs on the
 // HD163296-like benchmark problem built in memory, so it runs anywhere.
 //
-// Outputs in DIR (default "fit_output"), written under temporary names and
-// renamed at the end, so a failed run leaves nothing half-written:
+// Outputs in DIR (default "fit_output"), always one whole run: everything is
+// written into a private staging folder beside DIR and swapped in at the end
+// (diskmc/io/staged_folder.hpp). A second run into DIR while one runs is
+// refused; DIR is replaced only if it is new, empty or an earlier run's
+// output, and never if it holds an input.
 //   summary.json   {"parameters": {NAME: {p16, p50, p84, mean, sd, ess_bulk,
 //                  ess_tail, rhat[, tau]}}, "sampler": {...}, "wall_seconds",
 //                  "log_density_evaluations", "gradient_evaluations",
-//                  "warnings": [...], ...}
+//                  "interrupted", "draws_per_chain", "warnings": [...], ...}
 //   chains.csv     every draw in CmdStan's CSV layout, with a chain__ column
 //   chains/chain_N.csv  one CmdStan CSV file per chain (per walker for the
 //                  ensemble), for ArviZ's from_cmdstan and cmdstanpy
 //   model.fits, residual.fits   the model and data - model at the median
 //   *.png          corner, trace and data/model/residual plots, drawn by
 //                  scripts/plot_fit.py (python3-matplotlib) when available
+//   resume/        only in an interrupted run's output: what --resume needs
 // The summary is also printed as a table on stdout.
 //
+// Interrupts and kills. The first Ctrl-C (or SIGTERM) stops the fit cleanly:
+// during the MAP step or warmup nothing is written (exit status 130);
+// during sampling the draws so far are written, marked "interrupted", and
+// the run can be continued with --resume DIR (exit status 130). A second
+// Ctrl-C stops at once. The sampler checkpoints as it goes, so a run killed
+// outright (SIGKILL, a crash, a reboot) also continues with --resume DIR,
+// and a resumed run gives the draws the uninterrupted run would have.
+//
 // Bad input (missing files, malformed JSON, unknown keys or parameters,
-// impossible sampler settings): one message on stderr, exit status 1 (2 for
-// usage), nothing written.
+// impossible sampler settings, an output folder that cannot be used): one
+// message on stderr, exit status 1 (2 for usage), nothing written.
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,10 +62,14 @@
 
 #include "diskmc/fit.hpp"
 #include "diskmc/io/fits.hpp"
+#include "diskmc/io/staged_folder.hpp"
 #include "diskmc/io/stan_csv.hpp"
 #include "command_line.hpp"
 #include "fit_config.hpp"
+#include "interrupts.hpp"
 #include "progress_bar.hpp"
+
+extern char** environ;
 
 namespace {
 
@@ -55,21 +77,27 @@ namespace fs = std::filesystem;
 
 struct arguments {
     std::optional<fs::path> config;
+    std::optional<fs::path> resume;
     fs::path out = "fit_output";
     bool demo = false;
     bool plots = true;
 };
 
 constexpr const char* usage_text =
-    "usage: fit_rotation_map --config FIT.json [--out DIR] [--no-plots] | --demo [--out DIR] [--no-plots]";
+    "usage: fit_rotation_map --config FIT.json [--out DIR] [--no-plots] | --demo [--out DIR] [--no-plots] | "
+    "--resume DIR [--no-plots]";
 
 arguments parse_arguments(diskmc::examples::command_line& cli) {
     arguments a;
+    bool out_given = false;
     while (cli.next()) {
         if (cli.flag() == "--config")
             a.config = cli.value();
-        else if (cli.flag() == "--out")
+        else if (cli.flag() == "--out") {
             a.out = cli.value();
+            out_given = true;
+        } else if (cli.flag() == "--resume")
+            a.resume = cli.value();
         else if (cli.flag() == "--demo")
             a.demo = true;
         else if (cli.flag() == "--no-plots")
@@ -77,7 +105,14 @@ arguments parse_arguments(diskmc::examples::command_line& cli) {
         else
             cli.fail("unknown argument " + cli.flag());
     }
-    if (!a.demo && !a.config) cli.fail("give --config FIT.json or --demo");
+    if (a.resume) {
+        if (a.demo || a.config || out_given)
+            cli.fail("--resume DIR continues the run that writes DIR, with that run's settings; give it alone");
+        a.out = *a.resume;
+    } else if (!a.demo && !a.config) {
+        cli.fail("give --config FIT.json or --demo");
+    }
+    if (a.out.empty()) cli.fail("--out needs a folder name");
     return a;
 }
 
@@ -107,8 +142,7 @@ diskmc::sky_map load_map(const diskmc::examples::fit_config& config) {
 }
 
 /// On a terminal: the stages on stderr, and a progress bar on the sampler's
-/// progress callback (divergences and tree depth for NUTS); the first Ctrl-C
-/// stops the sampler cleanly and the draws so far are written. The bar must
+/// progress callback (divergences and tree depth for NUTS). The bar must
 /// outlive the fit.
 std::unique_ptr<diskmc::examples::progress_bar> attach_progress(diskmc::fit_options& options) {
     using namespace diskmc::examples;
@@ -126,7 +160,6 @@ std::unique_ptr<diskmc::examples::progress_bar> attach_progress(diskmc::fit_opti
         bar = std::make_unique<progress_bar>("NUTS", chains * (nuts.options.sampler.warmup + nuts.options.sampler.samples));
         nuts.options.sampler.progress = nuts_progress_bar(*bar, chains);
     }
-    stop_on_interrupt();
     return bar;
 }
 
@@ -198,6 +231,8 @@ nlohmann::ordered_json summary_json(const diskmc::fit_result& fit, const diskmc:
     root["wall_seconds"] = fit.wall_seconds;
     root["log_density_evaluations"] = fit.log_density_evaluations;
     root["gradient_evaluations"] = fit.gradient_evaluations;
+    root["interrupted"] = fit.interrupted;
+    root["draws_per_chain"] = fit.chains.empty() ? 0 : fit.chains.front().rows();
     root["warnings"] = fit.warnings;
     auto& fixed = root["fixed"];
     for (std::size_t k = 0; k < fit.full_names.size(); ++k) {
@@ -244,41 +279,120 @@ diskmc::io::fits_header map_header(const diskmc::fit_result& fit, const std::str
     return header;
 }
 
-/// Writes every output under a temporary name, then renames them all; on
-/// failure removes what it wrote (and DIR, if it made it).
-void write_outputs(const fs::path& dir, const diskmc::fit_result& fit,
-                                       const diskmc::fit_options& options, const diskmc::io::stan_csv_options& csv) {
-    const bool made_dir = !fs::exists(dir);
-    fs::create_directories(dir);
-    std::vector<std::pair<fs::path, fs::path>> written;  // temporary, final
-    auto temporary = [&](const std::string& name) {
-        written.emplace_back(dir / (name + ".partial"), dir / name);
-        return written.back().first;
-    };
-    try {
-        {
-            const fs::path file = temporary("summary.json");
-            std::ofstream out(file);
-            nlohmann::ordered_json summary = summary_json(fit, options);
-            if (!csv.data_file.empty()) summary["data_map"] = csv.data_file;  // for scripts/plot_fit.py
-            out << summary.dump(2) << "\n";
-            if (!out.flush()) diskmc::detail::throw_invalid_input(file.string(), ": write failed");
-        }
-        diskmc::io::write_fits_map(temporary("model.fits"), fit.model, map_header(fit, "model"));
-        diskmc::io::write_fits_map(temporary("residual.fits"), fit.residual, map_header(fit, "data - model"));
-        write_chains(temporary("chains.csv"), temporary("chains"), fit, options, csv);
-        fs::remove_all(dir / "chains");  // a folder is renamed only onto nothing
-        for (const auto& [from, to] : written) fs::rename(from, to);
-    } catch (...) {
-        std::error_code ignored;
-        for (const auto& [from, to] : written) fs::remove_all(from, ignored);
-        if (made_dir) fs::remove(dir, ignored);
-        throw;
-    }
+/// The run's state that --resume needs, in STAGING/resume/: the sampler's
+/// checkpoint, and how the run was asked for (the config file's bytes and
+/// the folder its relative paths start from, kept as raw bytes so any file
+/// name survives). An interrupted run's output keeps it; a finished one not.
+struct resume_state {
+    fs::path folder;
+
+    fs::path checkpoint() const { return folder / "checkpoint"; }
+    fs::path config() const { return folder / "config.json"; }
+    fs::path config_dir() const { return folder / "config_dir"; }
+    fs::path config_name() const { return folder / "config_name"; }
+    bool demo() const { return !fs::exists(config()); }
+    bool usable() const { return fs::exists(folder / "mode"); }
+};
+
+void write_bytes(const fs::path& file, const std::string& bytes) {
+    std::ofstream out(file, std::ios::binary);
+    out << bytes;
+    if (!out.flush()) diskmc::detail::throw_invalid_input(file.string(), ": write failed");
 }
 
-/// scripts/plot_fit.py DIR draws the PNGs with matplotlib.
-void draw_plots(const fs::path& dir) {
+std::string read_bytes(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) diskmc::detail::throw_invalid_input(file.string(), ": cannot read the resume state");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// Records a fresh run's request in the staging folder.
+resume_state record_request(const fs::path& staging, const arguments& args) {
+    resume_state state{staging / "resume"};
+    fs::create_directories(state.folder);
+    if (args.config) {
+        fs::copy_file(*args.config, state.config());
+        write_bytes(state.config_dir(), fs::absolute(*args.config).parent_path().string());
+        write_bytes(state.config_name(), args.config->string());
+    }
+    write_bytes(state.folder / "mode", args.config ? "config\n" : "demo\n");
+    return state;
+}
+
+/// For --resume DIR: copies the newest resumable state (a killed run's
+/// staging folder, else DIR's own resume/) into this run's staging folder.
+resume_state take_resume_state(const diskmc::io::staged_folder& out) {
+    std::vector<fs::path> candidates;
+    for (const auto& leftover : out.leftovers()) candidates.push_back(leftover / "resume");
+    candidates.push_back(out.folder() / "resume");
+    for (const auto& candidate : candidates) {
+        if (!resume_state{candidate}.usable()) continue;
+        resume_state state{out.staging() / "resume"};
+        fs::copy(candidate, state.folder, fs::copy_options::recursive);
+        return state;
+    }
+    diskmc::detail::throw_invalid_input(out.folder().string(),
+                                        ": there is no run to resume here (only an interrupted or killed run can "
+                                        "be resumed; a finished one keeps no resume state)");
+}
+
+/// The run's configuration, read from the resume state it recorded.
+diskmc::examples::fit_config config_of(const resume_state& state) {
+    if (state.demo()) return demo_config();
+    return diskmc::examples::read_fit_config(state.config(), fs::path(read_bytes(state.config_dir())),
+                                             read_bytes(state.config_name()));
+}
+
+/// The sampler checkpoints into the resume state, and resumes from it when
+/// the file is there.
+void checkpoint_into(diskmc::fit_options& options, const resume_state& state) {
+    if (auto* ensemble = std::get_if<diskmc::ensemble_fit_settings>(&options.sampler))
+        ensemble->options.checkpoint = state.checkpoint();
+    else
+        [&](auto& nuts) {  // TEMPORARY until the NUTS checkpoint lands
+            if constexpr (requires { nuts.checkpoint; }) nuts.checkpoint = state.checkpoint();
+        }(std::get<diskmc::nuts_fit_settings>(options.sampler).options);
+}
+
+/// Writes every output into `dir` (the staging folder).
+void write_outputs(const fs::path& dir, const diskmc::fit_result& fit, const diskmc::fit_options& options,
+                   const diskmc::io::stan_csv_options& csv) {
+    nlohmann::ordered_json summary = summary_json(fit, options);
+    if (!csv.data_file.empty()) summary["data_map"] = csv.data_file;
+    summary["resumable"] = fit.interrupted;
+    // JSON is UTF-8: a file name that is not is shown with U+FFFD in place
+    // of the bytes that do not decode (the plot script gets the name itself).
+    write_bytes(dir / "summary.json", summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    diskmc::io::write_fits_map(dir / "model.fits", fit.model, map_header(fit, "model"));
+    diskmc::io::write_fits_map(dir / "residual.fits", fit.residual, map_header(fit, "data - model"));
+    write_chains(dir / "chains.csv", dir / "chains", fit, options, csv);
+}
+
+/// Runs a program with these arguments, no shell (every byte of every
+/// argument reaches it as it is); waits and returns its exit status, or -1
+/// if it could not start or did not exit normally.
+int run_program(const std::vector<std::string>& arguments, bool quiet) {
+    std::vector<char*> argv;
+    for (const auto& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (quiet) {
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    }
+    pid_t child = 0;
+    const int failed = posix_spawn(&child, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (failed != 0) return -1;
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/// scripts/plot_fit.py DIR [--data MAP] draws the PNGs with matplotlib.
+void draw_plots(const fs::path& dir, const std::optional<fs::path>& data_map) {
     const char* from_environment = std::getenv("DISKMC_PLOT_SCRIPT");
 #ifdef DISKMC_SOURCE_DIR
     const fs::path script = from_environment ? fs::path(from_environment) : fs::path(DISKMC_SOURCE_DIR) / "scripts/plot_fit.py";
@@ -289,15 +403,26 @@ void draw_plots(const fs::path& dir) {
         std::fprintf(stderr, "fit_rotation_map: plots skipped (%s not found)\n", script.c_str());
         return;
     }
-    // Debian's interpreter first: a python3 earlier on PATH (pyenv, conda) may lack matplotlib.
-    const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-    if (std::system((python + " -c 'import matplotlib, numpy, astropy' >/dev/null 2>&1").c_str()) != 0) {
+    // Debian's interpreter: a python3 earlier on PATH (pyenv, conda) may lack matplotlib.
+    const std::string python = "/usr/bin/python3";
+    if (run_program({python, "-c", "import matplotlib, numpy, astropy"}, true) != 0) {
         std::fprintf(stderr, "fit_rotation_map: plots skipped (%s lacks matplotlib, numpy or astropy)\n", python.c_str());
         return;
     }
-    const std::string command = python + " '" + script.string() + "' '" + dir.string() + "'";
-    if (std::system(command.c_str()) != 0)
-        std::fprintf(stderr, "fit_rotation_map: %s failed; the other outputs are written\n", command.c_str());
+    std::vector<std::string> command = {python, script.string(), dir.string()};
+    if (data_map) command.insert(command.end(), {"--data", fs::absolute(*data_map).string()});
+    if (run_program(command, false) != 0)
+        std::fprintf(stderr, "fit_rotation_map: %s failed; the other outputs are written\n", script.c_str());
+}
+
+/// Messages name the config file unless they already do; the library's
+/// "fit_rotation_map: " prefix would repeat the program's.
+std::string error_message(const std::exception& e, const std::optional<std::string>& config_name) {
+    std::string message = e.what();
+    const std::string library_prefix = "fit_rotation_map: ";
+    if (message.rfind(library_prefix, 0) == 0) message.erase(0, library_prefix.size());
+    if (config_name && message.find(*config_name) == std::string::npos) message = *config_name + ": " + message;
+    return message;
 }
 
 }  // namespace
@@ -305,32 +430,62 @@ void draw_plots(const fs::path& dir) {
 int main(int argc, char** argv) {
     diskmc::examples::command_line cli(argc, argv, "fit_rotation_map", usage_text);
     const arguments args = parse_arguments(cli);
+    diskmc::examples::stop_on_interrupt();
+    std::optional<std::string> config_name;
+    if (args.config) config_name = args.config->string();
     try {
-        diskmc::examples::fit_config config =
-            args.config ? diskmc::examples::read_fit_config(*args.config) : demo_config();
+        diskmc::examples::fit_config config;
+        if (args.config) config = diskmc::examples::read_fit_config(*args.config);
         if (args.demo && args.config && config.map)
             cli.fail("--demo runs on the built-in problem; the config names a map");
-        config.options.map = load_map(config);
-        auto bar = attach_progress(config.options);
 
+        // The output folder first: a folder that cannot be used fails before any work.
+        std::vector<fs::path> inputs;
+        if (args.config) inputs.push_back(*args.config);
+        diskmc::io::staged_folder out(args.out, inputs);
+        resume_state state;
+        if (args.resume) {
+            state = take_resume_state(out);
+            config = config_of(state);
+            if (!state.demo()) config_name = read_bytes(state.config_name());
+        } else {
+            if (args.demo) config = demo_config();
+            for (const auto& leftover : out.leftovers())
+                std::fprintf(stderr,
+                             "fit_rotation_map: %s is left from a run that was killed; this run replaces it "
+                             "(--resume %s would have continued it)\n",
+                             leftover.c_str(), args.out.c_str());
+            state = record_request(out.staging(), args);
+        }
+        if (config.map) out.check_inputs({*config.map, *config.uncertainty});
+
+        config.options.map = load_map(config);
+        checkpoint_into(config.options, state);
+        config.options.stop_requested = diskmc::examples::interrupt_requested;
+        auto bar = attach_progress(config.options);
         const diskmc::fit_result fit = diskmc::fit_rotation_map(config.options);
         if (bar) bar->finish();
 
         diskmc::io::stan_csv_options csv{.model_name = "diskmc_fit_rotation_map"};
         if (config.map) csv.data_file = fs::absolute(*config.map).string();
-        write_outputs(args.out, fit, config.options, csv);
+        write_outputs(out.staging(), fit, config.options, csv);
+        if (!fit.interrupted) fs::remove_all(state.folder);
+        if (args.plots) draw_plots(out.staging(), config.map);
+        out.remove_leftovers();
+        out.commit();
+
         print_table(fit, config.options);
         std::printf("Outputs in %s\n", args.out.c_str());
-        if (args.plots) draw_plots(args.out);
+        if (fit.interrupted) {
+            std::fprintf(stderr, "fit_rotation_map: interrupted during sampling; the draws so far are written to %s; "
+                                 "continue with --resume %s\n", args.out.c_str(), args.out.c_str());
+            return 130;
+        }
+    } catch (const diskmc::interrupted& e) {
+        std::fprintf(stderr, "fit_rotation_map: %s; nothing written\n", e.what());
+        return 130;
     } catch (const std::exception& e) {
-        // Name the config file unless the message already does; the library's
-        // "fit_rotation_map: " prefix would repeat the program's.
-        std::string message = e.what();
-        const std::string library_prefix = "fit_rotation_map: ";
-        if (message.rfind(library_prefix, 0) == 0) message.erase(0, library_prefix.size());
-        if (args.config && message.find(args.config->string()) == std::string::npos)
-            message = args.config->string() + ": " + message;
-        std::fprintf(stderr, "fit_rotation_map: %s\n", message.c_str());
+        std::fprintf(stderr, "fit_rotation_map: %s\n", error_message(e, config_name).c_str());
         return 1;
     }
     return 0;

@@ -10,16 +10,15 @@
 //   diskmc::examples::progress_bar bar("NUTS", chains * (warmup + samples));
 //   options.sampler.progress = diskmc::examples::nuts_progress_bar(bar, chains);
 //
-// With stop_on_interrupt(), the first Ctrl-C makes the adapters return false,
-// so the sampler stops cleanly and the program can still write what it has;
-// a second Ctrl-C ends the program as usual.
+// With stop_on_interrupt() (interrupts.hpp), the first Ctrl-C makes the
+// adapters return false, so the sampler stops cleanly and the program can
+// still write what it has; a second Ctrl-C ends the program.
 
 #include <unistd.h>
 #include <sys/ioctl.h>
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cstddef>
 #include <cstdio>
 #include <functional>
@@ -30,19 +29,13 @@
 
 #include "diskmc/samplers/ensemble/options.hpp"
 #include "diskmc/samplers/nuts/options.hpp"
+#include "interrupts.hpp"
 
 namespace diskmc::examples {
 
 inline bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
 namespace detail {
-
-inline volatile std::sig_atomic_t interrupted = 0;
-
-extern "C" inline void on_interrupt(int) {
-    interrupted = 1;
-    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the program
-}
 
 /// "1:02:03", "4:05" or "--:--" when unknown.
 inline std::string clock_text(double seconds) {
@@ -64,13 +57,6 @@ inline std::size_t terminal_columns() {
 }
 
 }  // namespace detail
-
-/// After this, Ctrl-C asks the sampler to stop (the adapters below return
-/// false) instead of killing the program; a second Ctrl-C kills it.
-inline void stop_on_interrupt() { std::signal(SIGINT, detail::on_interrupt); }
-
-/// True once Ctrl-C was pressed after stop_on_interrupt().
-inline bool interrupt_requested() { return detail::interrupted != 0; }
 
 /// One line, redrawn in place:
 ///   NUTS sampling [=========>        ] 1234/4000 310 it/s 0:09 left | div 0, depth 3.2

@@ -1,5 +1,6 @@
 #pragma once
-// The one exception type diskmc throws, and the argument checks that raise it.
+// The exceptions diskmc throws (bad input; a run stopped on request), and
+// the argument checks that raise them.
 //
 // Exceptions are for bad input at the API boundary, raised before any work
 // starts. Numerical trouble during a run (a NaN density, a divergent
@@ -19,6 +20,21 @@ namespace diskmc {
 class invalid_input : public std::invalid_argument {
 public:
     using std::invalid_argument::invalid_argument;
+};
+
+/// A run stopped at the caller's request (a stop callback, e.g. on Ctrl-C)
+/// before it had anything to return. Not an error of the input; library
+/// code that catches exceptions lets this one through.
+class interrupted : public std::runtime_error {
+public:
+    /// @param during what was running, as a phrase ("the MAP step")
+    explicit interrupted(const std::string& during)
+        : std::runtime_error("interrupted during " + during), during_(during) {}
+    /// What was running ("the MAP step", "NUTS warmup", ...).
+    const std::string& during() const { return during_; }
+
+private:
+    std::string during_;
 };
 
 namespace detail {

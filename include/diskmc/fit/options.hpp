@@ -130,6 +130,12 @@ struct fit_options {
     /// progress comes from the sampler's own callback in its options
     /// (ensemble_options::progress), which the fit passes on unchanged.
     std::function<void(fit_stage)> on_stage = {};
+    /// Polled during the fit (between stages, at every evaluation of the MAP
+    /// step, after every sampler iteration); once it returns true the fit
+    /// stops: before sampling by throwing diskmc::interrupted, during sampling
+    /// with a result of the draws so far (fit_result::interrupted). E.g. a
+    /// program's Ctrl-C flag. Called from several threads.
+    std::function<bool()> stop_requested = {};
 };
 
 }  // namespace diskmc

@@ -57,6 +57,11 @@ struct fit_result {
     /// hits, low E-BFMI.
     std::vector<std::string> warnings;
 
+    /// fit_options::stop_requested (or a progress callback) stopped the
+    /// sampler early: every chain holds the same number of draws, fewer
+    /// than asked, and the summary is of those.
+    bool interrupted = false;
+
     /// The MAP step, when it ran.
     std::optional<inference::map_result> map;
     /// The sampler's own result, for writers (CmdStan CSV) and plots.

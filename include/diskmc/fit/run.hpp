@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -56,33 +57,87 @@ namespace detail {
 inline constexpr std::string_view fit_function = "fit_rotation_map";
 
 /// A likelihood that counts its evaluations (values, and values with
-/// gradient), safely from several threads; it refers to the likelihood it wraps.
+/// gradient), safely from several threads, and while interruptible() throws
+/// interrupted once `stop` says so (the MAP step has no other way out);
+/// it refers to the likelihood it wraps.
 template <class Likelihood>
-class counting_likelihood {
+class monitored_likelihood {
 public:
-    explicit counting_likelihood(const Likelihood& likelihood) : likelihood_(likelihood) {}
+    monitored_likelihood(const Likelihood& likelihood, const std::function<bool()>& stop)
+        : likelihood_(likelihood), stop_(stop) {}
 
     std::vector<std::string> parameter_names() const { return likelihood_.parameter_names(); }
 
     template <class T>
     T log_likelihood(const Eigen::Matrix<T, Eigen::Dynamic, 1>& full) const {
-        if constexpr (std::is_same_v<T, double>) values_.fetch_add(1, std::memory_order_relaxed);
+        if constexpr (std::is_same_v<T, double>) {
+            values_.fetch_add(1, std::memory_order_relaxed);
+            check_stop();
+        }
         return likelihood_.template log_likelihood<T>(full);
     }
 
     double log_likelihood_gradient(const Eigen::VectorXd& full, Eigen::VectorXd& grad) const {
         gradients_.fetch_add(1, std::memory_order_relaxed);
+        check_stop();
         return likelihood_.log_likelihood_gradient(full, grad);
     }
 
     std::size_t values() const { return values_.load(); }
     std::size_t gradients() const { return gradients_.load(); }
 
+    /// While set, an evaluation after a stop request throws
+    /// interrupted(during) instead of evaluating.
+    void interruptible(std::optional<std::string> during) { during_ = std::move(during); }
+
 private:
+    void check_stop() const {
+        if (during_ && stop_ && stop_()) throw interrupted(*during_);
+    }
+
     const Likelihood& likelihood_;
+    const std::function<bool()>& stop_;
+    std::optional<std::string> during_;
     mutable std::atomic<std::size_t> values_{0};
     mutable std::atomic<std::size_t> gradients_{0};
 };
+
+/// Throws interrupted(during) if `stop` asks to stop.
+inline void stop_point(const std::function<bool()>& stop, const std::string& during) {
+    if (stop && stop()) throw interrupted(during);
+}
+
+/// A sampler's progress callback that also stops the run on a stop request.
+template <class Progress>
+std::function<bool(const Progress&)> stoppable(std::function<bool(const Progress&)> progress,
+                                               const std::function<bool()>& stop) {
+    if (!stop) return progress;
+    return [progress = std::move(progress), &stop](const Progress& p) {
+        const bool go_on = progress ? progress(p) : true;
+        return go_on && !stop();
+    };
+}
+
+/// Cuts every chain of a stopped run to the draws all chains completed
+/// (chains on threads stop a draw or so apart), so the summary sees equal
+/// chains; returns that count.
+inline std::size_t cut_to_common_length(nuts_chains_result& run) {
+    std::size_t common = std::numeric_limits<std::size_t>::max();
+    for (const nuts_result& chain : run.chains) common = std::min(common, chain.sampling.size());
+    for (nuts_result& chain : run.chains) {
+        const auto rows = static_cast<Eigen::Index>(common);
+        chain.sampling.resize(common);
+        chain.draws.conservativeResize(rows, Eigen::NoChange);
+        if (chain.transformed_draws.size() != 0) chain.transformed_draws.conservativeResize(rows, Eigen::NoChange);
+    }
+    return common;
+}
+
+/// The warning of a fit stopped during sampling.
+inline std::string interrupted_warning(std::size_t draws, std::size_t planned, const char* per) {
+    return "Interrupted during sampling after " + std::to_string(draws) + " of " + std::to_string(planned) +
+           " draws " + per + ": the summary is of those draws only.";
+}
 
 /// The map clipped to the field of view, then downsampled, as eddy orders them.
 inline sky_map prepare_map(const fit_options& options) {
@@ -370,7 +425,7 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
         fit_mask(map, family.template make<double>(start_full), options.mask);
     const disk_likelihood<Family> likelihood(map, mask, family,
                                              {.convolve_beam = options.convolve_beam, .threads = 1});
-    const detail::counting_likelihood<disk_likelihood<Family>> counted(likelihood);
+    detail::monitored_likelihood<disk_likelihood<Family>> counted(likelihood, options.stop_requested);
     const auto posterior = inference::make_posterior(parameters, counted);
     const auto for_nuts = inference::unconstrained(posterior);
     const Eigen::VectorXd start = parameters.start();
@@ -390,8 +445,11 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
     Eigen::VectorXd centre = start;
     Eigen::MatrixXd unconstrained_covariance;
     if (options.optimize) {
+        detail::stop_point(options.stop_requested, "preparing the fit");
         stage(fit_stage::optimizing);
+        counted.interruptible("the MAP step");
         result.map = detail::find_map_standardized(posterior, start, options.map_settings);
+        counted.interruptible(std::nullopt);
         detail::add_map_warnings(*result.map, parameters, result.warnings);
         // Starts are drawn in the unconstrained space, where a MAP point on a
         // prior bound would be at infinity.
@@ -401,6 +459,7 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
     }
 
     // 4. The sampler.
+    detail::stop_point(options.stop_requested, options.optimize ? "the MAP step" : "preparing the fit");
     stage(fit_stage::sampling);
     const std::size_t threads = options.threads;
     if (const auto* settings = std::get_if<ensemble_fit_settings>(&options.sampler)) {
@@ -409,7 +468,14 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
             [&](const Eigen::VectorXd& theta) { return std::isfinite(posterior.log_density(theta)); });
         ensemble_options run_options = settings->options;
         run_options.threads = threads;
+        run_options.progress = detail::stoppable(std::move(run_options.progress), options.stop_requested);
         ensemble_result run = ensemble(posterior, explicit_start{walkers}, run_options, settings->seed);
+        if (run.stopped_early) {
+            if (run.draws() < 4) throw interrupted("the ensemble's burn-in");
+            result.interrupted = true;
+            result.warnings.push_back(detail::interrupted_warning(
+                run.draws(), run_options.steps / run_options.thin, "per walker"));
+        }
         const ensemble_result unwrapped = run;
         parameters.wrap_periodic(run.samples);
         stage(fit_stage::summarizing);
@@ -438,9 +504,18 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
             inits.resize(points.rows(), points.cols());
             for (Eigen::Index c = 0; c < points.cols(); ++c) inits.col(c) = parameters.to_unconstrained(points.col(c));
         }
+        run_options.sampler.progress =
+            detail::stoppable(std::move(run_options.sampler.progress), options.stop_requested);
         nuts_chains_result run = nuts_chains(
             for_nuts, inits, run_options, nuts_settings.seed,
             [&parameters](const Eigen::VectorXd& u) -> Eigen::VectorXd { return parameters.to_constrained(u); });
+        if (run.stopped_early) {
+            const std::size_t draws = detail::cut_to_common_length(run);
+            if (draws < 4) throw interrupted("NUTS warmup");
+            result.interrupted = true;
+            result.warnings.push_back(
+                detail::interrupted_warning(draws, run_options.sampler.samples, "per chain"));
+        }
         for (nuts_result& chain : run.chains) detail::wrap_draws(parameters, chain.transformed_draws);
         stage(fit_stage::summarizing);
         detail::summarize_nuts(run, parameters, result);

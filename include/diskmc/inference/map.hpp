@@ -311,6 +311,8 @@ map_result find_map(const M& model, const Eigen::VectorXd& start, const Eigen::V
     bool line_search_failed = false;
     try {
         result.iterations = solver.minimize(objective, x, f, lower, upper);
+    } catch (const interrupted&) {
+        throw;
     } catch (const std::exception& error) {  // LBFGSpp reports a stalled line search by exception
         line_search_failed = true;
         result.message = error.what();

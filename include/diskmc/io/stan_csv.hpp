@@ -257,13 +257,19 @@ inline void write_atomically(const std::filesystem::path& file, const std::strin
 }
 
 /// `#<indent><key> = <value>`, CmdStan's nested configuration comment.
+/// A line break in the value (a file name may hold one) is written as \n
+/// or \r, so the comment stays one line.
 inline void append_setting(std::string& text, std::string_view indent, std::string_view key,
                            std::string_view value) {
     text += '#';
     text += indent;
     text += key;
     text += " = ";
-    text += value;
+    for (const char c : value) {
+        if (c == '\n') text += "\\n";
+        else if (c == '\r') text += "\\r";
+        else text += c;
+    }
     text += '\n';
 }
 
