@@ -33,6 +33,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -46,7 +47,22 @@ namespace detail {
 inline constexpr const char* staged_folder_function = "output folder";
 inline constexpr const char* output_marker = ".diskmc-output";
 
-inline std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
+// Strings are built by appending: g++ 12 warns falsely (-Wstringop-overflow)
+// on "literal" + a temporary std::string.
+inline std::string quoted(const std::filesystem::path& path) {
+    std::string text = "'";
+    text += path.string();
+    text += '\'';
+    return text;
+}
+
+/// The name of a file beside `folder`: "." + its name + `suffix`.
+inline std::string beside_name(const std::filesystem::path& folder, std::string_view suffix) {
+    std::string name = ".";
+    name += folder.filename().string();
+    name += suffix;
+    return name;
+}
 
 /// `path` absolute and without a trailing separator, '.' or '..'.
 inline std::filesystem::path output_folder_path(const std::filesystem::path& given) {
@@ -93,19 +109,24 @@ public:
                            const std::vector<std::filesystem::path>& inputs = {})
         : folder_(detail::output_folder_path(folder)) {
         namespace fs = std::filesystem;
-        const std::string name = folder_.filename().string();
         const fs::path parent = folder_.parent_path();
         std::error_code error;
         fs::create_directories(parent, error);
         if (error || !fs::is_directory(parent))
             fail("cannot create the folder ", detail::quoted(parent), " for it",
                  error ? " (" + error.message() + ")" : "");
-        lock(parent / ("." + name + ".diskmc-lock"));
-        check_replaceable();
-        check_inputs(inputs);
-        std::string pattern = (parent / ("." + name + ".diskmc-staging-XXXXXX")).string();
-        if (::mkdtemp(pattern.data()) == nullptr) fail("cannot create a staging folder beside it: ", std::strerror(errno));
-        staging_ = pattern;
+        lock(parent / detail::beside_name(folder_, ".diskmc-lock"));
+        try {
+            check_replaceable();
+            check_inputs(inputs);
+            std::string pattern = (parent / detail::beside_name(folder_, ".diskmc-staging-XXXXXX")).string();
+            if (::mkdtemp(pattern.data()) == nullptr)
+                fail("cannot create a staging folder beside it: ", std::strerror(errno));
+            staging_ = pattern;
+        } catch (...) {
+            unlock();  // no destructor runs for a constructor that throws
+            throw;
+        }
         // mkdtemp makes the folder private (0700); the committed folder gets
         // the permissions any new folder would (umask is read by setting it).
         const mode_t mask = ::umask(0);
@@ -113,8 +134,8 @@ public:
         ::chmod(staging_.c_str(), 0777 & ~mask);
         for (const auto& entry : fs::directory_iterator(parent, error)) {
             const std::string leftover = entry.path().filename().string();
-            if (entry.path() != staging_ && (leftover.rfind("." + name + ".diskmc-staging-", 0) == 0 ||
-                                             leftover.rfind("." + name + ".diskmc-old-", 0) == 0))
+            if (entry.path() != staging_ && (leftover.rfind(detail::beside_name(folder_, ".diskmc-staging-"), 0) == 0 ||
+                                             leftover.rfind(detail::beside_name(folder_, ".diskmc-old-"), 0) == 0))
                 leftovers_.push_back(entry.path());
         }
         // Newest first: the one a resumed run wants.
@@ -168,7 +189,7 @@ public:
         } else {
             // No atomic exchange on this file system: move the old folder
             // aside, then the new one in (a moment without the folder).
-            std::string aside = (folder_.parent_path() / ("." + folder_.filename().string() + ".diskmc-old-XXXXXX")).string();
+            std::string aside = (folder_.parent_path() / detail::beside_name(folder_, ".diskmc-old-XXXXXX")).string();
             if (::mkdtemp(aside.data()) == nullptr || ::rmdir(aside.c_str()) != 0 ||
                 ::rename(folder_.c_str(), aside.c_str()) != 0)
                 fail("cannot move the previous run aside: ", std::strerror(errno));
