@@ -64,13 +64,13 @@ inline sky_map clip_field_of_view(const sky_map& map, double fov) {
 }
 
 /// Every `factor`-th pixel from factor/2 (eddy's downsample=N).
-/// @throws invalid_input if factor < 1 or leaves no pixels
+/// @throws invalid_input if factor < 1 or larger than the map's smaller side
 inline sky_map downsample(const sky_map& map, Eigen::Index factor) {
     return detail::select_map(map, detail::downsample_selection(map.grid, factor));
 }
 
 /// eddy's downsample='beam': by ceil(bmaj / dpix).
-/// @throws invalid_input if the map has no beam
+/// @throws invalid_input if the map has no beam or the factor is larger than the map
 inline sky_map downsample_by_beam(const sky_map& map) {
     return downsample(map, beam_downsample_factor(map.grid));
 }
