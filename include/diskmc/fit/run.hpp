@@ -35,6 +35,7 @@
 #include "diskmc/disk/sky_map.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/fit/options.hpp"
+#include "diskmc/fit/memory.hpp"
 #include "diskmc/fit/result.hpp"
 #include "diskmc/inference/disk_family.hpp"
 #include "diskmc/inference/disk_likelihood.hpp"
@@ -139,6 +140,7 @@ inline void check_sampler_settings(const fit_sampler_settings& settings, std::si
                                 " samples per chain; at least 4 are needed for the diagnostics");
         check_nonnegative(fit_function, "NUTS start_scale", n.start_scale);
     }
+    check_draws_memory(fit_function, settings, dim);
 }
 
 /// Start points of walkers or chains, free parameters x count, in the
