@@ -41,7 +41,8 @@ template <class... Parts>
 inline std::optional<std::size_t> size_product(std::initializer_list<std::size_t> factors) {
     std::size_t product = 1;
     for (const std::size_t factor : factors) {
-        if (factor != 0 && product > std::numeric_limits<std::size_t>::max() / factor) return std::nullopt;
+        if (factor != 0 && product > std::numeric_limits<std::size_t>::max() / factor)
+            return std::nullopt;
         product *= factor;
     }
     return product;
@@ -68,9 +69,11 @@ Integer checked_integer(double value, Integer lower, Integer upper, std::string_
     // 2^digits is exact as a double and one past the integer's largest value,
     // so the cast stays defined where `upper` rounds up on its way to double.
     const double past_largest = std::ldexp(1.0, std::numeric_limits<Integer>::digits);
-    if (!(value >= static_cast<double>(lower) && value <= static_cast<double>(upper) && value < past_largest))
-        detail::throw_invalid_input(function, ": ", what..., " is ", value, "; it must lie in [", lower, ", ",
-                                    upper, "]");
+    const bool in_range = value >= static_cast<double>(lower) &&
+                          value <= static_cast<double>(upper) && value < past_largest;
+    if (!in_range)  // NaN included
+        detail::throw_invalid_input(function, ": ", what..., " is ", value, "; it must lie in [",
+                                    lower, ", ", upper, "]");
     return static_cast<Integer>(value);
 }
 

@@ -61,8 +61,9 @@ Eigen::Index beam_kernel_width(std::string_view function, const beam_shape& beam
     const double largest_stddev = std::max(beam.bmaj, beam.bmin) / pixel_size / gaussian_fwhm;
     Eigen::Index n = checked_integer<Eigen::Index>(
         std::ceil(8.0 * largest_stddev), 1, widest, function,
-        "the beam kernel's width in pixels, ceil(8 max(bmaj, bmin) / (2.3548 pixel_size)) for bmaj ",
-        beam.bmaj, "\", bmin ", beam.bmin, "\" and pixel_size ", pixel_size, "\"", on_map..., ",");
+        "the beam kernel's width in pixels, ceil(8 max(bmaj, bmin) / (2.3548 pixel_size)) ",
+        "for bmaj ", beam.bmaj, "\", bmin ", beam.bmin, "\" and pixel_size ", pixel_size, "\"",
+        on_map..., ",");
     if (n % 2 == 0) n += 1;
     return n;
 }

@@ -38,12 +38,14 @@ inline void check_usable_pixels(std::string_view function, const sky_map& map) {
         detail::throw_invalid_input(function, ": the map's data has no finite pixel (all ",
                                     map.data.size(), " are NaN or infinite)");
     if (!usable_sigma.any())
-        detail::throw_invalid_input(function, ": the uncertainty map has no finite pixel > 0 (all ",
-                                    map.uncertainty.size(), " are NaN, infinite, zero or negative)");
+        detail::throw_invalid_input(
+            function, ": the uncertainty map has no finite pixel > 0 (all ", map.uncertainty.size(),
+            " are NaN, infinite, zero or negative)");
     if (!(finite_data && usable_sigma).any())
-        detail::throw_invalid_input(function,
-                                    ": no pixel has both finite data and a finite uncertainty > 0 "
-                                    "(the data and uncertainty maps are blank at different pixels)");
+        detail::throw_invalid_input(
+            function,
+            ": no pixel has both finite data and a finite uncertainty > 0 (the data and "
+            "uncertainty maps are blank at different pixels)");
 }
 
 /// Builds a map from images in file order (row j = NAXIS2 index, column i =
