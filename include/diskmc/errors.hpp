@@ -7,6 +7,11 @@
 // trajectory) is data in the result, never an exception.
 
 #include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <initializer_list>
+#include <limits>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -47,7 +52,46 @@ template <class... Parts>
     throw invalid_input(message.str());
 }
 
+/// The product of `factors`, or nullopt when it overflows std::size_t (sizes
+/// in bytes or elements taken from user input: a header, an option).
+inline std::optional<std::size_t> size_product(std::initializer_list<std::size_t> factors) {
+    std::size_t product = 1;
+    for (const std::size_t factor : factors) {
+        if (factor != 0 && product > std::numeric_limits<std::size_t>::max() / factor)
+            return std::nullopt;
+        product *= factor;
+    }
+    return product;
+}
+
 }  // namespace detail
+
+/// `value` as an Integer, if it is finite and lies in [lower, upper]: the one
+/// checked conversion of a double (a size from a header, a count from an
+/// option) to an integer. Casting a NaN, an infinity or a value beyond the
+/// integer's range is undefined behaviour, and a huge count is an allocation
+/// that aborts; both are refused here, naming what the number is. Round
+/// first as the caller means (std::ceil, std::floor); the rest is truncated.
+/// @param value    the number to convert
+/// @param lower    the smallest acceptable result
+/// @param upper    the largest acceptable result
+/// @param function the function (or file) for the message
+/// @param what     what the number is and where it came from, as message
+///                 parts, e.g. "the kernel width for bmaj ", bmaj, "\""
+/// @throws invalid_input "function: what is value; it must lie in [lower, upper]"
+template <std::integral Integer, class... What>
+Integer checked_integer(double value, Integer lower, Integer upper, std::string_view function,
+                        const What&... what) {
+    // 2^digits is exact as a double and one past the integer's largest value,
+    // so the cast stays defined where `upper` rounds up on its way to double.
+    const double past_largest = std::ldexp(1.0, std::numeric_limits<Integer>::digits);
+    const bool in_range = value >= static_cast<double>(lower) &&
+                          value <= static_cast<double>(upper) && value < past_largest;
+    if (!in_range)  // NaN included
+        detail::throw_invalid_input(function, ": ", what..., " is ", value, "; it must lie in [",
+                                    lower, ", ", upper, "]");
+    return static_cast<Integer>(value);
+}
 
 /// Throws unless `value` is finite.
 inline void check_finite(std::string_view function, std::string_view argument, double value) {

@@ -5,6 +5,7 @@
 // problem built in memory.
 
 #include "diskmc/fit/hd163296_like.hpp"
+#include "diskmc/fit/memory.hpp"
 #include "diskmc/fit/options.hpp"
 #include "diskmc/fit/result.hpp"
 #include "diskmc/fit/run.hpp"

@@ -206,3 +206,38 @@ TEST_CASE("bad kernels and beams throw invalid_input", "[disk][beam]") {
     CHECK_THROWS_AS(beam.apply_adjoint(Eigen::ArrayXXd::Zero(4, 4), Eigen::ArrayXXd::Zero(4, 5)),
                     invalid_input);
 }
+
+TEST_CASE("beam sizes that overflow the kernel's width are refused, naming bmaj, bmin and the pixel",
+          "[disk][beam]") {
+    using Catch::Matchers::Contains;
+    // BMAJ = 1e300: the width 8 sigma / pixel was a signed overflow.
+    REQUIRE_THROWS_WITH(beam_kernel(beam_shape{1e300, 0.5, 0.0}, 0.25),
+                        Contains("beam_kernel") && Contains("bmaj 1.0000000000000001e+300") &&
+                            Contains("bmin 0.5") && Contains("pixel_size 0.25") &&
+                            Contains("[1, 4097]"));
+    // Finite sizes whose ratio overflows to infinity.
+    REQUIRE_THROWS_WITH(beam_kernel(beam_shape{1e300, 1e300, 0.0}, 1e-300), Contains("is inf"));
+    // Wider than the sane limit, though finite.
+    REQUIRE_THROWS_WITH(beam_kernel(beam_shape{2000.0, 1000.0, 0.0}, 0.5), Contains("[1, 4097]"));
+    CHECK(beam_kernel(beam_shape{600.0, 600.0, 0.0}, 0.5).rows() == 4077);  // ceil(4076.4), odd
+    // Far below a pixel: the kernel is the identity, not 0 / 0.
+    const Eigen::ArrayXXd point = beam_kernel(beam_shape{1e-300, 1e-300, 10.0}, 0.25);
+    REQUIRE(point.rows() == 1);
+    CHECK(point(0, 0) == 1.0);
+    // One axis far below a pixel beside a wide one: no finite kernel.
+    REQUIRE_THROWS_WITH(beam_kernel(beam_shape{1.0, 1e-300, 0.0}, 0.25),
+                        Contains("no finite kernel") && Contains("bmin 1e-300"));
+}
+
+TEST_CASE("a beam kernel wider than the map is refused, naming the map", "[disk][beam]") {
+    using Catch::Matchers::Contains;
+    // 20 x 20 pixels of 0.1": a 1" beam needs ceil(8 x 1 / 2.3548 / 0.1) = 34 -> 35 pixels.
+    const sky_grid small = sky_grid::from_header(
+        {.nx = 20, .ny = 20, .cdelt1 = -0.1 / 3600, .cdelt2 = 0.1 / 3600, .beam = beam_shape{1.0, 1.0, 0.0}});
+    REQUIRE_THROWS_WITH(beam_kernel(small), Contains("on a 20x20 map") && Contains("is 34") &&
+                                                Contains("[1, 21]") && Contains("bmaj 1"));
+    // The same beam fits a 40 x 40 map.
+    const sky_grid larger = sky_grid::from_header(
+        {.nx = 40, .ny = 40, .cdelt1 = -0.1 / 3600, .cdelt2 = 0.1 / 3600, .beam = beam_shape{1.0, 1.0, 0.0}});
+    CHECK(beam_kernel(larger).rows() == 35);
+}

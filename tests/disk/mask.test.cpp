@@ -129,3 +129,39 @@ TEST_CASE("each mask rule does what eddy's does", "[disk][mask]") {
                              diskmc::testing::message_contains("inc"));
     }
 }
+
+TEST_CASE("a mask with nothing to keep names the real cause", "[disk][mask]") {
+    using Catch::Matchers::Contains;
+    const disk_model<double> model = case_b_model();
+    grid_header header = diskmc::testing::eddy_case_b_header();
+    header.nx = header.ny = 24;
+    const sky_grid grid = sky_grid::from_header(header);
+    const Eigen::ArrayXXd velocity = model_image(model, grid);
+    const Eigen::ArrayXXd good_uncertainty = Eigen::ArrayXXd::Constant(24, 24, 20.0);
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+
+    // The data all NaN.
+    const sky_map blank{grid, Eigen::ArrayXXd::Constant(24, 24, nan), good_uncertainty};
+    REQUIRE_THROWS_WITH(fit_mask(blank, model),
+                        Contains("fit_mask: the map's data has no finite pixel") && Contains("all 576"));
+    // An uncertainty with no finite positive pixel: zeros, NaN, negative, infinite.
+    Eigen::ArrayXXd bad_uncertainty = Eigen::ArrayXXd::Zero(24, 24);
+    bad_uncertainty.col(0).setConstant(nan);
+    bad_uncertainty.col(1).setConstant(-5.0);
+    bad_uncertainty.col(2).setConstant(std::numeric_limits<double>::infinity());
+    const sky_map unweighted{grid, velocity, bad_uncertainty};
+    REQUIRE_THROWS_WITH(fit_mask(unweighted, model),
+                        Contains("the uncertainty map has no finite pixel > 0") && Contains("all 576"));
+    CHECK(unusable_uncertainty_count(unweighted) == 576);
+    // Both have usable pixels, never the same one.
+    Eigen::ArrayXXd left_data = velocity, right_uncertainty = good_uncertainty;
+    left_data.rightCols(12).setConstant(nan);
+    right_uncertainty.leftCols(12).setConstant(0.0);
+    REQUIRE_THROWS_WITH(fit_mask(sky_map{grid, left_data, right_uncertainty}, model),
+                        Contains("no pixel has both finite data and a finite uncertainty > 0"));
+    // Usable pixels the rules leave out: the mask's own message.
+    const sky_map good{grid, velocity, good_uncertainty};
+    REQUIRE_THROWS_WITH(fit_mask(good, model, {.r_min = 50.0, .r_max = 60.0}),
+                        Contains("the mask keeps no pixel") && Contains("rules leave out every pixel"));
+    CHECK(fit_mask(good, model).any());
+}

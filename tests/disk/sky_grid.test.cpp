@@ -151,7 +151,10 @@ TEST_CASE("downsampling keeps every N-th pixel from N/2, with consistent pixel s
     CHECK_THROWS_AS(downsample(grid, 0), invalid_input);
     CHECK_THROWS_AS(downsample(grid, -2), invalid_input);
     CHECK_THROWS_MATCHES(downsample(grid, 300), invalid_input,
-                         diskmc::testing::message_contains("no pixels"));
+                         diskmc::testing::message_contains("factor 300 is larger than the 128x128 map"));
+    CHECK_THROWS_MATCHES(downsample(grid, 129), invalid_input,
+                         diskmc::testing::message_contains("at most 128"));
+    CHECK(downsample(grid, 128).nx() == 1);
     CHECK_THROWS_AS(beam_downsample_factor(sky_grid::from_header(square_header(8, 0.1))),
                     invalid_input);
 }
@@ -215,4 +218,54 @@ TEST_CASE("bad grids and maps throw invalid_input naming the problem", "[disk][s
     CHECK_THROWS_MATCHES(
         make_sky_map(good, Eigen::ArrayXXd::Zero(16, 16), Eigen::ArrayXXd::Zero(2, 2)),
         invalid_input, diskmc::testing::message_contains("uncertainty"));
+}
+
+TEST_CASE("downsampling by the beam refuses huge, tiny-pixel and map-sized factors, naming bmaj",
+          "[disk][sky_grid]") {
+    using Catch::Matchers::Contains;
+    auto grid_with_beam = [](double bmaj, double pixel) {
+        grid_header header = square_header(64, pixel);
+        header.beam = beam_shape{bmaj, bmaj, 0.0};
+        return sky_grid::from_header(header);
+    };
+    // BMAJ = 1e300: ceil(bmaj / pixel) was an overflowing cast.
+    REQUIRE_THROWS_WITH(beam_downsample_factor(grid_with_beam(1e300, 0.25)),
+                        Contains("beam_downsample_factor") && Contains("bmaj 1.0000000000000001e+300") &&
+                            Contains("pixel_size 0.25") && Contains("[1, 64]") &&
+                            Contains("64x64 map"));
+    // Finite, but infinite against a tiny pixel.
+    REQUIRE_THROWS_WITH(beam_downsample_factor(grid_with_beam(1e300, 1e-300)), Contains("is inf"));
+    // A beam wider than the map.
+    REQUIRE_THROWS_WITH(beam_downsample_factor(grid_with_beam(20.0, 0.25)), Contains("is 80"));
+    // A beam far below a pixel keeps every pixel.
+    CHECK(beam_downsample_factor(grid_with_beam(1e-300, 0.25)) == 1);
+    CHECK(beam_downsample_factor(grid_with_beam(16.0, 0.25)) == 64);
+    const sky_map map = make_sky_map(
+        [] {
+            grid_header header = square_header(64, 0.25);
+            header.beam = beam_shape{1e300, 1.0, 0.0};
+            return header;
+        }(),
+        Eigen::ArrayXXd::Zero(64, 64), Eigen::ArrayXXd::Ones(64, 64));
+    REQUIRE_THROWS_WITH(downsample_by_beam(map), Contains("bmaj 1.0000000000000001e+300"));
+}
+
+TEST_CASE("field-of-view clipping refuses NaN, infinite, negative and huge fields, naming fov",
+          "[disk][sky_grid]") {
+    using Catch::Matchers::Contains;
+    const sky_grid grid = sky_grid::from_header(square_header(32, 0.25));
+    REQUIRE_THROWS_WITH(clip_field_of_view(grid, std::nan("")), Contains("fov") && Contains("nan"));
+    REQUIRE_THROWS_WITH(clip_field_of_view(grid, INFINITY), Contains("fov") && Contains("inf"));
+    REQUIRE_THROWS_WITH(clip_field_of_view(grid, -1.0), Contains("fov") && Contains("-1"));
+    REQUIRE_THROWS_WITH(clip_field_of_view(grid, 1e300), Contains("larger than the map"));
+    CHECK(clip_field_of_view(grid, 1e-300).nx() >= 1);
+}
+
+TEST_CASE("a grid whose pixel count overflows is refused before any allocation", "[disk][sky_grid]") {
+    using Catch::Matchers::Contains;
+    grid_header header = square_header(1, 0.1);
+    header.nx = Eigen::Index{1} << 40;
+    header.ny = Eigen::Index{1} << 40;
+    REQUIRE_THROWS_WITH(sky_grid::from_header(header), Contains("overflows") &&
+                                                          Contains("1099511627776 x 1099511627776"));
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,44 @@ TEST_CASE("fit_rotation_map refuses bad options before any work", "[fit]") {
         o.map.grid = sky_grid::from_header(grid_header{.nx = 154, .ny = 154, .cdelt1 = -0.052 / 3600, .cdelt2 = 0.052 / 3600});
         o.convolve_beam = true;
         require_throws_naming(o, "beam");
+    }
+}
+
+TEST_CASE("fit_rotation_map names the real cause of a map or run it cannot take", "[fit]") {
+    using Catch::Matchers::Contains;
+    SECTION("the data all NaN") {
+        fit_options o = small_problem();
+        o.map.data.setConstant(std::numeric_limits<double>::quiet_NaN());
+        REQUIRE_THROWS_WITH(fit_rotation_map(o), Contains("fit_rotation_map: the map's data has no finite pixel"));
+    }
+    SECTION("an uncertainty map with no finite positive pixel") {
+        fit_options o = small_problem();
+        o.map.uncertainty.setZero();
+        REQUIRE_THROWS_WITH(fit_rotation_map(o), Contains("the uncertainty map has no finite pixel > 0"));
+        o.map.uncertainty.setConstant(std::numeric_limits<double>::quiet_NaN());
+        REQUIRE_THROWS_WITH(fit_rotation_map(o), Contains("the uncertainty map has no finite pixel > 0"));
+    }
+    SECTION("a tiny uncertainty whose weight overflows") {
+        fit_options o = small_problem();
+        o.map.uncertainty.setConstant(1e-300);
+        REQUIRE_THROWS_WITH(fit_rotation_map(o), Contains("weight 1 / uncertainty^2 overflows"));
+    }
+    SECTION("BMAJ = 1e300 with downsampling to the beam") {
+        fit_options o = small_problem();
+        o.downsample = {.to_beam = true};
+        o.map.grid = sky_grid::from_header(grid_header{.nx = 154, .ny = 154, .cdelt1 = -0.052 / 3600,
+                                                       .cdelt2 = 0.052 / 3600,
+                                                       .beam = beam_shape{1e300, 0.1, 0.0}});
+        REQUIRE_THROWS_WITH(fit_rotation_map(o), Contains("bmaj 1.0000000000000001e+300") && Contains("[1, 154]"));
+    }
+    SECTION("draws that cannot fit in memory, before any work") {
+        fit_options o = small_problem();
+        o.sampler = nuts_fit_settings{.options = {.sampler = {.warmup = 20, .samples = std::size_t{1} << 50},
+                                                  .chains = 4}};
+        REQUIRE_THROWS_WITH(fit_rotation_map(o), Contains("the draws would need") && Contains("GiB") &&
+                                                     Contains("the machine has"));
+        o.sampler = ensemble_fit_settings{.walkers = 64, .options = {.steps = std::size_t{1} << 62}};
+        REQUIRE_THROWS_WITH(fit_rotation_map(o), Contains("the draws' size overflows"));
     }
 }
 

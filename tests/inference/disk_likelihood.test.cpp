@@ -390,6 +390,35 @@ TEST_CASE("bad likelihood input throws before any work", "[inference][likelihood
     CHECK_THROWS_WITH(disk_likelihood<>(map, mask, {}, {.convolve_beam = true}), Contains("no beam"));
 }
 
+TEST_CASE("data or uncertainty whose chi-squared term overflows is named by pixel at construction",
+          "[inference][likelihood]") {
+    const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
+    sky_map map = synthetic_map(truth);
+    Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> mask =
+        Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>::Constant(30, 36, false);
+    mask(15, 15) = true;
+    mask(12, 7) = true;
+    REQUIRE_NOTHROW(disk_likelihood<>(map, mask));
+    // data = 1e308: (data - model)^2 is infinite for any model; not the model's fault.
+    map.data(12, 7) = 1e308;
+    REQUIRE_THROWS_WITH(disk_likelihood<>(map, mask),
+                        Contains("pixel (row 12, column 7) has data 1e+308") &&
+                            Contains("(data / uncertainty)^2 overflows"));
+    // A large datum on a small uncertainty overflows too: 1e200 / 1e-10 squared.
+    map.data(12, 7) = 1e200;
+    map.uncertainty(12, 7) = 1e-10;
+    REQUIRE_THROWS_WITH(disk_likelihood<>(map, mask), Contains("row 12, column 7") && Contains("overflows"));
+    // uncertainty = 1e-300: 1 / sigma^2 overflows although the datum is ordinary.
+    map.data(12, 7) = 3000.0;
+    map.uncertainty(12, 7) = 1e-300;
+    REQUIRE_THROWS_WITH(disk_likelihood<>(map, mask),
+                        Contains("pixel (row 12, column 7) has uncertainty 1e-300") &&
+                            Contains("weight 1 / uncertainty^2 overflows"));
+    // Small but representable: 1e-100 gives a weight of 1e200, finite.
+    map.uncertainty(12, 7) = 1e-100;
+    CHECK_NOTHROW(disk_likelihood<>(map, mask));
+}
+
 TEST_CASE("a model NaN inside the mask is -infinity, never NaN", "[inference][likelihood]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth);

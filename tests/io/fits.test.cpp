@@ -43,7 +43,97 @@ void write_raw(const fs::path& file, std::vector<long> axes, const std::vector<s
     REQUIRE(status == 0);
 }
 
+/// Writes a FITS file byte by byte: the header cards as given (each padded
+/// to 80 characters, then END, the header padded to whole 2880-byte blocks)
+/// and `data_bytes` zero bytes of data. The header can say what the data is
+/// not, which no FITS writer makes.
+void write_lying_fits(const fs::path& file, const std::vector<std::string>& cards, std::size_t data_bytes) {
+    std::string header;
+    auto add = [&](std::string card) {
+        card.resize(80, ' ');
+        header += card;
+    };
+    for (const auto& card : cards) add(card);
+    add("END");
+    header.resize((header.size() + 2879) / 2880 * 2880, ' ');
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << header << std::string(data_bytes, '\0');
+    REQUIRE(out.good());
+}
+
+/// The cards of a 2D double image, NAXIS1 x NAXIS2 as given, with CDELTs,
+/// BUNIT and any extra cards.
+std::vector<std::string> image_cards(const std::string& naxis1, const std::string& naxis2,
+                                     std::vector<std::string> extra = {},
+                                     const std::string& cdelt1 = "-1E-5") {
+    // Fixed format: values right-justified to column 30.
+    auto card = [](const std::string& key, const std::string& value) {
+        std::string name = key;
+        name.resize(8, ' ');
+        return name + "= " + std::string(value.size() < 20 ? 20 - value.size() : 0, ' ') + value;
+    };
+    std::vector<std::string> cards{card("SIMPLE", "T"),     card("BITPIX", "-64"),  card("NAXIS", "2"),
+                                   card("NAXIS1", naxis1),  card("NAXIS2", naxis2), card("CDELT1", cdelt1),
+                                   card("CDELT2", "1E-5"),  "BUNIT   = 'm/s     '"};
+    cards.insert(cards.end(), extra.begin(), extra.end());
+    return cards;
+}
+
 }  // namespace
+
+TEST_CASE("a header claiming more pixels than the file holds is refused before any allocation",
+          "[io][fits]") {
+    const fs::path dir = scratch_dir();
+    // 10^6 x 10^6 doubles would be 8 TB; the file holds one block of data.
+    write_lying_fits(dir / "lying.fits", image_cards("1000000", "1000000"), 2880);
+    REQUIRE_THROWS_WITH(read_fits_map(dir / "lying.fits"),
+                        Contains("lying.fits") && Contains("NAXIS1 x NAXIS2 = 1000000 x 1000000") &&
+                            Contains("8000000000000 bytes") && Contains("only 2880 bytes"));
+    // One pixel short of a small image (data not padded to its block).
+    write_lying_fits(dir / "short.fits", image_cards("4", "3"), 11 * 8);
+    REQUIRE_THROWS_WITH(read_fits_map(dir / "short.fits"), Contains("4 x 3") && Contains("only 88 bytes"));
+    // The honest file of the same shape reads (its data padded to a block, as FITS requires).
+    write_lying_fits(dir / "honest.fits", image_cards("4", "3"), 2880);
+    CHECK(read_fits_map(dir / "honest.fits").nx() == 4);
+    // A product that overflows size_t.
+    write_lying_fits(dir / "overflow.fits", image_cards("4000000000000000000", "4000000000000000000"), 2880);
+    REQUIRE_THROWS_WITH(read_fits_map(dir / "overflow.fits"),
+                        Contains("overflow.fits") && Contains("overflows") &&
+                            Contains("4000000000000000000 x 4000000000000000000"));
+}
+
+TEST_CASE("a zero axis says the map is empty", "[io][fits]") {
+    const fs::path dir = scratch_dir();
+    write_lying_fits(dir / "empty.fits", image_cards("0", "4"), 0);
+    REQUIRE_THROWS_WITH(read_fits_map(dir / "empty.fits"),
+                        Contains("empty.fits") && Contains("the map is empty") && Contains("NAXIS1 = 0"));
+    write_lying_fits(dir / "empty2.fits", image_cards("4", "0"), 0);
+    REQUIRE_THROWS_WITH(read_fits_map(dir / "empty2.fits"), Contains("NAXIS2 = 0"));
+}
+
+TEST_CASE("non-finite or zero CDELT and bad BMAJ, BMIN are refused by name", "[io][fits]") {
+    const fs::path dir = scratch_dir();
+    const std::size_t data = 2880;  // 4 x 3 doubles, padded to a block
+    write_lying_fits(dir / "nan_cdelt.fits", image_cards("4", "3", {}, "NaN"), data);
+    REQUIRE_THROWS_WITH(read_fits_map(dir / "nan_cdelt.fits"),
+                        Contains("nan_cdelt.fits") && Contains("CDELT1 = NaN is not a finite number"));
+    write_lying_fits(dir / "inf_cdelt.fits", image_cards("4", "3", {}, "1E999"), data);
+    REQUIRE_THROWS_WITH(read_fits_map(dir / "inf_cdelt.fits"), Contains("CDELT1 = 1E999"));
+    write_lying_fits(dir / "zero_cdelt.fits", image_cards("4", "3", {}, "0.0"), data);
+    REQUIRE_THROWS_WITH(read_fits_map(dir / "zero_cdelt.fits"), Contains("CDELT1 (the pixel size) is 0"));
+    write_lying_fits(dir / "nan_bmaj.fits", image_cards("4", "3", {"BMAJ    = NaN", "BMIN    = 1E-5"}), data);
+    REQUIRE_THROWS_WITH(read_fits_map(dir / "nan_bmaj.fits"), Contains("BMAJ = NaN is not a finite number"));
+    write_lying_fits(dir / "zero_bmin.fits", image_cards("4", "3", {"BMAJ    = 1E-5", "BMIN    = 0.0"}), data);
+    REQUIRE_THROWS_WITH(read_fits_map(dir / "zero_bmin.fits"), Contains("BMIN = 0") && Contains("must be > 0"));
+    write_lying_fits(dir / "negative_bmaj.fits", image_cards("4", "3", {"BMAJ    = -1E-5", "BMIN    = 1E-5"}),
+                     data);
+    REQUIRE_THROWS_WITH(read_fits_map(dir / "negative_bmaj.fits"), Contains("BMAJ = -1.0000000000000001e-05"));
+    // BMAJ = 1e300 degrees reads (it is a number), and the grid's cuts name it.
+    write_lying_fits(dir / "huge_bmaj.fits", image_cards("4", "3", {"BMAJ    = 1E300", "BMIN    = 1E-5"}), data);
+    const auto huge = read_fits_map(dir / "huge_bmaj.fits");
+    REQUIRE(huge.beam);
+    CHECK(huge.beam->bmaj_arcsec == 1e300 * 3600.0);
+}
 
 TEST_CASE("a written map reads back with its header", "[io][fits]") {
     const fs::path file = scratch_dir() / "round_trip.fits";

@@ -46,22 +46,48 @@ namespace diskmc {
 /// FWHM of a Gaussian in units of its standard deviation, 2 sqrt(2 ln 2) (eddy's `fwhm`).
 inline const double gaussian_fwhm = 2.0 * std::sqrt(2.0 * std::log(2.0));
 
+namespace detail {
+
+/// The widest kernel beam_kernel builds: 4097^2 doubles are 134 MB, and a
+/// wider beam in pixels is a header in the wrong unit, not a map to convolve.
+inline constexpr Eigen::Index widest_beam_kernel = 4097;
+
+/// astropy's kernel width for the beam, _round_up_to_odd_integer(8 max(x_stddev,
+/// y_stddev)), checked to lie in [1, widest] before it becomes an integer
+/// (BMAJ = 1e300 would overflow it); `on_map` (message parts) names the map.
+template <class... OnMap>
+Eigen::Index beam_kernel_width(std::string_view function, const beam_shape& beam, double pixel_size,
+                               Eigen::Index widest, const OnMap&... on_map) {
+    const double largest_stddev = std::max(beam.bmaj, beam.bmin) / pixel_size / gaussian_fwhm;
+    Eigen::Index n = checked_integer<Eigen::Index>(
+        std::ceil(8.0 * largest_stddev), 1, widest, function,
+        "the beam kernel's width in pixels, ceil(8 max(bmaj, bmin) / (2.3548 pixel_size)) ",
+        "for bmaj ", beam.bmaj, "\", bmin ", beam.bmin, "\" and pixel_size ", pixel_size, "\"",
+        on_map..., ",");
+    if (n % 2 == 0) n += 1;
+    return n;
+}
+
+}  // namespace detail
+
 /// eddy's beam kernel for a beam on pixels of `pixel_size` arcsec.
 /// @param beam bmaj, bmin (arcsec) and bpa (degrees)
 /// @param pixel_size arcsec per pixel
 /// @return an odd n x n kernel (row = y offset, column = x offset) summing to 1
-/// @throws invalid_input for non-positive or non-finite sizes
+/// @throws invalid_input for non-positive or non-finite sizes, or a kernel
+///         wider than 4097 pixels
 inline Eigen::ArrayXXd beam_kernel(const beam_shape& beam, double pixel_size) {
     constexpr std::string_view where = "beam_kernel";
     detail::check_beam(where, beam);
     check_positive(where, "pixel_size", pixel_size);
+    const Eigen::Index n =
+        detail::beam_kernel_width(where, beam, pixel_size, detail::widest_beam_kernel);
+    // One pixel: the normalised kernel is 1, however narrow the beam (whose
+    // stddev squared may underflow to 0 and make the formula below 0 / 0).
+    if (n == 1) return Eigen::ArrayXXd::Ones(1, 1);
     const double x_stddev = beam.bmin / pixel_size / gaussian_fwhm;
     const double y_stddev = beam.bmaj / pixel_size / gaussian_fwhm;
     const double theta = beam.bpa * (std::numbers::pi / 180.0);
-    // astropy: _round_up_to_odd_integer(8 * max(x_stddev, y_stddev)).
-    auto n = static_cast<Eigen::Index>(std::ceil(8.0 * std::max(x_stddev, y_stddev)));
-    if (n % 2 == 0) n += 1;
-    check_argument(n <= 4097, where, "the beam is more than 4097 pixels wide");
     // astropy.modeling.functional_models.Gaussian2D.evaluate, term by term.
     const double cost2 = std::cos(theta) * std::cos(theta);
     const double sint2 = std::sin(theta) * std::sin(theta);
@@ -82,12 +108,20 @@ inline Eigen::ArrayXXd beam_kernel(const beam_shape& beam, double pixel_size) {
                 amplitude * std::exp(-((a * dx * dx) + (b * dx * dy) + (c * dy * dy)));
         }
     }
-    return kernel / kernel.sum();
+    const double sum = kernel.sum();
+    // One axis far below a pixel (bmin 1e-300" beside bmaj 1") makes its
+    // 1 / stddev^2 overflow: no kernel to normalise.
+    if (!(std::isfinite(sum) && sum > 0.0 && kernel.allFinite()))
+        detail::throw_invalid_input(where, ": the beam (bmaj ", beam.bmaj, "\", bmin ", beam.bmin,
+                                    "\") gives no finite kernel on pixels of ", pixel_size,
+                                    "\" (an axis is too narrow against the other)");
+    return kernel / sum;
 }
 
 /// The kernel of the grid's beam in the grid's pixels (after clipping and
 /// downsampling, as eddy convolves on the fitted grid).
-/// @throws invalid_input if the grid has no beam or its pixels are not square
+/// @throws invalid_input if the grid has no beam, its pixels are not square,
+///         or the kernel would be wider than the map
 inline Eigen::ArrayXXd beam_kernel(const sky_grid& grid) {
     constexpr std::string_view where = "beam_kernel";
     check_argument(grid.beam().has_value(), where, "the grid has no beam (BMAJ/BMIN/BPA)");
@@ -95,6 +129,12 @@ inline Eigen::ArrayXXd beam_kernel(const sky_grid& grid) {
     if (std::abs(dx - dy) > 1e-6 * dy)
         detail::throw_invalid_input(where, ": beam convolution needs square pixels, got ", dx,
                                     "\" x ", dy, "\"");
+    // A kernel wider than the map convolves every pixel with the whole map:
+    // a beam in the wrong unit or a map cut too small, never a fit to run.
+    const Eigen::Index widest =
+        std::min(detail::widest_beam_kernel, std::max(grid.nx(), grid.ny()) | 1);
+    detail::beam_kernel_width(where, *grid.beam(), dy, widest, " on a ", grid.ny(), "x", grid.nx(),
+                              " map");
     return beam_kernel(*grid.beam(), dy);
 }
 

@@ -40,9 +40,10 @@ struct mask_options {
 /// user mask allows the pixel. r and phi are the disk coordinates of the model
 /// (computed once, at the parameters given, as eddy does at the start of a fit).
 /// A pixel whose r or phi is NaN fails its range test (and passes the inverted one).
-/// @throws invalid_input for a bad model, a map without uncertainty, ranges
-///         with min > max or NaN, a user mask of the wrong shape, or a mask
-///         that keeps no pixel
+/// @throws invalid_input for a bad model, a map without uncertainty, a map
+///         with no usable pixel (check_usable_pixels names why), ranges with
+///         min > max or NaN, a user mask of the wrong shape, or a mask that
+///         keeps no pixel
 template <class Surface, class Rotation>
 Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> fit_mask(
     const sky_map& map, const disk_model<double, Surface, Rotation>& model,
@@ -53,6 +54,7 @@ Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> fit_mask(
                    "the map's data does not match its grid");
     check_argument(map.uncertainty.rows() == ny && map.uncertainty.cols() == nx, where,
                    "the map has no uncertainty of its shape");
+    check_usable_pixels(where, map);
     auto check_range = [&](std::string_view name, double low, double high) {
         if (!(low <= high))
             detail::throw_invalid_input(where, ": ", name, " range [", low, ", ", high,
@@ -86,7 +88,10 @@ Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> fit_mask(
                          (in_v != options.exclude_v) && (!has_user_mask || options.user_mask(j, i));
         }
     }
-    check_argument(mask.any(), where, "the mask keeps no pixel");
+    // Usable pixels exist (checked above): the rules leave them all out.
+    check_argument(mask.any(), where,
+                   "the mask keeps no pixel: the r, phi, v and user-mask rules leave out every "
+                   "pixel with finite data and uncertainty");
     return mask;
 }
 

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstddef>
+#include <limits>
 #include <optional>
 #include <string_view>
 
@@ -106,6 +108,13 @@ public:
         constexpr std::string_view where = "sky_grid::from_header";
         check_argument(header.nx >= 1, where, "nx (NAXIS1) must be >= 1");
         check_argument(header.ny >= 1, where, "ny (NAXIS2) must be >= 1");
+        // Images of the grid hold nx * ny pixels, counted in Eigen::Index.
+        const auto pixels = detail::size_product(
+            {static_cast<std::size_t>(header.nx), static_cast<std::size_t>(header.ny)});
+        constexpr auto largest = static_cast<std::size_t>(std::numeric_limits<Eigen::Index>::max());
+        if (!pixels || *pixels > largest)
+            detail::throw_invalid_input(where, ": nx x ny = ", header.nx, " x ", header.ny,
+                                        " pixels overflows the image size");
         check_finite(where, "cdelt1", header.cdelt1);
         check_finite(where, "cdelt2", header.cdelt2);
         check_argument(header.cdelt1 != 0.0, where, "cdelt1 must not be 0");
@@ -227,10 +236,11 @@ inline grid_selection field_of_view_selection(const sky_grid& grid, double fov) 
 inline grid_selection downsample_selection(const sky_grid& grid, Eigen::Index factor) {
     constexpr std::string_view where = "downsample";
     if (factor < 1) throw_invalid_input(where, ": factor must be >= 1, got ", factor);
+    // Larger than a side, it keeps one pixel of that side or none.
+    if (factor > std::min(grid.nx(), grid.ny()))
+        throw_invalid_input(where, ": factor ", factor, " is larger than the ", grid.ny(), "x",
+                            grid.nx(), " map (at most ", std::min(grid.nx(), grid.ny()), ")");
     const Eigen::Index first = factor / 2;
-    if (first >= grid.nx() || first >= grid.ny())
-        throw_invalid_input(where, ": factor ", factor, " leaves no pixels of a ", grid.ny(), "x",
-                            grid.nx(), " map");
     auto count = [&](Eigen::Index n) { return (n - first + factor - 1) / factor; };
     return grid_selection{{first, count(grid.ny()), factor}, {first, count(grid.nx()), factor}};
 }
@@ -238,11 +248,17 @@ inline grid_selection downsample_selection(const sky_grid& grid, Eigen::Index fa
 }  // namespace detail
 
 /// The factor eddy uses for downsample='beam': ceil(bmaj / dpix).
-/// @throws invalid_input if the grid has no beam
+/// @throws invalid_input if the grid has no beam, or the factor is larger
+///         than the map (a beam in the wrong unit: BMAJ = 1e300 would
+///         overflow the integer)
 inline Eigen::Index beam_downsample_factor(const sky_grid& grid) {
-    check_argument(grid.beam().has_value(), "beam_downsample_factor",
-                   "the map has no beam (BMAJ/BMIN/BPA)");
-    return static_cast<Eigen::Index>(std::ceil(grid.beam()->bmaj / grid.pixel_size()));
+    constexpr std::string_view where = "beam_downsample_factor";
+    check_argument(grid.beam().has_value(), where, "the map has no beam (BMAJ/BMIN/BPA)");
+    const double bmaj = grid.beam()->bmaj, pixel = grid.pixel_size();
+    return checked_integer<Eigen::Index>(
+        std::ceil(bmaj / pixel), 1, std::min(grid.nx(), grid.ny()), where,
+        "the factor ceil(bmaj / pixel_size) for bmaj ", bmaj, "\" and pixel_size ", pixel, "\" on a ",
+        grid.ny(), "x", grid.nx(), " map");
 }
 
 /// The grid clipped to a square field of view of side `fov` arcsec around
@@ -254,7 +270,7 @@ inline sky_grid clip_field_of_view(const sky_grid& grid, double fov) {
 
 /// Every `factor`-th pixel from factor/2, as eddy's downsample=N; the pixel
 /// size (and so the beam in pixels) grows by `factor`.
-/// @throws invalid_input if factor < 1 or leaves no pixels
+/// @throws invalid_input if factor < 1 or larger than the map's smaller side
 inline sky_grid downsample(const sky_grid& grid, Eigen::Index factor) {
     return grid.select(detail::downsample_selection(grid, factor));
 }

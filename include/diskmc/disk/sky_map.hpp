@@ -4,6 +4,7 @@
 // clipping and downsampling applied to grid and images together.
 
 #include <cmath>
+#include <string_view>
 #include <utility>
 
 #include "diskmc/detail/eigen.hpp"
@@ -22,6 +23,30 @@ struct sky_map {
 
 /// Whether a pixel's uncertainty can weight it (1 / sigma^2): finite and > 0.
 inline bool usable_uncertainty(double sigma) { return std::isfinite(sigma) && sigma > 0.0; }
+
+/// Throws unless some pixel can enter a fit: finite data with a usable
+/// uncertainty at the same pixel. The message names the image at fault (the
+/// data all NaN, no finite positive uncertainty, or none of both at one
+/// pixel), which a mask "keeping no pixel" would hide.
+/// @param function the caller, for the message
+/// @param map      a map with an uncertainty of its shape
+inline void check_usable_pixels(std::string_view function, const sky_map& map) {
+    const auto finite_data = map.data.isFinite();
+    const auto usable_sigma =
+        map.uncertainty.unaryExpr([](double sigma) { return usable_uncertainty(sigma); });
+    if (!finite_data.any())
+        detail::throw_invalid_input(function, ": the map's data has no finite pixel (all ",
+                                    map.data.size(), " are NaN or infinite)");
+    if (!usable_sigma.any())
+        detail::throw_invalid_input(
+            function, ": the uncertainty map has no finite pixel > 0 (all ", map.uncertainty.size(),
+            " are NaN, infinite, zero or negative)");
+    if (!(finite_data && usable_sigma).any())
+        detail::throw_invalid_input(
+            function,
+            ": no pixel has both finite data and a finite uncertainty > 0 (the data and "
+            "uncertainty maps are blank at different pixels)");
+}
 
 /// Builds a map from images in file order (row j = NAXIS2 index, column i =
 /// NAXIS1 index), reversing their columns when CDELT1 > 0 as eddy does.
@@ -64,13 +89,13 @@ inline sky_map clip_field_of_view(const sky_map& map, double fov) {
 }
 
 /// Every `factor`-th pixel from factor/2 (eddy's downsample=N).
-/// @throws invalid_input if factor < 1 or leaves no pixels
+/// @throws invalid_input if factor < 1 or larger than the map's smaller side
 inline sky_map downsample(const sky_map& map, Eigen::Index factor) {
     return detail::select_map(map, detail::downsample_selection(map.grid, factor));
 }
 
 /// eddy's downsample='beam': by ceil(bmaj / dpix).
-/// @throws invalid_input if the map has no beam
+/// @throws invalid_input if the map has no beam or the factor is larger than the map
 inline sky_map downsample_by_beam(const sky_map& map) {
     return downsample(map, beam_downsample_factor(map.grid));
 }

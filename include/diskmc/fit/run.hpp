@@ -36,6 +36,7 @@
 #include "diskmc/disk/sky_map.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/fit/options.hpp"
+#include "diskmc/fit/memory.hpp"
 #include "diskmc/fit/result.hpp"
 #include "diskmc/inference/disk_family.hpp"
 #include "diskmc/inference/disk_likelihood.hpp"
@@ -149,6 +150,7 @@ inline sky_map prepare_map(const fit_options& options) {
     if (map.uncertainty.rows() != map.data.rows() || map.uncertainty.cols() != map.data.cols())
         throw_invalid_input(fit_function, ": the map needs an uncertainty map of its shape (", map.data.rows(), "x",
                             map.data.cols(), "), got ", map.uncertainty.rows(), "x", map.uncertainty.cols());
+    check_usable_pixels(fit_function, map);  // before the cuts, so a cut's own failure reads as such
     sky_map prepared = options.field_of_view ? clip_field_of_view(map, *options.field_of_view) : map;
     if (options.downsample.to_beam) return downsample_by_beam(prepared);
     if (options.downsample.factor != 1) return downsample(prepared, options.downsample.factor);
@@ -194,6 +196,7 @@ inline void check_sampler_settings(const fit_sampler_settings& settings, std::si
                                 " samples per chain; at least 4 are needed for the diagnostics");
         check_nonnegative(fit_function, "NUTS start_scale", n.start_scale);
     }
+    check_draws_memory(fit_function, settings, dim);
 }
 
 /// Start points of walkers or chains, free parameters x count, in the
@@ -399,9 +402,10 @@ inline void summarize_nuts(const nuts_chains_result& run, const inference::param
 /// @param options the map, parameters, mask, beam, MAP and sampler settings
 /// @param family  the model: its parameter names and how they build a disk model
 /// @return the posterior summary, draws, diagnostics, warnings and maps
-/// @throws invalid_input for bad options, unknown or missing parameters,
-///         starts outside the priors, a mask keeping no pixel, or a start
-///         where the posterior density is not finite
+/// @throws invalid_input for bad options, draws that cannot fit in the
+///         machine's memory, unknown or missing parameters, starts outside
+///         the priors, a map with no usable pixel, a mask keeping no pixel,
+///         or a start where the posterior density is not finite
 template <disk_model_family Family>
 fit_result fit_rotation_map(const fit_options& options, const Family& family) {
     using clock = std::chrono::steady_clock;

@@ -176,7 +176,9 @@ public:
     /// @param options beam convolution and threads
     /// @throws invalid_input if the mask has the wrong shape or keeps no pixel,
     ///         keeps a pixel with non-finite data or an uncertainty that is not
-    ///         finite and > 0, or the beam is requested on a grid without one
+    ///         finite and > 0, or whose chi^2 term overflows ((data /
+    ///         uncertainty)^2 or 1 / uncertainty^2 not finite), or the beam is
+    ///         requested on a grid without one
     disk_likelihood(const sky_map& map, const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>& mask,
                     Family family = {}, disk_likelihood_options options = {})
         : family_(std::move(family)), options_(options), ny_(map.grid.ny()), nx_(map.grid.nx()) {
@@ -207,6 +209,18 @@ public:
             if (!usable_uncertainty(sigma))
                 detail::throw_invalid_input(where, ": the mask keeps pixel (row ", p % ny_, ", column ", p / ny_,
                                             ") whose uncertainty is ", sigma, " (must be finite and > 0)");
+            // The chi^2 term w (d - m)^2 must stay finite for a finite model:
+            // w = 1 / sigma^2 itself (sigma = 1e-300 overflows it) and the
+            // data's own term (d / sigma)^2 (d = 1e308 overflows its square).
+            // Otherwise every evaluation is -infinity and the fit would blame the model.
+            if (!std::isfinite(1.0 / (sigma * sigma)))
+                detail::throw_invalid_input(where, ": pixel (row ", p % ny_, ", column ", p / ny_,
+                                            ") has uncertainty ", sigma,
+                                            ", so small that its weight 1 / uncertainty^2 overflows");
+            if (!std::isfinite((d / sigma) * (d / sigma)))
+                detail::throw_invalid_input(where, ": pixel (row ", p % ny_, ", column ", p / ny_, ") has data ", d,
+                                            " and uncertainty ", sigma,
+                                            ": (data / uncertainty)^2 overflows, so its chi^2 term is infinite");
             x_[k] = grid_positions.x[p];
             y_[k] = grid_positions.y[p];
             data_[k] = d;

@@ -14,11 +14,13 @@
 #include <array>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <limits>
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -89,10 +91,17 @@ inline std::string fits_error_text(int status) {
     diskmc::detail::throw_invalid_input("FITS file '", file.string(), "': ", what);
 }
 
-inline std::optional<double> read_double_key(fitsfile* f, const char* key) {
-    double value = 0;
+/// A number keyword: nullopt when absent. Present but not a number (NaN,
+/// INF, text, a value beyond double) is refused naming the keyword and its
+/// text, rather than read as absent.
+inline std::optional<double> read_double_key(fitsfile* f, const std::filesystem::path& file,
+                                             const char* key) {
+    char text[FLEN_VALUE] = {};
     int status = 0;
-    if (fits_read_key_dbl(f, key, &value, nullptr, &status) != 0) return std::nullopt;
+    if (fits_read_keyword(f, key, text, nullptr, &status) != 0) return std::nullopt;
+    double value = 0;
+    if (fits_read_key_dbl(f, key, &value, nullptr, &status) != 0 || !std::isfinite(value))
+        throw_fits(file, std::string(key) + " = " + text + " is not a finite number");
     return value;
 }
 
@@ -121,6 +130,52 @@ inline double positive_modulo(double a, double b) {
     return r < 0 ? r + b : r;
 }
 
+/// Checks the image's axes against the data the file really holds, before
+/// anything is allocated for them: a header may claim NAXIS1 x NAXIS2 far
+/// beyond the file (a truncated download, a hand-edited header), and reading
+/// it would be an allocation of that size. Tile-compressed images are left to
+/// cfitsio, whose stored size is not the image's.
+inline void check_data_size(fitsfile* f, const std::filesystem::path& file, int bitpix, int naxis,
+                            const long* naxes) {
+    std::string axes;  // "NAXIS1 x NAXIS2 = 1000000 x 1000000"
+    std::string sizes;
+    std::vector<std::size_t> counts;
+    for (int k = 0; k < naxis; ++k) {
+        const std::string name = "NAXIS" + std::to_string(k + 1);
+        if (naxes[k] <= 0)
+            throw_fits(file, "the map is empty: " + name + " = " + std::to_string(naxes[k]) +
+                                 " (no pixels)");
+        axes += (k == 0 ? "" : " x ") + name;
+        sizes += (k == 0 ? "" : " x ") + std::to_string(naxes[k]);
+        counts.push_back(static_cast<std::size_t>(naxes[k]));
+    }
+    const std::string shape = axes + " = " + sizes;
+    const auto bytes_per_pixel = static_cast<std::size_t>(std::abs(bitpix) / 8);
+    std::optional<std::size_t> pixels = 1;
+    for (const std::size_t count : counts)
+        if (pixels) pixels = diskmc::detail::size_product({*pixels, count});
+    const auto bytes = pixels ? diskmc::detail::size_product({*pixels, bytes_per_pixel}) : std::nullopt;
+    constexpr auto largest_image = static_cast<std::size_t>(std::numeric_limits<Eigen::Index>::max());
+    if (!bytes || *pixels > largest_image)
+        throw_fits(file, "the header's " + shape + " pixels overflows the size of an image");
+    int status = 0;
+    int compressed = fits_is_compressed_image(f, &status);
+    if (status != 0 || compressed) return;
+    LONGLONG header_start = 0, data_start = 0, data_end = 0;
+    fits_get_hduaddrll(f, &header_start, &data_start, &data_end, &status);
+    std::error_code error;
+    const std::uintmax_t file_size = std::filesystem::file_size(file, error);
+    if (status != 0 || error) return;  // cfitsio's own read reports it
+    const auto after_header = static_cast<std::uintmax_t>(data_start) < file_size
+                                  ? file_size - static_cast<std::uintmax_t>(data_start)
+                                  : std::uintmax_t{0};
+    if (after_header < *bytes)
+        throw_fits(file, "the header says " + shape + " pixels of BITPIX " + std::to_string(bitpix) + " (" +
+                             std::to_string(*bytes) + " bytes of data) but the file holds only " +
+                             std::to_string(after_header) +
+                             " bytes after the header: it is truncated or its header is wrong");
+}
+
 }  // namespace detail
 
 /// Reads a rotation map (or its uncertainty) as eddy does: the primary HDU, or
@@ -133,7 +188,9 @@ inline double positive_modulo(double a, double b) {
 /// @param unit  the unit of the values; `from_header` requires BUNIT to be a
 ///              velocity unit
 /// @throws diskmc::invalid_input naming the file and the problem (missing
-///         file, not FITS, wrong number of axes, missing CDELT, unknown unit)
+///         file, not FITS, wrong number of axes, an empty axis, axes beyond
+///         the data the file holds, missing or non-finite CDELT, a beam that
+///         is not finite and > 0, unknown unit, all pixels NaN)
 inline fits_map read_fits_map(const std::filesystem::path& file,
                               velocity_unit unit = velocity_unit::from_header) {
     using detail::throw_fits;
@@ -172,32 +229,35 @@ inline fits_map read_fits_map(const std::filesystem::path& file,
     map.file = file;
     const long nx = naxes[0];
     const long ny = naxes[1];
+    detail::check_data_size(f.get(), file, bitpix, naxis, naxes);
 
     auto cdelt = [&](int axis) {
         const std::string cdelt_key = "CDELT" + std::to_string(axis);
-        if (auto value = detail::read_double_key(f.get(), cdelt_key.c_str())) return *value;
+        if (auto value = detail::read_double_key(f.get(), file, cdelt_key.c_str())) return *value;
         const std::string cd_key = "CD" + std::to_string(axis) + "_" + std::to_string(axis);
         const std::string off_key = axis == 1 ? "CD1_2" : "CD2_1";
-        auto cd = detail::read_double_key(f.get(), cd_key.c_str());
-        auto off = detail::read_double_key(f.get(), off_key.c_str());
+        auto cd = detail::read_double_key(f.get(), file, cd_key.c_str());
+        auto off = detail::read_double_key(f.get(), file, off_key.c_str());
         if (cd && (!off || *off == 0)) return *cd;
         throw_fits(file, "missing " + cdelt_key + " (the pixel size along axis " +
                              std::to_string(axis) + ")");
     };
     map.cdelt1_deg = cdelt(1);
     map.cdelt2_deg = cdelt(2);
-    if (!std::isfinite(map.cdelt1_deg) || map.cdelt1_deg == 0 || !std::isfinite(map.cdelt2_deg) ||
-        map.cdelt2_deg == 0)
-        throw_fits(file, "CDELT1/CDELT2 must be finite and non-zero");
-    map.crval1_deg = detail::read_double_key(f.get(), "CRVAL1").value_or(0.0);
-    map.crval2_deg = detail::read_double_key(f.get(), "CRVAL2").value_or(0.0);
+    for (const auto& [name, value] : {std::pair{"CDELT1", map.cdelt1_deg}, std::pair{"CDELT2", map.cdelt2_deg}})
+        if (value == 0)
+            throw_fits(file, std::string(name) + " (the pixel size) is 0; it must be finite and non-zero");
+    map.crval1_deg = detail::read_double_key(f.get(), file, "CRVAL1").value_or(0.0);
+    map.crval2_deg = detail::read_double_key(f.get(), file, "CRVAL2").value_or(0.0);
 
-    auto bmaj = detail::read_double_key(f.get(), "BMAJ");
-    auto bmin = detail::read_double_key(f.get(), "BMIN");
-    auto bpa = detail::read_double_key(f.get(), "BPA");
+    auto bmaj = detail::read_double_key(f.get(), file, "BMAJ");
+    auto bmin = detail::read_double_key(f.get(), file, "BMIN");
+    auto bpa = detail::read_double_key(f.get(), file, "BPA");
     if (bmaj && bmin) {
-        if (!(*bmaj > 0 && *bmin > 0 && std::isfinite(*bmaj) && std::isfinite(*bmin)))
-            throw_fits(file, "BMAJ and BMIN must be finite and > 0");
+        for (const auto& [name, value] : {std::pair{"BMAJ", *bmaj}, std::pair{"BMIN", *bmin}})
+            if (!(value > 0))
+                diskmc::detail::throw_invalid_input("FITS file '", file.string(), "': ", name, " = ",
+                                                    value, " (the beam, degrees) must be > 0");
         map.beam = fits_beam{*bmaj * 3600.0, *bmin * 3600.0,
                              detail::positive_modulo(bpa.value_or(0.0), 180.0)};
     }
