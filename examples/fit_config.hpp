@@ -256,8 +256,9 @@ inline fit_config parse_fit_config(const nlohmann::ordered_json& root, const std
         const json& d = root.at("downsample");
         if (d.is_string() && d.get<std::string>() == "beam")
             options.downsample.to_beam = true;
-        else if (d.is_number_unsigned() && d.get<std::size_t>() >= 1)
-            options.downsample.factor = d.get<Eigen::Index>();
+        else if (d.is_number_unsigned() && d.get<std::uint64_t>() >= 1 &&
+                 d.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<Eigen::Index>::max()))
+            options.downsample.factor = static_cast<Eigen::Index>(d.get<std::uint64_t>());
         else
             config_error(where + ": downsample", "must be an integer >= 1 or \"beam\", got " + d.dump());
     }
@@ -298,7 +299,7 @@ inline nlohmann::ordered_json parse_json_strictly(std::istream& in, const std::s
     std::vector<std::set<std::string>> keys;  // of each open object
     std::vector<std::string> path;            // "params.PA" for messages
     const json::parser_callback_t check = [&](int depth, json::parse_event_t event, json& parsed) {
-        if (depth > max_config_depth)
+        if (depth >= max_config_depth)  // depth counts from 0 at the top level
             diskmc::detail::throw_invalid_input(where, ": nested deeper than ", max_config_depth, " levels");
         switch (event) {
             case json::parse_event_t::object_start: keys.emplace_back(); break;

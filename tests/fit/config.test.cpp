@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "../../examples/fit_config.hpp"
@@ -91,6 +92,7 @@ TEST_CASE("fit config: every mistake is refused, naming it", "[fit][config]") {
     require_refused(R"({"sampler": {"kind": "nuts", "dense_mass": 1}})", "dense_mass: must be true or false");
     require_refused(R"({"downsample": 0})", "downsample: must be an integer >= 1 or \"beam\"");
     require_refused(R"({"downsample": "half"})", "downsample");
+    require_refused(R"({"downsample": 18446744073709551615})", "downsample: must be an integer >= 1");
     require_refused(R"({"fov": "7"})", "fov: must be a number");
     require_refused(R"({"velocity_unit": "Jy/beam"})", "velocity_unit");
     require_refused(R"({"map": "v0.fits"})", "needs an \"uncertainty\"");
@@ -142,4 +144,23 @@ TEST_CASE("fit config: the shipped configurations read", "[fit][config]") {
     CHECK(twhya.options.downsample.to_beam);
     CHECK(*twhya.options.field_of_view == 7.0);
     CHECK(twhya.options.parameters.size() == 7);
+}
+
+TEST_CASE("fit config: JSON that would decide a fit silently or exhaust the stack is refused", "[fit][config]") {
+    auto strict = [](const std::string& text) {
+        std::istringstream in(text);
+        return diskmc::examples::parse_json_strictly(in, "test.json");
+    };
+    CHECK_THROWS_MATCHES(strict(R"({"params": {"mstar": 1.0, "mstar": {"start": 1.0}}})"), invalid_input,
+                         message_contains("test.json: the key \"mstar\" is given twice"));
+    CHECK_THROWS_MATCHES(strict(R"({"a": 1, "b": {"a": 2}, "a": 3})"), invalid_input,
+                         message_contains("\"a\" is given twice"));
+    CHECK_NOTHROW(strict(R"({"a": {"x": 1}, "b": {"x": 2}})"));  // one key in two objects is fine
+    const auto nested = [](int depth) { return std::string(static_cast<std::size_t>(depth), '[') +
+                                               std::string(static_cast<std::size_t>(depth), ']'); };
+    CHECK_NOTHROW(strict(nested(diskmc::examples::max_config_depth)));
+    CHECK_THROWS_MATCHES(strict(nested(diskmc::examples::max_config_depth + 1)), invalid_input,
+                         message_contains("nested deeper than 64 levels"));
+    CHECK_THROWS_MATCHES(strict(std::string(1000000, '[')), invalid_input, message_contains("nested deeper"));
+    CHECK_THROWS_MATCHES(strict("{\"a\": \"\xff\"}"), invalid_input, message_contains("not valid JSON"));
 }
