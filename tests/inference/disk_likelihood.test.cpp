@@ -150,12 +150,7 @@ double radius_of_a_masked_pixel(const sky_map& map, const Eigen::Array<bool, Eig
 }  // namespace
 
 TEST_CASE("the likelihood is eddy's on its own fixture", "[inference][likelihood][fixtures]") {
-    const auto data = diskmc::testing::shared_data_dir();
-    if (!data) {
-        WARN(diskmc::testing::skip_message("eddy likelihood fixture"));
-        return;
-    }
-    const sky_map map = diskmc::testing::eddy_likelihood_map(*data / "eddy");
+    const sky_map map = diskmc::testing::eddy_likelihood_map(diskmc::testing::eddy_data_dir());
     const disk_family<> family;
     const Eigen::VectorXd start = full_vector(46.7, 133.3, 2.0, 5760.0, 0.3, 1.25);
     const auto mask = fit_mask(map, family.make<double>(start), {.r_min = 0.3, .r_max = 2.0});
