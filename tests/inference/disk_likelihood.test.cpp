@@ -269,7 +269,7 @@ TEST_CASE("a user's own surface takes the tile autodiff path", "[inference][like
     }
 }
 
-TEST_CASE("the likelihood does not depend on the thread count", "[inference][likelihood]") {
+TEST_CASE("the likelihood does not depend on the thread count", "[inference][likelihood][threads]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth, 90, 80);  // several chunks of pixels, so threads split the work
     const disk_family<> family;
@@ -294,7 +294,7 @@ TEST_CASE("the likelihood does not depend on the thread count", "[inference][lik
 }
 
 TEST_CASE("the streamed beam gradient split among threads agrees with the two-pass one",
-          "[inference][likelihood][adjoint]") {
+          "[inference][likelihood][adjoint][threads]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth, 90, 80);
     const disk_family<> family;
