@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, step 2: build (if needed) and run the test suite.
-# Tests that need the shared reference data read it from DISKMC_DATA_DIR and
-# skip with a message without it.
+# Tests that need the shared data sets (bench/, twhya/) read them from
+# DISKMC_DATA_DIR; without it ctest reports them as skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -18,7 +18,7 @@ namespace {
 
 constexpr double missing = std::numeric_limits<double>::quiet_NaN();
 
-/// The formula of shared/data/eddy/README.md transcribed literally: the
+/// The formula of tests/data/eddy/README.md transcribed literally: the
 /// padded plane has weight 1 outside the image, NaN pixels weight 0.
 Eigen::ArrayXXd reference_convolution(const Eigen::ArrayXXd& image, const Eigen::ArrayXXd& kernel) {
     const Eigen::Index rows = image.rows(), cols = image.cols(), n = kernel.rows(), c = n / 2;

@@ -15,7 +15,7 @@ using namespace diskmc;
 
 namespace {
 
-// The geometry of shared/data/eddy case b (also lnlike_case_b.json's mask_params).
+// The geometry of tests/data/eddy case b (also lnlike_case_b.json's mask_params).
 disk_model<double> case_b_model() {
     return {.geometry = {.x0 = 0.0, .y0 = 0.0, .inc = 46.7, .PA = 133.3},
             .surface = {.z0 = 0.3, .psi = 1.25, .r_cavity = 0.0, .r_taper = 2.5, .q_taper = 2.0},
@@ -26,13 +26,8 @@ disk_model<double> case_b_model() {
 }  // namespace
 
 TEST_CASE("the fit mask is eddy's for its likelihood fixture", "[disk][mask][fixtures]") {
-    const auto data = diskmc::testing::shared_data_dir();
-    if (!data) {
-        WARN(diskmc::testing::skip_message("eddy likelihood fixture"));
-        return;
-    }
     using diskmc::testing::read_table;
-    const auto eddy = *data / "eddy";
+    const auto eddy = diskmc::testing::eddy_data_dir();
     // lnlike_data/error.txt are the images as eddy holds them (already oriented).
     const sky_map map = diskmc::testing::eddy_likelihood_map(eddy);
     const Eigen::ArrayXXd expected = read_table(eddy / "lnlike_mask.txt");

@@ -55,12 +55,7 @@ double max_abs_difference(const Eigen::ArrayXXd& a, const Eigen::ArrayXXd& b) {
 
 TEST_CASE("model images, disk coordinates and the beam kernel match eddy's fixtures",
           "[disk][model_image][fixtures]") {
-    const auto data = diskmc::testing::shared_data_dir();
-    if (!data) {
-        WARN(diskmc::testing::skip_message("eddy fixtures"));
-        return;
-    }
-    const std::filesystem::path eddy = *data / "eddy";
+    const std::filesystem::path eddy = diskmc::testing::eddy_data_dir();
     using diskmc::testing::read_table;
     for (const char* name : {"a", "b", "f"}) {
         DYNAMIC_SECTION("case " << name) {
@@ -113,7 +108,8 @@ TEST_CASE("model images, disk coordinates and the beam kernel match eddy's fixtu
 }
 
 TEST_CASE("the benchmark set's noiseless models match eddy's", "[disk][model_image][fixtures]") {
-    const auto data = diskmc::testing::shared_data_dir();
+    const auto data = diskmc::testing::shared_data_dir(
+        {"bench/hd163296_like_model.txt", "bench/hd163296_like_beam_model.txt"});
     if (!data) {
         WARN(diskmc::testing::skip_message("benchmark set"));
         return;

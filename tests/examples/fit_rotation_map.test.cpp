@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "diskmc/io/staged_folder.hpp"
+#include "support/shared_data.hpp"
 
 extern char** environ;
 
@@ -147,7 +148,8 @@ std::vector<std::string> listing(const fs::path& dir) {
 #ifndef DISKMC_FIT_PROGRAM
 
 TEST_CASE("fit_rotation_map as a process", "[examples][fit_program]") {
-    WARN("SKIPPED (fit_rotation_map as a process): the examples are not built (DISKMC_BUILD_EXAMPLES=OFF)");
+    WARN(diskmc::testing::skip_message("fit_rotation_map as a process",
+                                       "the examples are not built (DISKMC_BUILD_EXAMPLES=OFF)"));
 }
 
 #else

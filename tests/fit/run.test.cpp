@@ -47,7 +47,8 @@ void require_throws_naming(const fit_options& options, const std::string& fragme
 /// The benchmark map: the shared FITS files when present, else built in memory.
 sky_map bench_map() {
 #ifdef DISKMC_TESTS_WITH_FITS
-    if (const auto dir = testing::shared_data_dir()) {
+    if (const auto dir =
+            testing::shared_data_dir({"bench/hd163296_like_v0.fits", "bench/hd163296_like_dv0.fits"})) {
         const auto bench = *dir / "bench";
         return io::to_sky_map(
             io::read_rotation_map(bench / "hd163296_like_v0.fits", bench / "hd163296_like_dv0.fits"));
@@ -256,10 +257,10 @@ TEST_CASE("fit_rotation_map: both samplers recover the HD163296-like truth and a
 
 TEST_CASE("fit_rotation_map: the standard first fit of TW Hya converges with both samplers", "[fit][twhya]") {
 #ifndef DISKMC_TESTS_WITH_FITS
-    WARN("SKIPPED (TW Hya fit): built without FITS support");
+    WARN(testing::skip_message("TW Hya fit", "built without FITS support"));
     return;
 #else
-    const auto dir = testing::shared_data_dir();
+    const auto dir = testing::shared_data_dir({"twhya/TWHya_CO_v0.fits", "twhya/TWHya_CO_dv0.fits"});
     if (!dir) {
         WARN(testing::skip_message("TW Hya fit"));
         return;

@@ -150,12 +150,7 @@ double radius_of_a_masked_pixel(const sky_map& map, const Eigen::Array<bool, Eig
 }  // namespace
 
 TEST_CASE("the likelihood is eddy's on its own fixture", "[inference][likelihood][fixtures]") {
-    const auto data = diskmc::testing::shared_data_dir();
-    if (!data) {
-        WARN(diskmc::testing::skip_message("eddy likelihood fixture"));
-        return;
-    }
-    const sky_map map = diskmc::testing::eddy_likelihood_map(*data / "eddy");
+    const sky_map map = diskmc::testing::eddy_likelihood_map(diskmc::testing::eddy_data_dir());
     const disk_family<> family;
     const Eigen::VectorXd start = full_vector(46.7, 133.3, 2.0, 5760.0, 0.3, 1.25);
     const auto mask = fit_mask(map, family.make<double>(start), {.r_min = 0.3, .r_max = 2.0});
@@ -274,7 +269,7 @@ TEST_CASE("a user's own surface takes the tile autodiff path", "[inference][like
     }
 }
 
-TEST_CASE("the likelihood does not depend on the thread count", "[inference][likelihood]") {
+TEST_CASE("the likelihood does not depend on the thread count", "[inference][likelihood][threads]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth, 90, 80);  // several chunks of pixels, so threads split the work
     const disk_family<> family;
@@ -299,7 +294,7 @@ TEST_CASE("the likelihood does not depend on the thread count", "[inference][lik
 }
 
 TEST_CASE("the streamed beam gradient split among threads agrees with the two-pass one",
-          "[inference][likelihood][adjoint]") {
+          "[inference][likelihood][adjoint][threads]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth, 90, 80);
     const disk_family<> family;

@@ -222,14 +222,9 @@ TEST_CASE("bad FITS input names the file and the problem", "[io][fits]") {
 }
 
 TEST_CASE("eddy's synthetic data map reads as eddy holds it", "[io][fits][data]") {
-    const auto data_dir = diskmc::testing::shared_data_dir();
-    if (!data_dir) {
-        WARN(diskmc::testing::skip_message("eddy synthetic FITS"));
-        return;
-    }
-    const auto maps = diskmc::io::read_rotation_map(*data_dir / "eddy/synthetic_v0.fits",
-                                                    *data_dir / "eddy/synthetic_dv0.fits");
-    const Eigen::ArrayXXd expected = diskmc::testing::read_table(*data_dir / "eddy/lnlike_data.txt");
+    const fs::path eddy = diskmc::testing::eddy_data_dir();
+    const auto maps = diskmc::io::read_rotation_map(eddy / "synthetic_v0.fits", eddy / "synthetic_dv0.fits");
+    const Eigen::ArrayXXd expected = diskmc::testing::read_table(eddy / "lnlike_data.txt");
     REQUIRE(maps.velocity.ny() == expected.rows());
     REQUIRE(maps.velocity.nx() == expected.cols());
     CHECK((maps.velocity.data.isNaN() == expected.isNaN()).all());
@@ -242,7 +237,8 @@ TEST_CASE("eddy's synthetic data map reads as eddy holds it", "[io][fits][data]"
 }
 
 TEST_CASE("the real TW Hya map: BUNIT says Jy/beam, values are m/s", "[io][fits][data]") {
-    const auto data_dir = diskmc::testing::shared_data_dir();
+    const auto data_dir =
+        diskmc::testing::shared_data_dir({"twhya/TWHya_CO_v0.fits", "twhya/TWHya_CO_dv0.fits"});
     if (!data_dir) {
         WARN(diskmc::testing::skip_message("TW Hya FITS"));
         return;

@@ -883,7 +883,7 @@ TEST_CASE("draws are identical for any thread count and in lockstep", "[nuts][th
 }
 
 TEST_CASE("the progress callback sees every iteration, changes no draw, and can stop the run",
-          "[nuts][progress]") {
+          "[nuts][progress][threads]") {
     const gaussian_target target = diskmc::testing::make_gaussian(vec({1.0, 2.0, 0.5}), true, 5);
     const Eigen::MatrixXd inits = target.mean;
     nuts_chains_options options{.sampler = {.warmup = 60, .samples = 40}, .chains = 3, .threads = 1};

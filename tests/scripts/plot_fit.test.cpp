@@ -19,6 +19,7 @@
 #include "diskmc/io/stan_csv.hpp"
 #include "diskmc/samplers/nuts.hpp"
 #include "support/gaussian_target.hpp"
+#include "support/shared_data.hpp"
 
 #if defined(DISKMC_TESTS_WITH_FITS)
 #include "diskmc/io/fits.hpp"
@@ -95,10 +96,11 @@ void write_fit_folder(const fs::path& dir) {
 
 TEST_CASE("plot_fit.py draws the corner, trace and map plots of a fit folder", "[scripts][plot]") {
 #if !defined(DISKMC_TESTS_WITH_FITS)
-    WARN("SKIPPED (plot_fit.py): built without FITS support");
+    WARN(diskmc::testing::skip_message("plot_fit.py", "built without FITS support"));
 #elif !defined(DISKMC_PLOT_PYTHON)
-    WARN("SKIPPED (plot_fit.py): no Python with matplotlib, numpy and astropy was found at "
-         "configure time (Debian: python3-matplotlib python3-numpy python3-astropy)");
+    WARN(diskmc::testing::skip_message("plot_fit.py", "no Python with matplotlib, numpy and astropy was found at "
+                                                      "configure time (Debian: python3-matplotlib python3-numpy "
+                                                      "python3-astropy)"));
 #else
     const fs::path root = fs::temp_directory_path() / ("diskmc_plot_test_" + std::to_string(::getpid()));
     fs::remove_all(root);

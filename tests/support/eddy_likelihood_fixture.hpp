@@ -1,5 +1,5 @@
 #pragma once
-// eddy's likelihood fixture (shared/data/eddy/lnlike_*): the case-b grid and
+// eddy's likelihood fixture (tests/data/eddy/lnlike_*): the case-b grid and
 // the data and uncertainty maps as eddy holds them, for the tests of the mask
 // and of the likelihood.
 
@@ -10,7 +10,7 @@
 
 namespace diskmc::testing {
 
-/// The 128 x 128 grid of shared/data/eddy case b (no beam).
+/// The 128 x 128 grid of tests/data/eddy case b (no beam).
 inline grid_header eddy_case_b_header() {
     return {.nx = 128, .ny = 128, .cdelt1 = -1.1111111111111e-05, .cdelt2 = 1.11111111111111e-05,
             .beam = std::nullopt};

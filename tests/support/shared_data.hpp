@@ -1,39 +1,69 @@
 #pragma once
-// Where the tests find the shared reference data (eddy's fixtures, the
-// benchmark set, the TW Hya map). The files are never committed: CI passes
-// the folder in, through the DISKMC_DATA_DIR environment variable or the
-// CMake option of that name, and tests that need it skip with a message
-// without it.
+// Where the tests find their reference data.
+//
+// - eddy's fixtures are committed, in tests/data/eddy/ (see its README.md),
+//   so every clone checks eddy's conventions number for number.
+// - The larger sets, the benchmark data (bench/) and the TW Hya map (twhya/),
+//   are never committed. A test that needs them reads them from the folder
+//   named by the environment variable DISKMC_DATA_DIR, or else by the CMake
+//   option of that name. Without one it is skipped: it WARNs skip_message(),
+//   whose marker makes ctest report it as skipped, not passed
+//   (SKIP_REGULAR_EXPRESSION in tests/CMakeLists.txt). With one, every file
+//   it needs must be there, or it fails: CI sets the folder, and a missing
+//   file there is an error, not a reason to skip.
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <Eigen/Core>
 
 namespace diskmc::testing {
 
-/// The shared data folder, if one is configured and exists.
-inline std::optional<std::filesystem::path> shared_data_dir() {
+/// eddy's reference fixtures, committed with the tests.
+inline std::filesystem::path eddy_data_dir() {
+    return std::filesystem::path(DISKMC_SOURCE_DIR) / "tests" / "data" / "eddy";
+}
+
+/// The folder of the data kept outside the repository, or nothing when none
+/// is configured (the test then skips). When one is, each of `needed` (paths
+/// relative to it, e.g. "twhya/TWHya_CO_v0.fits") must exist there, or this
+/// throws and the test fails.
+inline std::optional<std::filesystem::path> shared_data_dir(std::initializer_list<std::string_view> needed) {
     std::string dir;
+    std::string source = "the environment variable DISKMC_DATA_DIR";
     if (const char* env = std::getenv("DISKMC_DATA_DIR"); env && *env) dir = env;
 #ifdef DISKMC_DEFAULT_DATA_DIR
-    if (dir.empty()) dir = DISKMC_DEFAULT_DATA_DIR;
+    if (dir.empty()) {
+        dir = DISKMC_DEFAULT_DATA_DIR;
+        source = "the CMake option DISKMC_DATA_DIR";
+    }
 #endif
-    if (dir.empty() || !std::filesystem::is_directory(dir)) return std::nullopt;
+    if (dir.empty()) return std::nullopt;
+    for (const std::string_view file : needed) {
+        if (!std::filesystem::is_regular_file(std::filesystem::path(dir) / file))
+            throw std::runtime_error(source + " names " + dir + ", which has no " + std::string(file) +
+                                     " (unset it to skip the tests of the shared data)");
+    }
     return std::filesystem::path(dir);
 }
 
-/// The message a test prints when it skips for want of the data.
-inline std::string skip_message(const std::string& what) {
-    return "SKIPPED (" + what +
-           "): no shared data; set DISKMC_DATA_DIR (or the CMake option DISKMC_DATA_DIR) "
-           "to the folder holding eddy/, bench/ and twhya/";
+/// The text in a skipped test's output that makes ctest report it as skipped.
+inline constexpr std::string_view skip_marker = DISKMC_TEST_SKIP_MARKER;
+
+/// What a test WARNs when it returns before its checks: the marker, what is
+/// left unchecked, and why (by default: no shared data folder).
+inline std::string skip_message(std::string_view what,
+                                std::string_view why = "no shared data; set DISKMC_DATA_DIR (or the CMake option "
+                                                       "DISKMC_DATA_DIR) to the folder holding bench/ and twhya/") {
+    return std::string(skip_marker) + " (" + std::string(what) + "): " + std::string(why);
 }
 
 /// Reads a whitespace-separated table of numbers ("nan" allowed), one row per

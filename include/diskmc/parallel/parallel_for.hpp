@@ -8,6 +8,13 @@
 // threads re-grow their thread_local autodiff tapes), as much as a whole
 // likelihood gradient on a few thousand pixels. Pool workers sleep on a
 // condition variable between calls and are woken per call.
+//
+// The pool never holds more than max_pool_workers() workers (twice the
+// hardware threads, at least 256). A parallel_for that would need more takes
+// the workers there are (down to running inline); a run_team, whose members
+// wait for each other and so cannot share threads, throws std::system_error
+// (resource_unavailable_try_again) before any member starts. Only teams
+// nested inside teams come near the cap.
 
 #include <algorithm>
 #include <atomic>
@@ -17,6 +24,8 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -28,16 +37,29 @@ inline std::size_t default_thread_count() {
     return std::max<std::size_t>(1, std::thread::hardware_concurrency());
 }
 
+/// The most workers the process-wide pool holds: twice the hardware threads,
+/// and at least 256 (see the top of this file).
+inline std::size_t max_pool_workers() {
+    return std::max<std::size_t>(256, 2 * std::size_t{std::thread::hardware_concurrency()});
+}
+
 namespace detail {
+
+/// Whether a call needs every helper it asks for (run_team: its members wait
+/// for each other) or takes up to that many (parallel_for).
+enum class helpers_needed { all, up_to };
 
 /// The process-wide pool behind parallel_for and run_team.
 class thread_pool {
 public:
     /// The pool (created with no worker; workers are added as calls need them).
     static thread_pool& instance() {
-        static thread_pool pool;
+        static thread_pool pool(max_pool_workers());
         return pool;
     }
+
+    /// A pool of at most `max_workers` workers (the tests make small ones).
+    explicit thread_pool(std::size_t max_workers) : max_workers_(max_workers) {}
 
     /// Whether the calling thread is taking part in a parallel_for or
     /// run_team (a pool worker, or a caller while it works).
@@ -46,21 +68,29 @@ public:
     /// Runs work(i) for every i in [0, count) on the calling thread and
     /// `helpers` workers, each of which joins the call on its own thread
     /// (workers are added so that every helper finds one at once). Indices
-    /// are handed out dynamically. Rethrows the first exception of work
-    /// after every participant has stopped.
+    /// are handed out dynamically. With helpers_needed::up_to, fewer helpers
+    /// take part when the pool is at its cap; with helpers_needed::all, that
+    /// throws std::system_error before any work. Rethrows the first
+    /// exception of work after every participant has stopped.
     template <class Work>
-    void run(std::size_t count, std::size_t helpers, Work& work) {
+    void run(std::size_t count, std::size_t helpers, helpers_needed need, Work& work) {
         job j;
         j.invoke = [](void* callable, std::size_t i) { (*static_cast<Work*>(callable))(i); };
         j.work = const_cast<void*>(static_cast<const void*>(std::addressof(work)));
         j.count = count;
-        post(j, helpers);
+        post(j, helpers, need);
         {
             const region_guard in_region;
             j.run_items();
         }
         finish(j);
         if (j.failure) std::rethrow_exception(j.failure);
+    }
+
+    /// Workers now in the pool (never more than the cap).
+    std::size_t worker_count() {
+        std::lock_guard lock(mutex_);
+        return workers_.size();
     }
 
     thread_pool(const thread_pool&) = delete;
@@ -112,12 +142,24 @@ private:
         region_guard& operator=(const region_guard&) = delete;
     };
 
-    thread_pool() = default;
-
-    void post(job& j, std::size_t helpers) {
+    void post(job& j, std::size_t helpers, helpers_needed need) {
         if (helpers == 0) return;
         {
             std::lock_guard lock(mutex_);
+            // Idle workers no call has claimed (idle_ >= waiting_slots_
+            // always), and workers the cap still allows.
+            const std::size_t available = idle_ - waiting_slots_ + (max_workers_ - workers_.size());
+            if (helpers > available) {
+                if (need == helpers_needed::all)
+                    throw std::system_error(
+                        std::make_error_code(std::errc::resource_unavailable_try_again),
+                        "diskmc::run_team: a team of " + std::to_string(helpers + 1) + " threads needs " +
+                            std::to_string(helpers) + " pool workers, but only " + std::to_string(available) +
+                            " are free under the pool's cap of " + std::to_string(max_workers_) +
+                            " (max_pool_workers(); are teams nested too deeply?)");
+                helpers = available;
+                if (helpers == 0) return;
+            }
             j.open_slots = helpers;
             queue_.push_back(&j);
             waiting_slots_ += helpers;
@@ -179,6 +221,7 @@ private:
     std::size_t waiting_slots_ = 0;   // open slots over the queue
     std::size_t idle_ = 0;            // workers not running a call
     std::vector<std::thread> workers_;
+    std::size_t max_workers_;         // the cap on workers_.size()
     bool stopping_ = false;
 };
 
@@ -202,14 +245,15 @@ void parallel_for(std::size_t count, std::size_t threads, Work&& work) {
         for (std::size_t i = 0; i < count; ++i) work(i);
         return;
     }
-    detail::thread_pool::instance().run(count, threads - 1, work);
+    detail::thread_pool::instance().run(count, threads - 1, detail::helpers_needed::up_to, work);
 }
 
 /// Calls `work(i)` for every i in [0, threads) with `threads` threads on the
 /// call at once (the calling thread and threads - 1 pool workers), so the
 /// calls may wait for each other (a barrier; a team of workers serving a
 /// driver): while they do, each thread holds one index. Never runs inline:
-/// the pool grows as needed, for nested calls too.
+/// the pool grows as needed, for nested calls too, up to max_pool_workers();
+/// a team it cannot seat throws std::system_error before any member starts.
 /// Rethrows the first exception of `work` after every thread has stopped.
 template <class Work>
 void run_team(std::size_t threads, Work&& work) {
@@ -218,7 +262,7 @@ void run_team(std::size_t threads, Work&& work) {
         work(std::size_t{0});
         return;
     }
-    detail::thread_pool::instance().run(threads, threads - 1, work);
+    detail::thread_pool::instance().run(threads, threads - 1, detail::helpers_needed::all, work);
 }
 
 }  // namespace diskmc
