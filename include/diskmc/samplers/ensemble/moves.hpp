@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "diskmc/errors.hpp"
-#include "diskmc/samplers/ensemble/random.hpp"
+#include "diskmc/detail/random_stream.hpp"
 
 namespace diskmc {
 

@@ -38,7 +38,7 @@
 #include "diskmc/samplers/ensemble/checkpoint.hpp"
 #include "diskmc/samplers/ensemble/moves.hpp"
 #include "diskmc/samplers/ensemble/options.hpp"
-#include "diskmc/samplers/ensemble/random.hpp"
+#include "diskmc/detail/random_stream.hpp"
 #include "diskmc/samplers/ensemble/result.hpp"
 #include "diskmc/samplers/ensemble/start.hpp"
 #include "diskmc/samplers/ensemble/state.hpp"

@@ -15,7 +15,7 @@
 
 #include "diskmc/errors.hpp"
 #include "diskmc/samplers/ensemble/options.hpp"
-#include "diskmc/samplers/ensemble/random.hpp"
+#include "diskmc/detail/random_stream.hpp"
 
 namespace diskmc {
 

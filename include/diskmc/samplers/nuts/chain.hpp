@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
-#include <random>
 
 #include "diskmc/samplers/nuts/adaptation.hpp"
 #include "diskmc/samplers/nuts/metric.hpp"
@@ -23,15 +22,13 @@ namespace diskmc::detail {
 /// momentum; double the step while the energy change stays above log(0.8),
 /// or halve it while it stays below, and stop at the first step that
 /// crosses. Resumable like nuts_transition.
-template <class Rng>
+template <random_draws Rng>
 class step_size_search {
 public:
-    void start(const sampled_point& from, const euclidean_metric& metric, double step, Rng& rng,
-               std::normal_distribution<double>& normal) {
+    void start(const sampled_point& from, const euclidean_metric& metric, double step, Rng& rng) {
         from_ = &from;
         metric_ = &metric;
         rng_ = &rng;
-        normal_ = &normal;
         step_ = step;
         direction_ = 0;
         failed_ = false;
@@ -45,7 +42,7 @@ public:
 
     void resume(double log_density) {
         z_.log_density = log_density;
-        const bool usable = std::isfinite(log_density) && z_.gradient.size() == z_.momentum.size();
+        const bool usable = usable_evaluation(log_density, z_.gradient, z_.momentum.size());
         if (usable) leapfrog_finish(z_, *metric_, step_);
         const double energy = usable ? z_.hamiltonian() : std::numeric_limits<double>::infinity();
         const double energy_change = initial_energy_ - energy;
@@ -81,7 +78,7 @@ private:
         z_.position = from_->position;
         z_.gradient = from_->gradient;
         z_.log_density = from_->log_density;
-        metric_->sample_momentum(*rng_, *normal_, z_.momentum);
+        metric_->sample_momentum(*rng_, z_.momentum);
         metric_->velocity(z_.momentum, z_.velocity);
         initial_energy_ = z_.hamiltonian();
         leapfrog_to_new_position(z_, *metric_, step_);
@@ -90,7 +87,6 @@ private:
     const sampled_point* from_ = nullptr;
     const euclidean_metric* metric_ = nullptr;
     Rng* rng_ = nullptr;
-    std::normal_distribution<double>* normal_ = nullptr;
     phase_point z_;
     double step_ = 1.0;
     double initial_energy_ = 0.0;
@@ -112,7 +108,7 @@ struct chain_setup {
 /// each with its adaptation and, at the end of a metric window, a new
 /// step-size search. A driver calls advance() to begin an iteration and then
 /// evaluates and resume()s while needs_evaluation().
-template <class Rng>
+template <random_draws Rng>
 class nuts_chain {
 public:
     nuts_chain(const chain_setup& setup, const sampled_point& start, Rng& rng)
@@ -134,6 +130,7 @@ public:
 
         const Eigen::Index dim = start.position.size();
         result_.metric = options_.metric;
+        result_.target_accept = options_.target_accept;
         result_.max_tree_depth = sampling_depth(options_);
         result_.draws.resize(static_cast<Eigen::Index>(options_.samples), dim);
         if (options_.save_warmup)
@@ -162,13 +159,12 @@ public:
         if (iteration_ == total()) return;
         double step = step_;
         if (options_.step_size_jitter > 0)
-            step *= 1.0 + options_.step_size_jitter * (2.0 * uniform_(*rng_) - 1.0);
+            step *= 1.0 + options_.step_size_jitter * (2.0 * rng_->uniform() - 1.0);
         step_used_ = step;
         const std::size_t depth =
             iteration_ < options_.warmup ? warmup_depth(options_) : sampling_depth(options_);
         transition_.start(current_, metric_, step, depth, options_.max_energy_error,
-                          /*check_u_turn=*/options_.fixed_tree_depth == 0, *rng_, normal_,
-                          uniform_);
+                          /*check_u_turn=*/options_.fixed_tree_depth == 0, *rng_);
         stage_ = stage::transition;
     }
 
@@ -191,6 +187,8 @@ public:
 
     /// Continues after evaluating the model at pending_position().
     void resume(double log_density) {
+        if (breaks_contract(log_density, pending_gradient(), current_.position.size()))
+            ++result_.non_finite_evaluations;
         if (stage_ == stage::search || iteration_ < options_.warmup)
             ++result_.gradient_evaluations_warmup;
         else
@@ -240,7 +238,7 @@ private:
 
     void start_search(bool after_window) {
         search_after_window_ = after_window;
-        search_.start(current_, metric_, step_, *rng_, normal_);
+        search_.start(current_, metric_, step_, *rng_);
         stage_ = stage::search;
     }
 
@@ -313,8 +311,6 @@ private:
     nuts_options options_;
     Eigen::MatrixXd target_;
     Rng* rng_;
-    std::normal_distribution<double> normal_;
-    std::uniform_real_distribution<double> uniform_{0.0, 1.0};
 
     sampled_point current_;
     euclidean_metric metric_;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "diskmc/concepts/differentiable_log_density.hpp"
+#include "diskmc/detail/random_stream.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/parallel/parallel_for.hpp"
 #include "diskmc/samplers/nuts/chain.hpp"
@@ -440,14 +441,11 @@ nuts_result finish_chain(nuts_chain<Rng>& chain, const standardization& standard
     return result;
 }
 
-/// The random engine of chain `chain` of a run seeded with `seed`: every
-/// chain its own stream, whatever thread runs it.
-inline std::mt19937_64 chain_engine(std::uint64_t seed, std::size_t chain) {
-    const auto index = static_cast<std::uint64_t>(chain);
-    std::seed_seq sequence{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
-                           static_cast<std::uint32_t>(index),
-                           static_cast<std::uint32_t>(index >> 32), 0x6e757473u};
-    return std::mt19937_64(sequence);
+/// The random stream of chain `chain` of a run seeded with `seed`: every
+/// chain its own stream, whatever thread runs it, and the same numbers under
+/// every standard library.
+inline random_stream chain_engine(std::uint64_t seed, std::size_t chain) {
+    return random_stream(seed, static_cast<std::uint64_t>(chain));
 }
 
 }  // namespace detail
@@ -460,7 +458,12 @@ inline std::mt19937_64 chain_engine(std::uint64_t seed, std::size_t chain) {
 /// @param init      the initial point (e.g. the MAP), dim() entries, with a
 ///                  finite log-density and gradient
 /// @param options   see nuts_options; checked before any work
-/// @param rng       the random engine, advanced by the run
+/// @param rng       the random engine, advanced by the run. Its raw bits are
+///                  turned into uniforms and normals by diskmc's own portable
+///                  rules (detail::portable_draws), so a seed gives the same
+///                  chain under every standard library; a detail::random_stream
+///                  is drawn from directly (random_stream(seed, c) gives chain
+///                  c of nuts_chains(..., seed))
 /// @param transform optional map applied to every draw afterwards (e.g. to
 ///                  the constrained space); its values fill
 ///                  result.transformed_draws
@@ -477,11 +480,19 @@ nuts_result nuts(const M& model, Eigen::VectorXd init, const nuts_options& optio
     const detail::sampled_point start = detail::evaluate_start(model, standard, init, 0);
     const detail::chain_setup setup =
         detail::make_chain_setup(options, static_cast<Eigen::Index>(model.dim()), standard);
-    detail::nuts_chain<R> chain(setup, start, rng);
-    detail::chain_evaluator<M> evaluate(model, standard);
-    detail::progress_reporter reporter(options, 1, run_start);
-    detail::run_chain(chain, evaluate, reporter, 0);
-    return detail::finish_chain(chain, standard, transform);
+    auto run = [&]<class Draws>(Draws& draws) {
+        detail::nuts_chain<Draws> chain(setup, start, draws);
+        detail::chain_evaluator<M> evaluate(model, standard);
+        detail::progress_reporter reporter(options, 1, run_start);
+        detail::run_chain(chain, evaluate, reporter, 0);
+        return detail::finish_chain(chain, standard, transform);
+    };
+    if constexpr (std::same_as<R, detail::random_stream>) {
+        return run(rng);
+    } else {
+        detail::portable_draws<R> draws(rng);
+        return run(draws);
+    }
 }
 
 /// Runs several NUTS chains from one seed, on threads (each chain free-running)
@@ -521,8 +532,8 @@ nuts_chains_result nuts_chains(const M& model, const Eigen::MatrixXd& inits,
     const detail::chain_setup setup = detail::make_chain_setup(
         options.sampler, static_cast<Eigen::Index>(model.dim()), standard);
 
-    std::vector<std::mt19937_64> engines;
-    std::vector<detail::nuts_chain<std::mt19937_64>> chains;
+    std::vector<detail::random_stream> engines;
+    std::vector<detail::nuts_chain<detail::random_stream>> chains;
     std::vector<detail::chain_evaluator<M>> evaluators;
     engines.reserve(count);
     chains.reserve(count);
