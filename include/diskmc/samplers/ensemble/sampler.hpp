@@ -325,7 +325,7 @@ ensemble_result run_ensemble(const M& model, const ensemble_start& start,
         if (!options.overwrite_checkpoint && std::filesystem::exists(options.checkpoint, error)) {
             std::ifstream in(options.checkpoint, std::ios::binary);
             if (!in) throw_invalid_input("ensemble: cannot read checkpoint ", options.checkpoint.string());
-            const std::string found = read_checkpoint_header(in, options.checkpoint);
+            const std::string found = read_checkpoint_header(in, options.checkpoint, "ensemble");
             if (found != header)
                 throw_invalid_input(
                     "ensemble: checkpoint ", options.checkpoint.string(),
