@@ -103,6 +103,17 @@ struct chain_setup {
     Eigen::MatrixXd regularization_target;   // same shape, or empty for diag(estimate)
 };
 
+/// What a chain that finished its warmup needs to go on sampling exactly as
+/// if it had never stopped (see nuts_chain::restore): its adapted step size
+/// and metric, its current point, and its result so far (warmup statistics
+/// and draws, sampling statistics and draws, counts).
+struct chain_resume_point {
+    double step_size = 0.0;
+    Eigen::MatrixXd inverse_metric;
+    sampled_point current;
+    nuts_result result;
+};
+
 /// One chain through warmup and sampling. Iteration 0 is the setup (the
 /// initial step-size search, if any); iterations 1.. are the transitions,
 /// each with its adaptation and, at the end of a metric window, a new
@@ -204,6 +215,37 @@ public:
 
     nuts_result& result() { return result_; }
     const nuts_result& result() const { return result_; }
+
+    /// The state the next transition starts from, the step size and the
+    /// inverse metric it will use: with the result and the random stream,
+    /// all a checkpoint needs once warmup has ended.
+    const sampled_point& current() const { return current_; }
+    double step_size() const { return step_; }
+    Eigen::MatrixXd inverse_metric() const { return metric_.inverse(); }
+
+    /// Puts a fresh chain (same setup) where a chain was after its warmup and
+    /// point.result.sampling.size() sampling iterations; the caller restores
+    /// the random stream. Adaptation is over then, so nothing else matters
+    /// for the transitions to come.
+    void restore(const chain_resume_point& point) {
+        setup_done_ = true;
+        stage_ = stage::idle;
+        step_ = point.step_size;
+        metric_.set_inverse(options_.metric, point.inverse_metric);
+        current_ = point.current;
+        const nuts_result& saved = point.result;
+        result_.warmup = saved.warmup;
+        result_.sampling = saved.sampling;
+        if (options_.save_warmup) result_.warmup_draws = saved.warmup_draws;
+        result_.draws.topRows(saved.draws.rows()) = saved.draws;
+        result_.metric_updates = saved.metric_updates;
+        result_.rejected_metric_updates = saved.rejected_metric_updates;
+        result_.step_size_search_failed = saved.step_size_search_failed;
+        result_.gradient_evaluations_warmup = saved.gradient_evaluations_warmup;
+        result_.gradient_evaluations_sampling = saved.gradient_evaluations_sampling;
+        result_.non_finite_evaluations = saved.non_finite_evaluations;
+        iteration_ = options_.warmup + saved.sampling.size();
+    }
 
     /// Ends the run between iterations: the result keeps the completed
     /// iterations only. Call finish() afterwards as usual.
