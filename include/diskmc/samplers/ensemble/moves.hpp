@@ -25,8 +25,8 @@
 #include <variant>
 #include <vector>
 
-#include "diskmc/errors.hpp"
 #include "diskmc/detail/random_stream.hpp"
+#include "diskmc/errors.hpp"
 
 namespace diskmc {
 

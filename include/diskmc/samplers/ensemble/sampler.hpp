@@ -33,12 +33,12 @@
 
 #include "diskmc/concepts/batch_log_density.hpp"
 #include "diskmc/concepts/log_density.hpp"
+#include "diskmc/detail/random_stream.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/parallel/parallel_for.hpp"
 #include "diskmc/samplers/ensemble/checkpoint.hpp"
 #include "diskmc/samplers/ensemble/moves.hpp"
 #include "diskmc/samplers/ensemble/options.hpp"
-#include "diskmc/detail/random_stream.hpp"
 #include "diskmc/samplers/ensemble/result.hpp"
 #include "diskmc/samplers/ensemble/start.hpp"
 #include "diskmc/samplers/ensemble/state.hpp"
