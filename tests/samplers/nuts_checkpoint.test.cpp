@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -29,6 +30,19 @@ Eigen::VectorXd scales() {
     v << 1.0, 2.0, 0.5;
     return v;
 }
+
+// The target, counting its evaluations: a resumed run must not redo the
+// work its checkpoint holds (an identical result alone would not show that).
+struct counted_target {
+    const diskmc::testing::gaussian_target& target;
+    mutable std::atomic<std::size_t> calls{0};
+    std::size_t dim() const { return target.dim(); }
+    double log_density(const Eigen::VectorXd& x) const { return target.log_density(x); }
+    double log_density_gradient(const Eigen::VectorXd& x, Eigen::VectorXd& gradient) const {
+        ++calls;
+        return target.log_density_gradient(x, gradient);
+    }
+};
 
 void check_same_iterations(const std::vector<nuts_iteration>& a, const std::vector<nuts_iteration>& b) {
     REQUIRE(a.size() == b.size());
@@ -112,12 +126,21 @@ TEST_CASE("a NUTS run stopped early resumes from its checkpoint to the uninterru
                 REQUIRE(std::filesystem::exists(options.checkpoint));
 
                 options.sampler.progress = {};
-                const nuts_chains_result resumed = diskmc::nuts_chains(target, inits, options, 77);
+                const counted_target counted{target};
+                const nuts_chains_result resumed = diskmc::nuts_chains(counted, inits, options, 77);
                 check_identical(resumed, reference);
+                // Chain 0's warmup, at least, came from the file, not from
+                // evaluating again (+ 2: the starts are evaluated anyway).
+                if (stop_at == 85)
+                    CHECK(counted.calls + reference.chains[0].gradient_evaluations_warmup <=
+                          reference.gradient_evaluations() + 2);
 
-                // Resuming a finished run's file runs nothing more.
-                const nuts_chains_result again = diskmc::nuts_chains(target, inits, options, 77);
+                // Resuming a finished run's file runs nothing more: only the
+                // two starts are evaluated.
+                const counted_target again_counted{target};
+                const nuts_chains_result again = diskmc::nuts_chains(again_counted, inits, options, 77);
                 check_identical(again, reference);
+                CHECK(again_counted.calls == 2);
             }
         }
     }
