@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "diskmc/diagnostics/autocorrelation.hpp"
-#include "diskmc/samplers/ensemble/random.hpp"
+#include "diskmc/detail/random_stream.hpp"
 
 using namespace diskmc;
 

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "diskmc/diagnostics/quantiles.hpp"
-#include "diskmc/samplers/ensemble/random.hpp"
+#include "diskmc/detail/random_stream.hpp"
 
 using namespace diskmc;
 

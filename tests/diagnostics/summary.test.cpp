@@ -46,6 +46,41 @@ TEST_CASE("HMC warnings count divergences, depth-cap hits and low E-BFMI", "[dia
     CHECK(diskmc::hmc_warnings(chains).empty());
 }
 
+TEST_CASE("HMC advice fits the run: no higher target_accept past 0.95, no dense metric when dense",
+          "[diagnostics][hmc]") {
+    diskmc::hmc_chain_report chain{.transitions = 1000, .divergences = 5, .max_depth_hits = 20,
+                                   .max_tree_depth = 10, .e_bfmi = 1.0};
+    auto warnings = diskmc::hmc_warnings({chain});
+    REQUIRE(warnings.size() == 2);
+    CHECK_THAT(warnings[0], Catch::Contains("increase target_accept (e.g. 0.95)"));
+    CHECK_THAT(warnings[1], Catch::Contains("or use a dense metric"));
+
+    chain.target_accept = 0.95;
+    chain.dense_metric = true;
+    warnings = diskmc::hmc_warnings({chain});
+    REQUIRE(warnings.size() == 2);
+    CHECK_THAT(warnings[0], Catch::StartsWith("5 of 1000 (0.5%) transitions ended with a divergence"));
+    CHECK_THAT(warnings[0], !Catch::Contains("increase target_accept"));
+    CHECK_THAT(warnings[0], Catch::Contains("target_accept is already 0.95"));
+    CHECK_THAT(warnings[1], Catch::StartsWith("20 of 1000 (2%) transitions hit the maximum tree depth"));
+    CHECK_THAT(warnings[1], !Catch::Contains("dense metric"));
+    CHECK_THAT(warnings[1], Catch::Contains("increase max_tree_depth"));
+
+    // One chain of a run on a diagonal metric is enough to advise a dense one.
+    diskmc::hmc_chain_report diagonal = chain;
+    diagonal.dense_metric = false;
+    CHECK_THAT(diskmc::hmc_warnings({chain, diagonal})[1], Catch::Contains("or use a dense metric"));
+}
+
+TEST_CASE("a model that returned NaN is reported apart from the divergences", "[diagnostics][hmc]") {
+    diskmc::hmc_chain_report chain{.transitions = 1000, .e_bfmi = 1.0};
+    chain.non_finite_evaluations = 7;
+    const auto warnings = diskmc::hmc_warnings({chain, chain});
+    REQUIRE(warnings.size() == 1);
+    CHECK_THAT(warnings[0], Catch::StartsWith("The model returned a NaN or +infinity log-density, or "
+                                              "a non-finite gradient, at 14 point(s)"));
+}
+
 TEST_CASE("summary table of known draws", "[diagnostics][summary]") {
     // Four chains of N(mean, sd^2) for two parameters, independent draws.
     std::mt19937_64 rng(3);

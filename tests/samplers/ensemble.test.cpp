@@ -27,6 +27,7 @@
 
 #include "diskmc/concepts/archetypes.hpp"
 #include "diskmc/samplers/ensemble.hpp"
+#include "support/temporary_folder.hpp"
 
 using namespace diskmc;
 
@@ -183,20 +184,7 @@ struct correlated_gaussian {
     function_model model() const { return {4, gaussian_density(mean, covariance)}; }
 };
 
-/// A scratch folder removed at the end of the test.
-struct temporary_folder {
-    std::filesystem::path path;
-    temporary_folder() {
-        std::random_device entropy;
-        path = std::filesystem::temp_directory_path() /
-               ("diskmc_ensemble_test_" + std::to_string(entropy()) + std::to_string(entropy()));
-        std::filesystem::create_directories(path);
-    }
-    ~temporary_folder() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path, ignored);
-    }
-};
+using diskmc::testing::temporary_folder;
 
 void check_identical(const ensemble_result& a, const ensemble_result& b) {
     CHECK(a.samples.cols() == b.samples.cols());
@@ -246,6 +234,7 @@ TEST_CASE("10-D Gaussian with condition number 1e4 and strong correlations: mome
         ensemble(model, start, {.steps = scaled(40000, 20000), .burn_in = 4000, .thin = 10, .threads = 1}, 1);
     CHECK(r.stuck_walkers.empty());
     CHECK(r.invalid_proposals == 0);
+    CHECK(ensemble_warnings(r).empty());
     check_moments(r, mean, covariance);
 }
 
@@ -698,6 +687,11 @@ TEST_CASE("NaN, +inf and -inf regions are rejections: the chain samples the rest
     CHECK(r.log_densities.allFinite());
     CHECK(r.invalid_proposals > 0);
     CHECK(r.outside_support_proposals > 0);
+    // The broken contract reaches the warnings (the fit's too, through them).
+    const std::vector<std::string> warnings = ensemble_warnings(r);
+    REQUIRE(warnings.size() == 1);
+    CHECK_THAT(warnings[0], Catch::StartsWith(std::to_string(r.invalid_proposals) +
+                                              " proposal(s) had a NaN or +infinity log-density"));
     // Truncated normal moments (upper bound b = 1 on x0; x1 in [-3, 3]):
     // E x0 = -phi(1) / Phi(1), Var x0 = 1 - phi(1) / Phi(1) - (phi(1) / Phi(1))^2;
     // E x1 = 0, Var x1 = 1 - 2 * 3 phi(3) / (Phi(3) - Phi(-3)).
@@ -762,7 +756,7 @@ TEST_CASE("progress callback sees every iteration and can stop the run", "[ensem
 
 TEST_CASE("checkpoint: an interrupted and resumed run equals an uninterrupted one bit for bit",
           "[ensemble][checkpoint]") {
-    const temporary_folder folder;
+    const temporary_folder folder("diskmc_ensemble_test_");
     const correlated_gaussian target;
     const ensemble_start start = gaussian_start{.mean = target.mean, .covariance = target.covariance, .walkers = 8};
     ensemble_options options{.steps = 60, .burn_in = 20, .thin = 3, .moves = {{de_move{}, 0.7}, {de_snooker_move{}, 0.3}}, .threads = 1};

@@ -138,7 +138,13 @@ struct hierarchical_model {
 };
 
 // A 2-D standard normal that misbehaves where x0 > 1.
-enum class trouble { nan_gradient, nan_log_density, outside_support, unsized_gradient };
+enum class trouble {
+    nan_gradient,
+    nan_log_density,
+    infinite_log_density,
+    outside_support,
+    unsized_gradient
+};
 struct troubled_normal {
     trouble kind;
     std::size_t dim() const { return 2; }
@@ -152,6 +158,7 @@ struct troubled_normal {
         switch (kind) {
             case trouble::nan_gradient: gradient[1] = std::nan(""); return -0.5 * x.squaredNorm();
             case trouble::nan_log_density: return std::nan("");
+            case trouble::infinite_log_density: return std::numeric_limits<double>::infinity();
             case trouble::outside_support: return -std::numeric_limits<double>::infinity();
             case trouble::unsized_gradient:  // allowed: the gradient is unspecified there
                 gradient.resize(0);
@@ -166,18 +173,15 @@ struct troubled_normal {
 // oracle for the resumable tree builder.
 template <class Model>
 struct recursive_nuts {
-    recursive_nuts(const Model& model_, const detail::euclidean_metric& metric_, std::mt19937_64& rng_,
-                   std::normal_distribution<double>& normal_,
-                   std::uniform_real_distribution<double>& uniform_, double step_,
-                   std::size_t max_depth_)
-        : model(model_), metric(metric_), rng(rng_), normal(normal_), uniform(uniform_),
-          step(step_), max_depth(max_depth_) {}
+    recursive_nuts(const Model& model_, const detail::euclidean_metric& metric_,
+                   detail::random_stream& rng_, double step_, std::size_t max_depth_)
+        : model(model_), metric(metric_), rng(rng_), step(step_), max_depth(max_depth_) {}
 
     const Model& model;
     const detail::euclidean_metric& metric;
-    std::mt19937_64& rng;
-    std::normal_distribution<double>& normal;
-    std::uniform_real_distribution<double>& uniform;
+    // The same portable draws as the sampler: momenta by rng.normal(), the
+    // multinomial and direction choices by rng.uniform().
+    detail::random_stream& rng;
     double step;
     std::size_t max_depth;
     double max_energy_error = 1000.0;
@@ -214,7 +218,7 @@ struct recursive_nuts {
         if (!build(depth - 1, signed_step, h0, second_proposal, second)) return false;
         out.log_sum_weight = detail::log_sum_exp(first.log_sum_weight, second.log_sum_weight);
         if (second.log_sum_weight > out.log_sum_weight ||
-            uniform(rng) < std::exp(second.log_sum_weight - out.log_sum_weight))
+            rng.uniform() < std::exp(second.log_sum_weight - out.log_sum_weight))
             proposal = second_proposal;
         out.rho = first.rho + second.rho;
         out.p_begin = first.p_begin;
@@ -230,7 +234,7 @@ struct recursive_nuts {
         z.position = current.position;
         z.gradient = current.gradient;
         z.log_density = current.log_density;
-        metric.sample_momentum(rng, normal, z.momentum);
+        metric.sample_momentum(rng, z.momentum);
         metric.velocity(z.momentum, z.velocity);
         detail::phase_point forward_end = z, backward_end = z;
         const double h0 = z.hamiltonian();
@@ -253,7 +257,7 @@ struct recursive_nuts {
             stretch part;
             detail::sampled_point proposal;
             bool valid = false;
-            if (uniform(rng) > 0.5) {
+            if (rng.uniform() > 0.5) {
                 z = forward_end;
                 rho_bck = rho;
                 p_bck_fwd = p_fwd_fwd;
@@ -277,7 +281,7 @@ struct recursive_nuts {
             if (!valid) break;
             ++depth;
             if (part.log_sum_weight > log_sum_weight ||
-                uniform(rng) < std::exp(part.log_sum_weight - log_sum_weight))
+                rng.uniform() < std::exp(part.log_sum_weight - log_sum_weight))
                 sample = proposal;
             log_sum_weight = detail::log_sum_exp(log_sum_weight, part.log_sum_weight);
             rho = rho_bck + rho_fwd;
@@ -308,16 +312,14 @@ void check_against_recursive_reference(const Model& model, const Eigen::MatrixXd
     start.position = init;
     start.log_density = model.log_density_gradient(init, start.gradient);
 
-    std::mt19937_64 rng_a(99), rng_b(99);
-    std::normal_distribution<double> normal_a, normal_b;
-    std::uniform_real_distribution<double> uniform_a(0.0, 1.0), uniform_b(0.0, 1.0);
-    recursive_nuts<Model> reference{model, metric, rng_a, normal_a, uniform_a, step, max_depth};
-    detail::nuts_transition<std::mt19937_64> machine(init.size(), max_depth);
+    detail::random_stream rng_a(99), rng_b(99);
+    recursive_nuts<Model> reference{model, metric, rng_a, step, max_depth};
+    detail::nuts_transition<detail::random_stream> machine(init.size(), max_depth);
     detail::sampled_point current_a = start, current_b = start;
     for (int t = 0; t < transitions; ++t) {
         CAPTURE(t);
         const detail::transition_outcome expected = reference.transition(current_a);
-        machine.start(current_b, metric, step, max_depth, 1000.0, true, rng_b, normal_b, uniform_b);
+        machine.start(current_b, metric, step, max_depth, 1000.0, true, rng_b);
         while (machine.needs_evaluation())
             machine.resume(model.log_density_gradient(machine.pending_position(),
                                                       machine.pending_gradient()));
@@ -329,6 +331,7 @@ void check_against_recursive_reference(const Model& model, const Eigen::MatrixXd
         REQUIRE(got.accept_stat == expected.accept_stat);
         REQUIRE(got.energy == expected.energy);
         REQUIRE(current_b.position == current_a.position);
+        REQUIRE(rng_b.state() == rng_a.state());  // the same draws consumed
         divergences += got.divergent;
         capped += got.tree_depth == static_cast<int>(max_depth);
     }
@@ -823,7 +826,8 @@ TEST_CASE("draws are returned in both spaces with a transform", "[nuts][options]
 
 TEST_CASE("NaN or infinite log-density or gradient mid-trajectory is a divergence, never a crash",
           "[nuts][robustness]") {
-    for (trouble kind : {trouble::nan_gradient, trouble::nan_log_density, trouble::outside_support,
+    for (trouble kind : {trouble::nan_gradient, trouble::nan_log_density,
+                         trouble::infinite_log_density, trouble::outside_support,
                          trouble::unsized_gradient}) {
         CAPTURE(static_cast<int>(kind));
         std::mt19937_64 rng(26);
@@ -831,14 +835,73 @@ TEST_CASE("NaN or infinite log-density or gradient mid-trajectory is a divergenc
                                          nuts_options{.warmup = scaled(1000), .samples = scaled(2000)}, rng);
         CHECK(result.draws.allFinite());
         CHECK(result.draws.col(0).maxCoeff() <= 1.0);  // no state past the wall is ever kept
-        CHECK(diskmc::hmc_report(result).divergences > 0);
+        const std::size_t divergences = diskmc::hmc_report(result).divergences;
+        CHECK(divergences > 0);
         for (const auto& it : result.sampling) CHECK(std::isfinite(it.log_density));
+        // -infinity (with or without a gradient) is the contract outside the
+        // support; NaN, +infinity and a NaN gradient break it and are counted.
+        const bool broken = kind == trouble::nan_gradient || kind == trouble::nan_log_density ||
+                            kind == trouble::infinite_log_density;
+        if (broken) {
+            CHECK(result.non_finite_evaluations > 0);
+            // Every sampling divergence here hit the wall, so each counted one
+            // of them; warmup's step-size trials count too.
+            CHECK(result.non_finite_evaluations >= divergences);
+        } else {
+            CHECK(result.non_finite_evaluations == 0);
+        }
         if (kind == trouble::outside_support) {
             // A normal truncated at 1: mean -phi(1)/Phi(1).
             Eigen::MatrixXd x0 = result.draws.col(0);
             CHECK(standard_errors_off(x0, -0.24197072451914337 / 0.8413447460685429) < 5.0);
         }
     }
+}
+
+TEST_CASE("a model returning NaN in part of the space is counted and warned about, the chains stay finite",
+          "[nuts][robustness]") {
+    const troubled_normal model{trouble::nan_log_density};
+    const auto run = diskmc::nuts_chains(model, vec({0.0, 0.0}),
+                                         nuts_chains_options{.sampler = {.warmup = 300, .samples = 300},
+                                                             .chains = 2, .threads = 1},
+                                         41);
+    std::size_t total = 0;
+    for (const auto& chain : run.chains) {
+        CHECK(chain.draws.allFinite());
+        CHECK(chain.draws.col(0).maxCoeff() <= 1.0);
+        CHECK(chain.non_finite_evaluations > 0);
+        total += chain.non_finite_evaluations;
+    }
+    CHECK(run.non_finite_evaluations() == total);
+    const auto summary = diskmc::summarize(run);
+    bool warned = false;
+    for (const auto& warning : summary.warnings)
+        warned = warned || warning.find("The model returned a NaN or +infinity log-density, or a "
+                                        "non-finite gradient, at " +
+                                        std::to_string(total) + " point(s)") != std::string::npos;
+    CHECK(warned);
+
+    // A well-behaved model gets no such warning.
+    const auto clean = diskmc::nuts_chains(troubled_normal{trouble::outside_support}, vec({0.0, 0.0}),
+                                           nuts_chains_options{.sampler = {.warmup = 300, .samples = 300},
+                                                               .chains = 2, .threads = 1},
+                                           41);
+    CHECK(clean.non_finite_evaluations() == 0);
+    for (const auto& warning : diskmc::summarize(clean).warnings)
+        CHECK(warning.find("NaN") == std::string::npos);
+}
+
+TEST_CASE("the HMC report carries the run's target_accept and metric, for the advice",
+          "[nuts][robustness]") {
+    const gaussian_target target = make_gaussian(vec({1.0, 2.0}), true, 7);
+    std::mt19937_64 rng(43);
+    const auto result = diskmc::nuts(target, target.mean,
+                                     nuts_options{.warmup = 100, .samples = 50,
+                                                  .metric = metric_kind::dense, .target_accept = 0.97},
+                                     rng);
+    const auto report = diskmc::hmc_report(result);
+    CHECK(report.target_accept == 0.97);
+    CHECK(report.dense_metric);
 }
 
 // ---- chains, threads, lockstep -----------------------------------------------------

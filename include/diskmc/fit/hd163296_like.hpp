@@ -4,16 +4,17 @@
 // truth, the benchmark's noise law, and the fit's parameters (9 free, inc and
 // dist fixed, r_taper flat in [0, 50]). The FITS files in shared/data/bench
 // hold the same problem with numpy's noise draws; this version uses its own
-// (std::mt19937_64), so it runs anywhere.
+// (diskmc's portable random_stream), so it runs anywhere and gives the same
+// map under every standard library.
 
 #include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "diskmc/detail/random_stream.hpp"
 #include "diskmc/disk/model_image.hpp"
 #include "diskmc/disk/sky_map.hpp"
 #include "diskmc/inference/disk_family.hpp"
@@ -89,11 +90,10 @@ inline sky_map map(bool beam, std::uint64_t seed = 163296) {
     const Eigen::ArrayXXd model =
         model_image(disk_family<>{}.make<double>(full_vector(truth())), m.grid, {.convolve_beam = beam});
     const pixel_positions positions = pixel_positions_of(m.grid);
-    std::mt19937_64 random(seed);
-    std::normal_distribution<double> normal;
+    detail::random_stream random(seed);
     for (Eigen::Index p = 0; p < model.size(); ++p) {
         m.uncertainty(p) = uncertainty_at(std::hypot(positions.x[p], positions.y[p]));
-        m.data(p) = model(p) + m.uncertainty(p) * normal(random);
+        m.data(p) = model(p) + m.uncertainty(p) * random.normal();
     }
     return m;
 }

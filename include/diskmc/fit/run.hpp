@@ -355,6 +355,7 @@ inline void summarize_ensemble(const ensemble_result& run, const inference::para
         if (p.ess_bulk < 400.0 || p.ess_tail < 400.0) low_ess.push_back(p.name);
         result.parameters.push_back(std::move(p));
     }
+    for (auto& warning : ensemble_warnings(run)) result.warnings.push_back(std::move(warning));
     if (!run.stuck_walkers.empty())
         result.warnings.push_back(std::to_string(run.stuck_walkers.size()) +
                                   " walker(s) accepted almost no proposal after burn-in (stuck): they bias the "

@@ -112,24 +112,6 @@ void append_integer(std::string& out, Integer value) {
     out.append(buffer, error == std::errc{} ? end : buffer);
 }
 
-inline const char* metric_name(metric_kind metric) {
-    switch (metric) {
-        case metric_kind::unit: return "unit_e";
-        case metric_kind::diagonal: return "diag_e";
-        case metric_kind::dense: return "dense_e";
-    }
-    return "diag_e";
-}
-
-inline const char* regularization_name(metric_regularization rule) {
-    switch (rule) {
-        case metric_regularization::scale_relative: return "scale_relative";
-        case metric_regularization::stan_fixed: return "stan_fixed";
-        case metric_regularization::none: return "none";
-    }
-    return "scale_relative";
-}
-
 /// Parameter names become CSV columns: non-empty, unique, without the CSV
 /// separators, and not ending in "__" (readers take those for sampler columns).
 inline void check_parameter_names(const std::vector<std::string>& names, std::size_t parameters,
@@ -317,7 +299,7 @@ inline std::string nuts_configuration(const nuts_chains_options& run, const stan
     text += "#     algorithm = hmc (Default)\n#       hmc\n#         engine = nuts (Default)\n"
             "#           nuts\n";
     line("             ", "max_depth", integer(o.max_tree_depth));
-    line("         ", "metric", metric_name(o.metric));
+    line("         ", "metric", diskmc::detail::metric_name(o.metric));
     line("         ", "stepsize", number_text(o.step_size > 0 ? o.step_size : 1.0));
     line("         ", "stepsize_jitter", number_text(o.step_size_jitter));
     line("     ", "num_chains", integer(chains));
@@ -327,7 +309,7 @@ inline std::string nuts_configuration(const nuts_chains_options& run, const stan
     text += "# diskmc\n";
     line("   ", "max_depth_warmup",
          integer(o.max_tree_depth_warmup > 0 ? o.max_tree_depth_warmup : o.max_tree_depth));
-    line("   ", "metric_regularization", regularization_name(o.regularization));
+    line("   ", "metric_regularization", diskmc::detail::regularization_name(o.regularization));
     line("   ", "standardized", o.standardize_covariance.size() != 0 ? "1" : "0");
     line("   ", "lockstep", run.lockstep ? "1" : "0");
     line("   ", "stopped_early", stopped_early ? "1" : "0");

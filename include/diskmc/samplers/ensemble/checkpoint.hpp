@@ -61,23 +61,17 @@
 #include <variant>
 #include <vector>
 
+#include "diskmc/detail/checkpoint_file.hpp"
+#include "diskmc/detail/random_stream.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/samplers/ensemble/moves.hpp"
 #include "diskmc/samplers/ensemble/options.hpp"
-#include "diskmc/samplers/ensemble/random.hpp"
 #include "diskmc/samplers/ensemble/result.hpp"
 #include "diskmc/samplers/ensemble/state.hpp"
 
 namespace diskmc {
 
 namespace detail {
-
-/// Shortest decimal that reads back to the same double.
-inline std::string exact_decimal(double value) {
-    std::array<char, 32> buffer{};
-    const auto [end, error] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-    return error == std::errc{} ? std::string(buffer.data(), end) : std::string("nan");
-}
 
 inline std::string describe_move(const ensemble_move& move, std::size_t dim) {
     struct visitor {
@@ -121,101 +115,69 @@ inline std::string checkpoint_header(std::size_t dim, std::size_t walkers, std::
     return out.str();
 }
 
-inline std::uint64_t fnv1a64(const unsigned char* bytes, std::size_t size) {
-    std::uint64_t hash = 0xcbf29ce484222325ULL;
-    for (std::size_t i = 0; i < size; ++i) {
-        hash ^= bytes[i];
-        hash *= 0x100000001b3ULL;
-    }
-    return hash;
-}
-
 /// Serialises and parses records; all fields are 8 bytes.
 class record_codec {
 public:
     record_codec(std::size_t dim, std::size_t walkers, std::size_t moves)
-        : dim_(dim), walkers_(walkers), moves_(moves), bytes_(checkpoint_record_bytes(dim, walkers, moves)) {}
+        : dim_(dim), walkers_(walkers), bytes_(checkpoint_record_bytes(dim, walkers, moves)) {}
 
     std::size_t size() const { return bytes_.size(); }
     const char* data() const { return reinterpret_cast<const char*>(bytes_.data()); }
     char* data() { return reinterpret_cast<char*>(bytes_.data()); }
 
     void encode(const ensemble_state& state, record_kind kind) {
-        offset_ = 0;
-        put(state.iteration);
-        put(static_cast<std::uint64_t>(kind));
+        bytes_.rewind();
+        bytes_.put(state.iteration);
+        bytes_.put(static_cast<std::uint64_t>(kind));
         const auto& random = state.random.state();
-        for (const auto word : random.words) put(word);
-        put(std::uint64_t{random.has_spare_normal ? 1u : 0u});
-        put(random.spare_normal);
-        put(state.log_density_evaluations);
-        put(state.outside_support_proposals);
-        put(state.invalid_proposals);
-        put(state.burn_in_accepted);
-        for (const auto a : state.accepted) put(a);
+        for (const auto word : random.words) bytes_.put(word);
+        bytes_.put(std::uint64_t{random.has_spare_normal ? 1u : 0u});
+        bytes_.put(random.spare_normal);
+        bytes_.put(state.log_density_evaluations);
+        bytes_.put(state.outside_support_proposals);
+        bytes_.put(state.invalid_proposals);
+        bytes_.put(state.burn_in_accepted);
+        for (const auto a : state.accepted) bytes_.put(a);
         for (const auto& m : state.moves) {
-            put(static_cast<std::uint64_t>(m.iterations));
-            put(static_cast<std::uint64_t>(m.proposals));
-            put(static_cast<std::uint64_t>(m.accepted));
+            bytes_.put(static_cast<std::uint64_t>(m.iterations));
+            bytes_.put(static_cast<std::uint64_t>(m.proposals));
+            bytes_.put(static_cast<std::uint64_t>(m.accepted));
         }
-        put_doubles(state.positions.data(), dim_ * walkers_);
-        put_doubles(state.log_densities.data(), walkers_);
-        put(fnv1a64(bytes_.data(), offset_));
+        bytes_.put_doubles(state.positions.data(), dim_ * walkers_);
+        bytes_.put_doubles(state.log_densities.data(), walkers_);
+        bytes_.put(fnv1a64(bytes_.data(), bytes_.offset()));
     }
 
     /// Reads the record in the buffer into `state`; false if the checksum
     /// fails (the state is then unspecified).
     bool decode(ensemble_state& state, record_kind& kind) {
-        offset_ = 0;
+        bytes_.rewind();
         const std::uint64_t expected = fnv1a64(bytes_.data(), bytes_.size() - 8);
-        state.iteration = get<std::uint64_t>();
-        kind = static_cast<record_kind>(get<std::uint64_t>());
+        state.iteration = bytes_.get<std::uint64_t>();
+        kind = static_cast<record_kind>(bytes_.get<std::uint64_t>());
         random_stream::state_type random;
-        for (auto& word : random.words) word = get<std::uint64_t>();
-        random.has_spare_normal = get<std::uint64_t>() != 0;
-        random.spare_normal = get<double>();
+        for (auto& word : random.words) word = bytes_.get<std::uint64_t>();
+        random.has_spare_normal = bytes_.get<std::uint64_t>() != 0;
+        random.spare_normal = bytes_.get<double>();
         state.random.set_state(random);
-        state.log_density_evaluations = get<std::uint64_t>();
-        state.outside_support_proposals = get<std::uint64_t>();
-        state.invalid_proposals = get<std::uint64_t>();
-        state.burn_in_accepted = get<std::uint64_t>();
-        for (auto& a : state.accepted) a = get<std::uint64_t>();
+        state.log_density_evaluations = bytes_.get<std::uint64_t>();
+        state.outside_support_proposals = bytes_.get<std::uint64_t>();
+        state.invalid_proposals = bytes_.get<std::uint64_t>();
+        state.burn_in_accepted = bytes_.get<std::uint64_t>();
+        for (auto& a : state.accepted) a = bytes_.get<std::uint64_t>();
         for (auto& m : state.moves) {
-            m.iterations = static_cast<std::size_t>(get<std::uint64_t>());
-            m.proposals = static_cast<std::size_t>(get<std::uint64_t>());
-            m.accepted = static_cast<std::size_t>(get<std::uint64_t>());
+            m.iterations = static_cast<std::size_t>(bytes_.get<std::uint64_t>());
+            m.proposals = static_cast<std::size_t>(bytes_.get<std::uint64_t>());
+            m.accepted = static_cast<std::size_t>(bytes_.get<std::uint64_t>());
         }
-        get_doubles(state.positions.data(), dim_ * walkers_);
-        get_doubles(state.log_densities.data(), walkers_);
-        return get<std::uint64_t>() == expected;
+        bytes_.get_doubles(state.positions.data(), dim_ * walkers_);
+        bytes_.get_doubles(state.log_densities.data(), walkers_);
+        return bytes_.get<std::uint64_t>() == expected;
     }
 
 private:
-    template <class T>
-    void put(T value) {
-        static_assert(sizeof(T) == 8);
-        std::memcpy(bytes_.data() + offset_, &value, 8);
-        offset_ += 8;
-    }
-    void put_doubles(const double* values, std::size_t count) {
-        std::memcpy(bytes_.data() + offset_, values, 8 * count);
-        offset_ += 8 * count;
-    }
-    template <class T>
-    T get() {
-        T value;
-        std::memcpy(&value, bytes_.data() + offset_, 8);
-        offset_ += 8;
-        return value;
-    }
-    void get_doubles(double* values, std::size_t count) {
-        std::memcpy(values, bytes_.data() + offset_, 8 * count);
-        offset_ += 8 * count;
-    }
-
-    std::size_t dim_, walkers_, moves_;
-    std::vector<unsigned char> bytes_;
-    std::size_t offset_ = 0;
+    std::size_t dim_, walkers_;
+    record_bytes bytes_;
 };
 
 /// The kept draws of a checkpoint file and the state after its last intact
@@ -227,39 +189,6 @@ struct loaded_checkpoint {
     /// Bytes of the header plus the intact records: where appending resumes.
     std::uintmax_t intact_bytes = 0;
 };
-
-inline std::string read_checkpoint_header(std::istream& in, const std::filesystem::path& path) {
-    std::string header, line;
-    while (std::getline(in, line)) {
-        header += line;
-        header += '\n';
-        if (line == "end") return header;
-        if (header.size() > (1u << 20)) break;
-    }
-    throw_invalid_input("ensemble checkpoint ", path.string(),
-                        ": not a diskmc ensemble checkpoint (no header ending in 'end')");
-}
-
-/// The value of `key` in a header ("key value" lines).
-inline std::string header_value(const std::string& header, const std::string& key,
-                                const std::filesystem::path& path) {
-    std::istringstream lines(header);
-    std::string line;
-    while (std::getline(lines, line))
-        if (line.rfind(key + ' ', 0) == 0) return line.substr(key.size() + 1);
-    throw_invalid_input("ensemble checkpoint ", path.string(), ": header has no '", key, "' line");
-}
-
-inline std::uint64_t header_integer(const std::string& header, const std::string& key,
-                                    const std::filesystem::path& path) {
-    const std::string text = header_value(header, key, path);
-    std::uint64_t value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc{} || end != text.data() + text.size())
-        throw_invalid_input("ensemble checkpoint ", path.string(), ": header line '", key, " ",
-                            text, "' is not a non-negative integer");
-    return value;
-}
 
 /// Reads a checkpoint whose header has been read and checked; stops at the
 /// first record that is cut short or fails its checksum.
@@ -289,44 +218,22 @@ public:
     /// Starts a new file holding only `header`.
     checkpoint_writer(const std::filesystem::path& path, const std::string& header,
                       std::size_t dim, std::size_t walkers, std::size_t moves)
-        : path_(path), codec_(dim, walkers, moves) {
-        out_.open(path, std::ios::binary | std::ios::trunc);
-        if (!out_) throw_invalid_input("ensemble: cannot create checkpoint file ", path.string());
-        out_ << header;
-        flush();
-    }
+        : codec_(dim, walkers, moves), file_(path, header, "ensemble") {}
 
     /// Continues a file after its first `keep_bytes` bytes (dropping a
     /// damaged tail).
     checkpoint_writer(const std::filesystem::path& path, std::uintmax_t keep_bytes,
                       std::size_t dim, std::size_t walkers, std::size_t moves)
-        : path_(path), codec_(dim, walkers, moves) {
-        std::error_code error;
-        std::filesystem::resize_file(path, keep_bytes, error);
-        if (error)
-            throw_invalid_input("ensemble: cannot truncate checkpoint file ", path.string(), ": ",
-                                error.message());
-        out_.open(path, std::ios::binary | std::ios::app);
-        if (!out_) throw_invalid_input("ensemble: cannot append to checkpoint file ", path.string());
-    }
+        : codec_(dim, walkers, moves), file_(path, keep_bytes, "ensemble") {}
 
     void write(const ensemble_state& state, record_kind kind) {
         codec_.encode(state, kind);
-        out_.write(codec_.data(), static_cast<std::streamsize>(codec_.size()));
-        flush();
+        file_.write(reinterpret_cast<const unsigned char*>(codec_.data()), codec_.size());
     }
 
 private:
-    void flush() {
-        out_.flush();
-        // A full disk or a removed file mid-run is not bad input, but it is an
-        // I/O failure the caller must hear about before more work is lost.
-        if (!out_) throw std::runtime_error("ensemble: writing checkpoint file " + path_.string() + " failed");
-    }
-
-    std::filesystem::path path_;
     record_codec codec_;
-    std::ofstream out_;
+    checkpoint_appender file_;
 };
 
 }  // namespace detail
@@ -344,20 +251,20 @@ inline ensemble_result read_ensemble_checkpoint(
     double stuck_acceptance = ensemble_options{}.stuck_acceptance) {
     std::ifstream in(path, std::ios::binary);
     if (!in) detail::throw_invalid_input("read_ensemble_checkpoint: cannot open ", path.string());
-    const std::string header = detail::read_checkpoint_header(in, path);
+    const std::string header = detail::read_checkpoint_header(in, path, "ensemble");
     if (header.rfind("diskmc-ensemble-checkpoint 1\n", 0) != 0)
         detail::throw_invalid_input("read_ensemble_checkpoint: ", path.string(),
                                     " is not a version-1 diskmc ensemble checkpoint");
     const std::string native = std::endian::native == std::endian::little ? "little" : "big";
-    if (detail::header_value(header, "byte_order", path) != native)
+    if (detail::header_value(header, "byte_order", path, "ensemble") != native)
         detail::throw_invalid_input("read_ensemble_checkpoint: ", path.string(),
                                     " was written with the other byte order");
-    const auto dim = static_cast<std::size_t>(detail::header_integer(header, "dim", path));
-    const auto walkers = static_cast<std::size_t>(detail::header_integer(header, "walkers", path));
-    const auto moves = static_cast<std::size_t>(detail::header_integer(header, "moves", path));
-    const auto burn_in = detail::header_integer(header, "burn_in", path);
-    const std::uint64_t seed = detail::header_integer(header, "seed", path);
-    if (detail::header_integer(header, "record_bytes", path) !=
+    const auto dim = static_cast<std::size_t>(detail::header_integer(header, "dim", path, "ensemble"));
+    const auto walkers = static_cast<std::size_t>(detail::header_integer(header, "walkers", path, "ensemble"));
+    const auto moves = static_cast<std::size_t>(detail::header_integer(header, "moves", path, "ensemble"));
+    const auto burn_in = detail::header_integer(header, "burn_in", path, "ensemble");
+    const std::uint64_t seed = detail::header_integer(header, "seed", path, "ensemble");
+    if (detail::header_integer(header, "record_bytes", path, "ensemble") !=
         detail::checkpoint_record_bytes(dim, walkers, moves))
         detail::throw_invalid_input("read_ensemble_checkpoint: ", path.string(),
                                     ": record_bytes does not match dim, walkers and moves");

@@ -25,8 +25,8 @@
 #include <variant>
 #include <vector>
 
+#include "diskmc/detail/random_stream.hpp"
 #include "diskmc/errors.hpp"
-#include "diskmc/samplers/ensemble/random.hpp"
 
 namespace diskmc {
 

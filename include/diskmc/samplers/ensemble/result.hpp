@@ -5,6 +5,7 @@
 #include <Eigen/Core>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "diskmc/diagnostics/autocorrelation.hpp"
@@ -105,6 +106,19 @@ private:
         return static_cast<Eigen::Index>(draw * walkers + walker);
     }
 };
+
+/// Warnings about the model that a run found, one sentence each; empty when
+/// all is well. (Convergence warnings come from the summary of the draws.)
+inline std::vector<std::string> ensemble_warnings(const ensemble_result& result) {
+    std::vector<std::string> warnings;
+    if (result.invalid_proposals > 0)
+        warnings.push_back(
+            std::to_string(result.invalid_proposals) +
+            " proposal(s) had a NaN or +infinity log-density (or a non-finite position): the "
+            "model must return -infinity outside the support and never NaN. They were "
+            "rejected, but fix the model: the draws near such regions are not to be trusted.");
+    return warnings;
+}
 
 /// Integrated autocorrelation time of every parameter of a run (emcee's
 /// estimator, see diagnostics/autocorrelation.hpp), in parameter order.

@@ -33,12 +33,12 @@
 
 #include "diskmc/concepts/batch_log_density.hpp"
 #include "diskmc/concepts/log_density.hpp"
+#include "diskmc/detail/random_stream.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/parallel/parallel_for.hpp"
 #include "diskmc/samplers/ensemble/checkpoint.hpp"
 #include "diskmc/samplers/ensemble/moves.hpp"
 #include "diskmc/samplers/ensemble/options.hpp"
-#include "diskmc/samplers/ensemble/random.hpp"
 #include "diskmc/samplers/ensemble/result.hpp"
 #include "diskmc/samplers/ensemble/start.hpp"
 #include "diskmc/samplers/ensemble/state.hpp"
@@ -325,7 +325,7 @@ ensemble_result run_ensemble(const M& model, const ensemble_start& start,
         if (!options.overwrite_checkpoint && std::filesystem::exists(options.checkpoint, error)) {
             std::ifstream in(options.checkpoint, std::ios::binary);
             if (!in) throw_invalid_input("ensemble: cannot read checkpoint ", options.checkpoint.string());
-            const std::string found = read_checkpoint_header(in, options.checkpoint);
+            const std::string found = read_checkpoint_header(in, options.checkpoint, "ensemble");
             if (found != header)
                 throw_invalid_input(
                     "ensemble: checkpoint ", options.checkpoint.string(),

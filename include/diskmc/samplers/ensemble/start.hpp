@@ -13,9 +13,9 @@
 #include <string_view>
 #include <variant>
 
+#include "diskmc/detail/random_stream.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/samplers/ensemble/options.hpp"
-#include "diskmc/samplers/ensemble/random.hpp"
 
 namespace diskmc {
 

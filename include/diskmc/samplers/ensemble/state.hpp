@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-#include "diskmc/samplers/ensemble/random.hpp"
+#include "diskmc/detail/random_stream.hpp"
 #include "diskmc/samplers/ensemble/result.hpp"
 
 namespace diskmc::detail {

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
-#include <random>
 
 #include "diskmc/samplers/nuts/adaptation.hpp"
 #include "diskmc/samplers/nuts/metric.hpp"
@@ -23,15 +22,13 @@ namespace diskmc::detail {
 /// momentum; double the step while the energy change stays above log(0.8),
 /// or halve it while it stays below, and stop at the first step that
 /// crosses. Resumable like nuts_transition.
-template <class Rng>
+template <random_draws Rng>
 class step_size_search {
 public:
-    void start(const sampled_point& from, const euclidean_metric& metric, double step, Rng& rng,
-               std::normal_distribution<double>& normal) {
+    void start(const sampled_point& from, const euclidean_metric& metric, double step, Rng& rng) {
         from_ = &from;
         metric_ = &metric;
         rng_ = &rng;
-        normal_ = &normal;
         step_ = step;
         direction_ = 0;
         failed_ = false;
@@ -45,7 +42,7 @@ public:
 
     void resume(double log_density) {
         z_.log_density = log_density;
-        const bool usable = std::isfinite(log_density) && z_.gradient.size() == z_.momentum.size();
+        const bool usable = usable_evaluation(log_density, z_.gradient, z_.momentum.size());
         if (usable) leapfrog_finish(z_, *metric_, step_);
         const double energy = usable ? z_.hamiltonian() : std::numeric_limits<double>::infinity();
         const double energy_change = initial_energy_ - energy;
@@ -81,7 +78,7 @@ private:
         z_.position = from_->position;
         z_.gradient = from_->gradient;
         z_.log_density = from_->log_density;
-        metric_->sample_momentum(*rng_, *normal_, z_.momentum);
+        metric_->sample_momentum(*rng_, z_.momentum);
         metric_->velocity(z_.momentum, z_.velocity);
         initial_energy_ = z_.hamiltonian();
         leapfrog_to_new_position(z_, *metric_, step_);
@@ -90,7 +87,6 @@ private:
     const sampled_point* from_ = nullptr;
     const euclidean_metric* metric_ = nullptr;
     Rng* rng_ = nullptr;
-    std::normal_distribution<double>* normal_ = nullptr;
     phase_point z_;
     double step_ = 1.0;
     double initial_energy_ = 0.0;
@@ -107,12 +103,23 @@ struct chain_setup {
     Eigen::MatrixXd regularization_target;   // same shape, or empty for diag(estimate)
 };
 
+/// What a chain that finished its warmup needs to go on sampling exactly as
+/// if it had never stopped (see nuts_chain::restore): its adapted step size
+/// and metric, its current point, and its result so far (warmup statistics
+/// and draws, sampling statistics and draws, counts).
+struct chain_resume_point {
+    double step_size = 0.0;
+    Eigen::MatrixXd inverse_metric;
+    sampled_point current;
+    nuts_result result;
+};
+
 /// One chain through warmup and sampling. Iteration 0 is the setup (the
 /// initial step-size search, if any); iterations 1.. are the transitions,
 /// each with its adaptation and, at the end of a metric window, a new
 /// step-size search. A driver calls advance() to begin an iteration and then
 /// evaluates and resume()s while needs_evaluation().
-template <class Rng>
+template <random_draws Rng>
 class nuts_chain {
 public:
     nuts_chain(const chain_setup& setup, const sampled_point& start, Rng& rng)
@@ -134,6 +141,7 @@ public:
 
         const Eigen::Index dim = start.position.size();
         result_.metric = options_.metric;
+        result_.target_accept = options_.target_accept;
         result_.max_tree_depth = sampling_depth(options_);
         result_.draws.resize(static_cast<Eigen::Index>(options_.samples), dim);
         if (options_.save_warmup)
@@ -162,13 +170,12 @@ public:
         if (iteration_ == total()) return;
         double step = step_;
         if (options_.step_size_jitter > 0)
-            step *= 1.0 + options_.step_size_jitter * (2.0 * uniform_(*rng_) - 1.0);
+            step *= 1.0 + options_.step_size_jitter * (2.0 * rng_->uniform() - 1.0);
         step_used_ = step;
         const std::size_t depth =
             iteration_ < options_.warmup ? warmup_depth(options_) : sampling_depth(options_);
         transition_.start(current_, metric_, step, depth, options_.max_energy_error,
-                          /*check_u_turn=*/options_.fixed_tree_depth == 0, *rng_, normal_,
-                          uniform_);
+                          /*check_u_turn=*/options_.fixed_tree_depth == 0, *rng_);
         stage_ = stage::transition;
     }
 
@@ -191,6 +198,8 @@ public:
 
     /// Continues after evaluating the model at pending_position().
     void resume(double log_density) {
+        if (breaks_contract(log_density, pending_gradient(), current_.position.size()))
+            ++result_.non_finite_evaluations;
         if (stage_ == stage::search || iteration_ < options_.warmup)
             ++result_.gradient_evaluations_warmup;
         else
@@ -206,6 +215,37 @@ public:
 
     nuts_result& result() { return result_; }
     const nuts_result& result() const { return result_; }
+
+    /// The state the next transition starts from, the step size and the
+    /// inverse metric it will use: with the result and the random stream,
+    /// all a checkpoint needs once warmup has ended.
+    const sampled_point& current() const { return current_; }
+    double step_size() const { return step_; }
+    Eigen::MatrixXd inverse_metric() const { return metric_.inverse(); }
+
+    /// Puts a fresh chain (same setup) where a chain was after its warmup and
+    /// point.result.sampling.size() sampling iterations; the caller restores
+    /// the random stream. Adaptation is over then, so nothing else matters
+    /// for the transitions to come.
+    void restore(const chain_resume_point& point) {
+        setup_done_ = true;
+        stage_ = stage::idle;
+        step_ = point.step_size;
+        metric_.set_inverse(options_.metric, point.inverse_metric);
+        current_ = point.current;
+        const nuts_result& saved = point.result;
+        result_.warmup = saved.warmup;
+        result_.sampling = saved.sampling;
+        if (options_.save_warmup) result_.warmup_draws = saved.warmup_draws;
+        result_.draws.topRows(saved.draws.rows()) = saved.draws;
+        result_.metric_updates = saved.metric_updates;
+        result_.rejected_metric_updates = saved.rejected_metric_updates;
+        result_.step_size_search_failed = saved.step_size_search_failed;
+        result_.gradient_evaluations_warmup = saved.gradient_evaluations_warmup;
+        result_.gradient_evaluations_sampling = saved.gradient_evaluations_sampling;
+        result_.non_finite_evaluations = saved.non_finite_evaluations;
+        iteration_ = options_.warmup + saved.sampling.size();
+    }
 
     /// Ends the run between iterations: the result keeps the completed
     /// iterations only. Call finish() afterwards as usual.
@@ -240,7 +280,7 @@ private:
 
     void start_search(bool after_window) {
         search_after_window_ = after_window;
-        search_.start(current_, metric_, step_, *rng_, normal_);
+        search_.start(current_, metric_, step_, *rng_);
         stage_ = stage::search;
     }
 
@@ -313,8 +353,6 @@ private:
     nuts_options options_;
     Eigen::MatrixXd target_;
     Rng* rng_;
-    std::normal_distribution<double> normal_;
-    std::uniform_real_distribution<double> uniform_{0.0, 1.0};
 
     sampled_point current_;
     euclidean_metric metric_;

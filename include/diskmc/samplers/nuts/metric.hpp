@@ -6,8 +6,7 @@
 #include <Eigen/Core>
 #include <cmath>
 #include <cstddef>
-#include <random>
-
+#include "diskmc/detail/random_stream.hpp"
 #include "diskmc/samplers/nuts/options.hpp"
 
 namespace diskmc::detail {
@@ -58,11 +57,10 @@ public:
     }
 
     /// Draws p ~ N(0, M).
-    template <class Rng>
-    void sample_momentum(Rng& rng, std::normal_distribution<double>& normal,
-                         Eigen::VectorXd& momentum) const {
+    template <random_draws Random>
+    void sample_momentum(Random& random, Eigen::VectorXd& momentum) const {
         momentum.resize(dim_);
-        for (Eigen::Index i = 0; i < dim_; ++i) momentum[i] = normal(rng);
+        for (Eigen::Index i = 0; i < dim_; ++i) momentum[i] = random.normal();
         switch (kind_) {
             case metric_kind::unit: break;
             case metric_kind::diagonal: momentum.array() *= momentum_scale_.array(); break;

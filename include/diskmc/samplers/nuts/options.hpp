@@ -5,6 +5,7 @@
 #include <Eigen/Core>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 
 namespace diskmc {
@@ -34,6 +35,29 @@ enum class metric_regularization {
     /// The raw window estimate Σ̂.
     none,
 };
+
+namespace detail {
+
+/// Stan's name of a metric (CmdStan's `metric=`), as output files write it.
+inline const char* metric_name(metric_kind metric) {
+    switch (metric) {
+        case metric_kind::unit: return "unit_e";
+        case metric_kind::diagonal: return "diag_e";
+        case metric_kind::dense: return "dense_e";
+    }
+    return "diag_e";
+}
+
+inline const char* regularization_name(metric_regularization rule) {
+    switch (rule) {
+        case metric_regularization::scale_relative: return "scale_relative";
+        case metric_regularization::stan_fixed: return "stan_fixed";
+        case metric_regularization::none: return "none";
+    }
+    return "scale_relative";
+}
+
+}  // namespace detail
 
 /// Passed to the progress callback after every iteration of every chain.
 /// Statistics are those of the current phase (warmup, or sampling once it
@@ -165,6 +189,23 @@ struct nuts_chains_options {
     /// Measured in benchmarks/bench_nuts: it is slower on threads, because
     /// chains wait for the longest tree.
     bool lockstep = false;
+
+    /// Checkpoint file (format in samplers/nuts/checkpoint.hpp); empty: none.
+    /// Each chain is recorded when its warmup ends (adapted step size and
+    /// metric, current point, random stream, warmup statistics) and then
+    /// every checkpoint_every sampling draws, at its end, and when the run
+    /// is stopped early. A run whose file exists resumes from it: chains that
+    /// had finished warmup go on sampling from their last record, chains still
+    /// in warmup start it again, and the result is the one an uninterrupted
+    /// run would have given, bit for bit (timings and lockstep_rounds aside).
+    /// A file written by a run with other settings (dim, chains, seed, warmup,
+    /// samples, metric, tree depths, adaptation, standardisation, inits) is
+    /// refused with a message naming what differs.
+    std::filesystem::path checkpoint = {};
+    /// Sampling draws per chain between records. Must be at least 1.
+    std::size_t checkpoint_every = 100;
+    /// Replace an existing checkpoint file instead of resuming from it.
+    bool overwrite_checkpoint = false;
 };
 
 }  // namespace diskmc

@@ -53,6 +53,9 @@ struct nuts_result {
     Eigen::MatrixXd inverse_metric;
     /// The sampling tree-depth cap, for the "hit the maximum tree depth" count.
     std::size_t max_tree_depth = 0;
+    /// options.target_accept, so the warnings can tell whether raising it is
+    /// still advice worth giving.
+    double target_accept = 0.8;
 
     /// Windows that updated the metric, and window estimates rejected as not
     /// finite or not positive definite (the previous metric was kept).
@@ -66,6 +69,13 @@ struct nuts_result {
     /// evaluation and every step-size search) and sampling.
     std::size_t gradient_evaluations_warmup = 0;
     std::size_t gradient_evaluations_sampling = 0;
+    /// Evaluations, warmup and sampling, where the model broke its contract
+    /// (-infinity outside the support, never NaN): a NaN or +infinity
+    /// log-density, or a finite one with a gradient that is not finite. Each
+    /// was treated as a divergence (or a failed step-size trial), so the
+    /// chain holds only finite states, but the model needs fixing. Counted
+    /// apart from the divergences, which also come from large energy errors.
+    std::size_t non_finite_evaluations = 0;
     /// Wall time of warmup and of sampling, in seconds.
     double warmup_seconds = 0.0;
     double sampling_seconds = 0.0;
@@ -96,6 +106,12 @@ struct nuts_chains_result {
     std::size_t gradient_evaluations() const {
         std::size_t total = 0;
         for (const auto& chain : chains) total += chain.gradient_evaluations();
+        return total;
+    }
+    /// Sum of the chains' non_finite_evaluations.
+    std::size_t non_finite_evaluations() const {
+        std::size_t total = 0;
+        for (const auto& chain : chains) total += chain.non_finite_evaluations;
         return total;
     }
 };

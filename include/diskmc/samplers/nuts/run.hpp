@@ -14,14 +14,17 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <utility>
 #include <vector>
 
 #include "diskmc/concepts/differentiable_log_density.hpp"
+#include "diskmc/detail/random_stream.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/parallel/parallel_for.hpp"
 #include "diskmc/samplers/nuts/chain.hpp"
+#include "diskmc/samplers/nuts/checkpoint.hpp"
 #include "diskmc/samplers/nuts/options.hpp"
 #include "diskmc/samplers/nuts/result.hpp"
 
@@ -233,6 +236,22 @@ public:
 
     bool stop_requested() const { return stop_.load(std::memory_order_relaxed); }
 
+    /// Takes up chain `c` restored from a checkpoint after `chain.result()`'s
+    /// sampling iterations, so its reports go on as in an uninterrupted run.
+    template <class Rng>
+    void resume(std::size_t c, const nuts_chain<Rng>& chain) {
+        phase_totals& totals = totals_[c];
+        const nuts_result& result = chain.result();
+        totals = {.reported = chain.iterations_done(), .sampling = !result.sampling.empty()};
+        const std::vector<nuts_iteration>& phase = totals.sampling ? result.sampling : result.warmup;
+        for (const nuts_iteration& it : phase) {
+            ++totals.iterations;
+            totals.divergences += it.divergent ? 1 : 0;
+            totals.tree_depth += static_cast<double>(it.tree_depth);
+            totals.leapfrog += static_cast<double>(it.n_leapfrog);
+        }
+    }
+
     /// Reports chain `c` if it completed an iteration since its last report.
     /// Returns false once the run must stop (this or another callback said so).
     template <class Rng>
@@ -287,15 +306,17 @@ private:
 };
 
 /// Runs one chain to the end, or until a progress callback asks to stop, on
-/// the calling thread.
-template <class Rng, class Evaluator>
+/// the calling thread. `save(stopping)` is called between iterations (the
+/// checkpoint's turn), with stopping = true when the run ends early.
+template <class Rng, class Evaluator, class Save>
 void run_chain(nuts_chain<Rng>& chain, Evaluator& evaluate, progress_reporter& reporter,
-               std::size_t index) {
+               std::size_t index, Save&& save) {
     const auto start = run_clock::now();
     auto sampling_start = start;
     bool sampling = false;
     while (!chain.complete()) {
         if (reporter.stop_requested()) {
+            save(true);
             chain.stop_early();
             break;
         }
@@ -306,7 +327,9 @@ void run_chain(nuts_chain<Rng>& chain, Evaluator& evaluate, progress_reporter& r
         chain.advance();
         while (chain.needs_evaluation())
             chain.resume(evaluate(chain.pending_position(), chain.pending_gradient()));
-        if (!reporter.report(index, chain) && !chain.complete()) {
+        const bool go_on = reporter.report(index, chain);
+        save(!go_on);
+        if (!go_on && !chain.complete()) {
             chain.stop_early();
             break;
         }
@@ -319,12 +342,14 @@ void run_chain(nuts_chain<Rng>& chain, Evaluator& evaluate, progress_reporter& r
 
 /// Runs all chains in lockstep: in each round every chain that needs an
 /// evaluation gets one, the round's batch spread over `threads` workers; a
-/// chain that has finished its iteration waits until all have. Returns the
-/// number of rounds.
-template <class Rng, class Evaluator>
+/// chain that has finished its iteration waits until all have. Chains
+/// resumed from a checkpoint may be at different iterations; a complete one
+/// just waits. `save(c, stopping)` is called for every chain between
+/// iterations. Returns the number of rounds.
+template <class Rng, class Evaluator, class Save>
 std::size_t run_chains_in_lockstep(std::vector<nuts_chain<Rng>>& chains,
                                    std::vector<Evaluator>& evaluators, std::size_t threads,
-                                   progress_reporter& reporter) {
+                                   progress_reporter& reporter, Save&& save) {
     const std::size_t count = chains.size();
     if (threads == 0) threads = default_thread_count();
     threads = std::clamp<std::size_t>(threads, 1, count);
@@ -347,15 +372,17 @@ std::size_t run_chains_in_lockstep(std::vector<nuts_chain<Rng>>& chains,
                 ++rounds;
                 return;
             }
-            // Every chain has finished the iteration (they share one schedule).
+            // Every chain has finished its iteration.
             bool go_on = true;
             for (std::size_t c = 0; c < count; ++c) go_on = reporter.report(c, chains[c]) && go_on;
-            if (chains.front().complete()) {
+            for (std::size_t c = 0; c < count; ++c) save(c, !go_on);
+            if (std::all_of(chains.begin(), chains.end(), [](const auto& chain) { return chain.complete(); })) {
                 done = true;
                 return;
             }
             if (!go_on) {
-                for (auto& chain : chains) chain.stop_early();
+                for (auto& chain : chains)
+                    if (!chain.complete()) chain.stop_early();
                 done = true;
                 return;
             }
@@ -440,14 +467,11 @@ nuts_result finish_chain(nuts_chain<Rng>& chain, const standardization& standard
     return result;
 }
 
-/// The random engine of chain `chain` of a run seeded with `seed`: every
-/// chain its own stream, whatever thread runs it.
-inline std::mt19937_64 chain_engine(std::uint64_t seed, std::size_t chain) {
-    const auto index = static_cast<std::uint64_t>(chain);
-    std::seed_seq sequence{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
-                           static_cast<std::uint32_t>(index),
-                           static_cast<std::uint32_t>(index >> 32), 0x6e757473u};
-    return std::mt19937_64(sequence);
+/// The random stream of chain `chain` of a run seeded with `seed`: every
+/// chain its own stream, whatever thread runs it, and the same numbers under
+/// every standard library.
+inline random_stream chain_engine(std::uint64_t seed, std::size_t chain) {
+    return random_stream(seed, static_cast<std::uint64_t>(chain));
 }
 
 }  // namespace detail
@@ -460,7 +484,12 @@ inline std::mt19937_64 chain_engine(std::uint64_t seed, std::size_t chain) {
 /// @param init      the initial point (e.g. the MAP), dim() entries, with a
 ///                  finite log-density and gradient
 /// @param options   see nuts_options; checked before any work
-/// @param rng       the random engine, advanced by the run
+/// @param rng       the random engine, advanced by the run. Its raw bits are
+///                  turned into uniforms and normals by diskmc's own portable
+///                  rules (detail::portable_draws), so a seed gives the same
+///                  chain under every standard library; a detail::random_stream
+///                  is drawn from directly (random_stream(seed, c) gives chain
+///                  c of nuts_chains(..., seed))
 /// @param transform optional map applied to every draw afterwards (e.g. to
 ///                  the constrained space); its values fill
 ///                  result.transformed_draws
@@ -477,11 +506,19 @@ nuts_result nuts(const M& model, Eigen::VectorXd init, const nuts_options& optio
     const detail::sampled_point start = detail::evaluate_start(model, standard, init, 0);
     const detail::chain_setup setup =
         detail::make_chain_setup(options, static_cast<Eigen::Index>(model.dim()), standard);
-    detail::nuts_chain<R> chain(setup, start, rng);
-    detail::chain_evaluator<M> evaluate(model, standard);
-    detail::progress_reporter reporter(options, 1, run_start);
-    detail::run_chain(chain, evaluate, reporter, 0);
-    return detail::finish_chain(chain, standard, transform);
+    auto run = [&]<class Draws>(Draws& draws) {
+        detail::nuts_chain<Draws> chain(setup, start, draws);
+        detail::chain_evaluator<M> evaluate(model, standard);
+        detail::progress_reporter reporter(options, 1, run_start);
+        detail::run_chain(chain, evaluate, reporter, 0, [](bool) {});
+        return detail::finish_chain(chain, standard, transform);
+    };
+    if constexpr (std::same_as<R, detail::random_stream>) {
+        return run(rng);
+    } else {
+        detail::portable_draws<R> draws(rng);
+        return run(draws);
+    }
 }
 
 /// Runs several NUTS chains from one seed, on threads (each chain free-running)
@@ -492,12 +529,14 @@ nuts_result nuts(const M& model, Eigen::VectorXd init, const nuts_options& optio
 /// @param model     the target; log_density_gradient is called concurrently
 ///                  from several threads
 /// @param inits     initial points, dim x chains, or dim x 1 for all chains
-/// @param options   per-chain settings plus chains, threads, lockstep
+/// @param options   per-chain settings plus chains, threads, lockstep and the
+///                  checkpoint file (a run whose file exists resumes from it)
 /// @param seed      the run's seed
 /// @param transform optional map applied to every draw (see nuts())
 /// @return one nuts_result per chain, the wall time, and in lockstep mode the
 ///         number of batch rounds
-/// @throws invalid_input for bad options or a bad initial point
+/// @throws invalid_input for bad options or a bad initial point, or a
+///         checkpoint file of another run
 template <differentiable_log_density M, draw_transform Transform = detail::no_draw_transform>
 nuts_chains_result nuts_chains(const M& model, const Eigen::MatrixXd& inits,
                                const nuts_chains_options& options, std::uint64_t seed,
@@ -509,6 +548,8 @@ nuts_chains_result nuts_chains(const M& model, const Eigen::MatrixXd& inits,
     check_argument(inits.cols() == 1 || inits.cols() == static_cast<Eigen::Index>(options.chains),
                    f, "inits must have one column, or one per chain");
     detail::check_nuts_options(options.sampler, model.dim());
+    check_argument(options.checkpoint.empty() || options.checkpoint_every >= 1, f,
+                   "checkpoint_every must be at least 1");
 
     const auto run_start = detail::run_clock::now();
     const std::size_t count = options.chains;
@@ -521,8 +562,8 @@ nuts_chains_result nuts_chains(const M& model, const Eigen::MatrixXd& inits,
     const detail::chain_setup setup = detail::make_chain_setup(
         options.sampler, static_cast<Eigen::Index>(model.dim()), standard);
 
-    std::vector<std::mt19937_64> engines;
-    std::vector<detail::nuts_chain<std::mt19937_64>> chains;
+    std::vector<detail::random_stream> engines;
+    std::vector<detail::nuts_chain<detail::random_stream>> chains;
     std::vector<detail::chain_evaluator<M>> evaluators;
     engines.reserve(count);
     chains.reserve(count);
@@ -534,17 +575,32 @@ nuts_chains_result nuts_chains(const M& model, const Eigen::MatrixXd& inits,
         evaluators.emplace_back(model, standard);
     }
 
+    // Chains that finished warmup in an earlier run go on from its checkpoint.
+    std::optional<detail::nuts_checkpoint> checkpoint;
+    if (!options.checkpoint.empty()) checkpoint.emplace(options, model.dim(), seed, inits);
+    detail::progress_reporter reporter(options.sampler, count, run_start);
+    for (std::size_t c = 0; checkpoint && c < count; ++c) {
+        if (const auto& saved = checkpoint->loaded(c)) {
+            chains[c].restore(saved->resume);
+            engines[c].set_state(saved->random);
+            reporter.resume(c, chains[c]);
+        }
+    }
+    auto save = [&](std::size_t c, bool stopping) {
+        if (checkpoint) checkpoint->save(c, chains[c], engines[c], stopping);
+    };
+
     nuts_chains_result result;
     result.chains.resize(count);
-    detail::progress_reporter reporter(options.sampler, count, run_start);
     if (options.lockstep) {
         result.lockstep_rounds =
-            detail::run_chains_in_lockstep(chains, evaluators, options.threads, reporter);
+            detail::run_chains_in_lockstep(chains, evaluators, options.threads, reporter, save);
         for (std::size_t c = 0; c < count; ++c)
             result.chains[c] = detail::finish_chain(chains[c], standard, transform);
     } else {
         parallel_for(count, options.threads, [&](std::size_t c) {
-            detail::run_chain(chains[c], evaluators[c], reporter, c);
+            detail::run_chain(chains[c], evaluators[c], reporter, c,
+                              [&](bool stopping) { save(c, stopping); });
             result.chains[c] = detail::finish_chain(chains[c], standard, transform);
         });
     }

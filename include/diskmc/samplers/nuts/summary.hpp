@@ -19,6 +19,9 @@ inline hmc_chain_report hmc_report(const nuts_result& chain) {
     hmc_chain_report report;
     report.transitions = chain.sampling.size();
     report.max_tree_depth = chain.max_tree_depth;
+    report.target_accept = chain.target_accept;
+    report.dense_metric = chain.metric == metric_kind::dense;
+    report.non_finite_evaluations = chain.non_finite_evaluations;
     Eigen::VectorXd energy(static_cast<Eigen::Index>(chain.sampling.size()));
     for (std::size_t i = 0; i < chain.sampling.size(); ++i) {
         const nuts_iteration& it = chain.sampling[i];
@@ -31,8 +34,8 @@ inline hmc_chain_report hmc_report(const nuts_result& chain) {
 }
 
 /// The summary table of a multi-chain run (see summarize_draws), with the
-/// HMC warnings (divergences, depth-cap hits, low E-BFMI) and adaptation
-/// trouble added to its warnings.
+/// HMC warnings (a model returning NaN, divergences, depth-cap hits, low
+/// E-BFMI) and adaptation trouble added to its warnings.
 ///
 /// @param run         the run
 /// @param names       parameter names, or empty

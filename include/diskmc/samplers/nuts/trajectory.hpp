@@ -18,10 +18,10 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
-#include <random>
 #include <utility>
 #include <vector>
 
+#include "diskmc/detail/random_stream.hpp"
 #include "diskmc/samplers/nuts/metric.hpp"
 
 namespace diskmc::detail {
@@ -66,6 +66,24 @@ inline void leapfrog_to_new_position(phase_point& z, const euclidean_metric& met
 inline void leapfrog_finish(phase_point& z, const euclidean_metric& metric, double step) {
     z.momentum += (0.5 * step) * z.gradient;
     metric.velocity(z.momentum, z.velocity);
+}
+
+/// Whether an evaluation can drive the integrator: a finite log-density with a
+/// finite gradient of the right size. -infinity (outside the support) is not
+/// usable but is allowed; see breaks_contract.
+inline bool usable_evaluation(double log_density, const Eigen::VectorXd& gradient,
+                              Eigen::Index dim) {
+    return std::isfinite(log_density) && gradient.size() == dim && gradient.allFinite();
+}
+
+/// The model broke its contract (-infinity outside the support, never NaN):
+/// a NaN or +infinity log-density, or a finite one with a gradient that is
+/// not finite or not dim long.
+inline bool breaks_contract(double log_density, const Eigen::VectorXd& gradient,
+                            Eigen::Index dim) {
+    if (std::isnan(log_density) || log_density == std::numeric_limits<double>::infinity())
+        return true;
+    return std::isfinite(log_density) && !(gradient.size() == dim && gradient.allFinite());
 }
 
 /// A whole leapfrog step, for models at hand (tests, the integrator checks).
@@ -129,7 +147,7 @@ struct transition_outcome {
 ///       resume(lp);
 ///   }
 ///   // sample() is the new state, outcome() its statistics.
-template <class Rng>
+template <random_draws Rng>
 class nuts_transition {
 public:
     nuts_transition(Eigen::Index dim, std::size_t max_depth_capacity) {
@@ -142,12 +160,9 @@ public:
     /// Without check_u_turn the tree always grows to max_depth (unless it
     /// diverges): static multinomial HMC of 2^max_depth - 1 steps.
     void start(const sampled_point& from, const euclidean_metric& metric, double step,
-               std::size_t max_depth, double max_energy_error, bool check_u_turn, Rng& rng,
-               std::normal_distribution<double>& normal,
-               std::uniform_real_distribution<double>& uniform) {
+               std::size_t max_depth, double max_energy_error, bool check_u_turn, Rng& rng) {
         metric_ = &metric;
         rng_ = &rng;
-        uniform_ = &uniform;
         step_ = step;
         max_depth_ = max_depth;
         max_energy_error_ = max_energy_error;
@@ -157,7 +172,7 @@ public:
         start_point.position = from.position;
         start_point.gradient = from.gradient;
         start_point.log_density = from.log_density;
-        metric.sample_momentum(rng, normal, start_point.momentum);
+        metric.sample_momentum(rng, start_point.momentum);
         metric.velocity(start_point.momentum, start_point.velocity);
         ends_[1] = start_point;
 
@@ -189,8 +204,9 @@ public:
         z.log_density = log_density;
         ++outcome_.n_leapfrog;
         // Outside the support the gradient is unspecified (maybe not even
-        // sized): the step is a divergence without looking at it.
-        const bool usable = std::isfinite(log_density) && z.gradient.size() == z.momentum.size();
+        // sized), and a model that broke its contract gave nothing to trust:
+        // the step is a divergence without looking at the gradient.
+        const bool usable = usable_evaluation(log_density, z.gradient, z.momentum.size());
         if (usable) leapfrog_finish(z, *metric_, signed_step());
         const double energy = usable ? z.hamiltonian() : std::numeric_limits<double>::infinity();
         const double log_weight = initial_energy_ - energy;
@@ -248,7 +264,7 @@ private:
 
     double signed_step() const { return direction_ == 1 ? step_ : -step_; }
 
-    double uniform() { return (*uniform_)(*rng_); }
+    double uniform() { return rng_->uniform(); }
 
     // Doubles the tree: a new sub-tree of 2^depth leaves in a random direction.
     void begin_subtree() {
@@ -311,7 +327,6 @@ private:
 
     const euclidean_metric* metric_ = nullptr;
     Rng* rng_ = nullptr;
-    std::uniform_real_distribution<double>* uniform_ = nullptr;
     double step_ = 0.0;
     std::size_t max_depth_ = 0;
     double max_energy_error_ = 0.0;
