@@ -349,9 +349,7 @@ void checkpoint_into(diskmc::fit_options& options, const resume_state& state) {
     if (auto* ensemble = std::get_if<diskmc::ensemble_fit_settings>(&options.sampler))
         ensemble->options.checkpoint = state.checkpoint();
     else
-        [&](auto& nuts) {  // TEMPORARY until the NUTS checkpoint lands
-            if constexpr (requires { nuts.checkpoint; }) nuts.checkpoint = state.checkpoint();
-        }(std::get<diskmc::nuts_fit_settings>(options.sampler).options);
+        std::get<diskmc::nuts_fit_settings>(options.sampler).options.checkpoint = state.checkpoint();
 }
 
 /// Writes every output into `dir` (the staging folder).
