@@ -80,11 +80,15 @@ inline std::filesystem::path output_folder_path(const std::filesystem::path& giv
 inline bool is_inside(const std::filesystem::path& inner, const std::filesystem::path& outer) {
     std::error_code error;
     if (!std::filesystem::exists(outer, error)) return false;  // an input that exists is not in it
-    std::filesystem::path at = std::filesystem::absolute(inner, error);
-    while (!at.empty()) {
-        if (std::filesystem::exists(at, error) && std::filesystem::equivalent(at, outer, error)) return true;
-        if (at.parent_path() == at) break;
-        at = at.parent_path();
+    // As spelled and with links resolved: an input named through a link
+    // (to the file or to a folder above it) may lie in `outer` all the same.
+    for (std::filesystem::path at : {std::filesystem::absolute(inner, error),
+                                     std::filesystem::weakly_canonical(inner, error)}) {
+        while (!at.empty()) {
+            if (std::filesystem::exists(at, error) && std::filesystem::equivalent(at, outer, error)) return true;
+            if (at.parent_path() == at) break;
+            at = at.parent_path();
+        }
     }
     return false;
 }
