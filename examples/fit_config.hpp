@@ -30,13 +30,20 @@
 // Unknown keys anywhere are errors naming the key; so are wrong types, keys
 // given twice, and nesting deeper than 64 levels.
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -322,6 +329,53 @@ inline nlohmann::ordered_json parse_json_strictly(std::istream& in, const std::s
     }
 }
 
+/// Largest configuration file read: a real one is a few hundred bytes.
+inline constexpr std::size_t max_config_bytes = 16u << 20;
+
+/// The bytes of a configuration file, read once (the run parses them and
+/// keeps them for --resume, so both see the same text). A FIFO nobody writes
+/// to reads as empty instead of blocking the open forever; a folder, and
+/// anything larger than max_config_bytes (/dev/zero), is refused.
+/// @throws invalid_input naming `where` and the problem
+inline std::string read_config_text(const std::filesystem::path& file, const std::string& where) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) diskmc::detail::throw_invalid_input(where, ": cannot open (", std::strerror(errno), ")");
+    struct close_on_exit {
+        int fd;
+        ~close_on_exit() { ::close(fd); }
+    } closer{fd};
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) diskmc::detail::throw_invalid_input(where, ": cannot read (", std::strerror(errno), ")");
+    if (S_ISDIR(info.st_mode)) diskmc::detail::throw_invalid_input(where, ": is a folder, not a configuration file");
+    // Blocking reads from here: a FIFO with a writer (a shell's <(...)) waits
+    // for its text; one without reads end-of-file at once.
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    std::string text;
+    char buffer[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            diskmc::detail::throw_invalid_input(where, ": cannot read (", std::strerror(errno), ")");
+        }
+        text.append(buffer, static_cast<std::size_t>(n));
+        if (text.size() > max_config_bytes)
+            diskmc::detail::throw_invalid_input(where, ": larger than ", max_config_bytes >> 20,
+                                                " MiB; not a configuration file");
+    }
+    return text;
+}
+
+/// Parses a configuration's text (see read_fit_config).
+inline fit_config parse_fit_config_text(const std::string& text, const std::string& where,
+                                        const std::filesystem::path& base) {
+    std::istringstream in(text);
+    const nlohmann::ordered_json root = parse_json_strictly(in, where);
+    return parse_fit_config(root, where, base);
+}
+
 /// Reads a configuration file.
 /// @param file     the file
 /// @param base_dir where its relative paths start (default: its folder)
@@ -331,10 +385,7 @@ inline fit_config read_fit_config(const std::filesystem::path& file,
                                   std::optional<std::filesystem::path> base_dir = std::nullopt,
                                   std::optional<std::string> where = std::nullopt) {
     const std::string name = where.value_or(file.string());
-    std::ifstream in(file, std::ios::binary);
-    if (!in) diskmc::detail::throw_invalid_input(name, ": cannot open");
-    const nlohmann::ordered_json root = parse_json_strictly(in, name);
-    return parse_fit_config(root, name, base_dir.value_or(file.parent_path()));
+    return parse_fit_config_text(read_config_text(file, name), name, base_dir.value_or(file.parent_path()));
 }
 
 }  // namespace diskmc::examples

@@ -91,19 +91,25 @@ arguments parse_arguments(diskmc::examples::command_line& cli) {
     arguments a;
     bool out_given = false;
     while (cli.next()) {
-        if (cli.flag() == "--config")
+        // A flag given twice is a usage error, not "the last one wins": a
+        // command line edited in a hurry must not fit or write elsewhere.
+        if (cli.flag() == "--config") {
+            if (a.config) cli.fail("--config given twice");
             a.config = cli.value();
-        else if (cli.flag() == "--out") {
+        } else if (cli.flag() == "--out") {
+            if (out_given) cli.fail("--out given twice");
             a.out = cli.value();
             out_given = true;
-        } else if (cli.flag() == "--resume")
+        } else if (cli.flag() == "--resume") {
+            if (a.resume) cli.fail("--resume given twice");
             a.resume = cli.value();
-        else if (cli.flag() == "--demo")
+        } else if (cli.flag() == "--demo") {
             a.demo = true;
-        else if (cli.flag() == "--no-plots")
+        } else if (cli.flag() == "--no-plots") {
             a.plots = false;
-        else
+        } else {
             cli.fail("unknown argument " + cli.flag());
+        }
     }
     if (a.resume) {
         if (a.demo || a.config || out_given)
@@ -307,11 +313,13 @@ std::string read_bytes(const fs::path& file) {
 }
 
 /// Records a fresh run's request in the staging folder.
-resume_state record_request(const fs::path& staging, const arguments& args) {
+/// `config_text` is the config file's bytes as this run read and parsed
+/// them (not copied again: the file may have changed, or be a pipe).
+resume_state record_request(const fs::path& staging, const arguments& args, const std::string& config_text) {
     resume_state state{staging / "resume"};
     fs::create_directories(state.folder);
     if (args.config) {
-        fs::copy_file(*args.config, state.config());
+        write_bytes(state.config(), config_text);
         write_bytes(state.config_dir(), fs::absolute(*args.config).parent_path().string());
         write_bytes(state.config_name(), args.config->string());
     }
@@ -433,7 +441,11 @@ int main(int argc, char** argv) {
     if (args.config) config_name = args.config->string();
     try {
         diskmc::examples::fit_config config;
-        if (args.config) config = diskmc::examples::read_fit_config(*args.config);
+        std::string config_text;
+        if (args.config) {
+            config_text = diskmc::examples::read_config_text(*args.config, *config_name);
+            config = diskmc::examples::parse_fit_config_text(config_text, *config_name, args.config->parent_path());
+        }
         if (args.demo && args.config && config.map)
             cli.fail("--demo runs on the built-in problem; the config names a map");
 
@@ -453,7 +465,7 @@ int main(int argc, char** argv) {
                              "fit_rotation_map: %s is left from a run that was killed; this run replaces it "
                              "(--resume %s would have continued it)\n",
                              leftover.c_str(), args.out.c_str());
-            state = record_request(out.staging(), args);
+            state = record_request(out.staging(), args, config_text);
         }
         if (config.map) out.check_inputs({*config.map, *config.uncertainty});
 

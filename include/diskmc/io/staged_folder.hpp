@@ -80,11 +80,15 @@ inline std::filesystem::path output_folder_path(const std::filesystem::path& giv
 inline bool is_inside(const std::filesystem::path& inner, const std::filesystem::path& outer) {
     std::error_code error;
     if (!std::filesystem::exists(outer, error)) return false;  // an input that exists is not in it
-    std::filesystem::path at = std::filesystem::absolute(inner, error);
-    while (!at.empty()) {
-        if (std::filesystem::exists(at, error) && std::filesystem::equivalent(at, outer, error)) return true;
-        if (at.parent_path() == at) break;
-        at = at.parent_path();
+    // As spelled and with links resolved: an input named through a link
+    // (to the file or to a folder above it) may lie in `outer` all the same.
+    for (std::filesystem::path at : {std::filesystem::absolute(inner, error),
+                                     std::filesystem::weakly_canonical(inner, error)}) {
+        while (!at.empty()) {
+            if (std::filesystem::exists(at, error) && std::filesystem::equivalent(at, outer, error)) return true;
+            if (at.parent_path() == at) break;
+            at = at.parent_path();
+        }
     }
     return false;
 }
@@ -111,6 +115,12 @@ public:
         namespace fs = std::filesystem;
         const fs::path parent = folder_.parent_path();
         std::error_code error;
+        // The highest folder this run creates: removed again (if still
+        // empty) unless the run commits, so a refused run leaves nothing.
+        for (fs::path at = parent; !at.empty() && !fs::exists(fs::symlink_status(at, error)); at = at.parent_path()) {
+            created_ = at;
+            if (at.parent_path() == at) break;
+        }
         fs::create_directories(parent, error);
         if (error || !fs::is_directory(parent))
             fail("cannot create the folder ", detail::quoted(parent), " for it",
@@ -125,6 +135,7 @@ public:
             staging_ = pattern;
         } catch (...) {
             unlock();  // no destructor runs for a constructor that throws
+            remove_created();
             throw;
         }
         // mkdtemp makes the folder private (0700); the committed folder gets
@@ -152,6 +163,7 @@ public:
         std::error_code ignored;
         if (!committed_ && !staging_.empty()) std::filesystem::remove_all(staging_, ignored);
         unlock();
+        if (!committed_) remove_created();
     }
 
     /// The output folder (absolute).
@@ -244,6 +256,15 @@ private:
         fail("cannot take the lock ", detail::quoted(file));
     }
 
+    /// Removes the folders the constructor created for the parent, deepest
+    /// first, as long as they are empty (rmdir never removes anything else).
+    void remove_created() {
+        if (created_.empty()) return;
+        for (std::filesystem::path at = folder_.parent_path();; at = at.parent_path()) {
+            if (::rmdir(at.c_str()) != 0 || at == created_ || at.parent_path() == at) break;
+        }
+    }
+
     void unlock() {
         if (lock_fd_ < 0) return;
         ::unlink(lock_file_.c_str());  // before releasing, so no one locks a file about to vanish
@@ -280,6 +301,7 @@ private:
     std::filesystem::path staging_;
     std::vector<std::filesystem::path> leftovers_;
     std::filesystem::path lock_file_;
+    std::filesystem::path created_;  // the highest parent folder this run created
     int lock_fd_ = -1;
     bool committed_ = false;
 };
