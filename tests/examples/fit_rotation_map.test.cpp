@@ -154,7 +154,7 @@ TEST_CASE("fit_rotation_map as a process", "[examples][fit_program]") {
 
 #else
 
-TEST_CASE("fit_rotation_map: no shell; any byte of the output folder's name reaches the plot script intact",
+TEST_CASE("fit_rotation_map: no shell, and any byte of the output folder's name reaches the plot script intact",
           "[examples][fit_program]") {
     const fs::path dir = scratch("bytes");
     write(dir / "fit.json", quick_config("ensemble", 20, 40));
@@ -223,7 +223,7 @@ TEST_CASE("fit_rotation_map: bad configs and folders are refused before any work
     fs::remove_all(dir);
 }
 
-TEST_CASE("fit_rotation_map: Ctrl-C before sampling writes nothing; a killed run's leftovers are not adopted",
+TEST_CASE("fit_rotation_map: Ctrl-C before sampling writes nothing, and a killed run's leftovers are not adopted",
           "[examples][fit_program]") {
     const fs::path dir = scratch("interrupt");
     write(dir / "fit.json", quick_config("ensemble", 100000, 40));
