@@ -57,6 +57,11 @@ namespace detail {
 
 inline constexpr std::string_view fit_function = "fit_rotation_map";
 
+/// Throws interrupted(during) if `stop` asks to stop.
+inline void stop_point(const std::function<bool()>& stop, const std::string& during) {
+    if (stop && stop()) throw interrupted(during);
+}
+
 /// A likelihood that counts its evaluations (values, and values with
 /// gradient), safely from several threads, and while interruptible() throws
 /// interrupted once `stop` says so (the MAP step has no other way out);
@@ -93,7 +98,7 @@ public:
 
 private:
     void check_stop() const {
-        if (during_ && stop_ && stop_()) throw interrupted(*during_);
+        if (during_) stop_point(stop_, *during_);
     }
 
     const Likelihood& likelihood_;
@@ -102,11 +107,6 @@ private:
     mutable std::atomic<std::size_t> values_{0};
     mutable std::atomic<std::size_t> gradients_{0};
 };
-
-/// Throws interrupted(during) if `stop` asks to stop.
-inline void stop_point(const std::function<bool()>& stop, const std::string& during) {
-    if (stop && stop()) throw interrupted(during);
-}
 
 /// A sampler's progress callback that also stops the run on a stop request.
 template <class Progress>
