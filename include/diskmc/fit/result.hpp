@@ -67,8 +67,11 @@ struct fit_result {
     /// The sampler's own result, for writers (CmdStan CSV) and plots.
     std::variant<ensemble_result, nuts_chains_result> sampler;
 
-    /// Wall time of the whole fit (preparation, MAP, sampling, summary).
+    /// Wall time of the whole fit (preparation, MAP, sampling, summary), and
+    /// of the MAP step (covariance included) and the sampler within it.
     double wall_seconds = 0.0;
+    double map_seconds = 0.0;
+    double sampler_seconds = 0.0;
     /// Likelihood evaluations: values alone and values with gradient, over
     /// the MAP step (covariance included) and the sampler.
     std::size_t log_density_evaluations = 0;

@@ -453,7 +453,9 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
         detail::stop_point(options.stop_requested, "preparing the fit");
         stage(fit_stage::optimizing);
         counted.interruptible("the MAP step");
+        const auto map_started = clock::now();
         result.map = detail::find_map_standardized(posterior, start, options.map_settings);
+        result.map_seconds = std::chrono::duration<double>(clock::now() - map_started).count();
         counted.interruptible(std::nullopt);
         detail::add_map_warnings(*result.map, parameters, result.warnings);
         // Starts are drawn in the unconstrained space, where a MAP point on a
@@ -466,6 +468,11 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
     // 4. The sampler.
     detail::stop_point(options.stop_requested, options.optimize ? "the MAP step" : "preparing the fit");
     stage(fit_stage::sampling);
+    const auto sampler_started = clock::now();
+    auto sampling_done = [&] {
+        result.sampler_seconds = std::chrono::duration<double>(clock::now() - sampler_started).count();
+        stage(fit_stage::summarizing);
+    };
     const std::size_t threads = options.threads;
     if (const auto* settings = std::get_if<ensemble_fit_settings>(&options.sampler)) {
         const Eigen::MatrixXd walkers = detail::start_points(
@@ -483,7 +490,7 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
         }
         const ensemble_result unwrapped = run;
         parameters.wrap_periodic(run.samples);
-        stage(fit_stage::summarizing);
+        sampling_done();
         detail::summarize_ensemble(run, parameters, unwrapped, result);
         result.sampler = std::move(run);
     } else {
@@ -522,7 +529,7 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
                 detail::interrupted_warning(draws, run_options.sampler.samples, "per chain"));
         }
         for (nuts_result& chain : run.chains) detail::wrap_draws(parameters, chain.transformed_draws);
-        stage(fit_stage::summarizing);
+        sampling_done();
         detail::summarize_nuts(run, parameters, result);
         result.sampler = std::move(run);
     }

@@ -1,0 +1,261 @@
+// bench_fit: the time a user waits, end to end. The whole fit of the
+// HD163296-like problem (9 free parameters, shared/data/bench) from its FITS
+// files to the summary, through fit_rotation_map() as the fit program runs
+// it: read the maps, mask, MAP step, sampler, summary. One row per sampler,
+// each with the fit's default settings and asked for a minimum bulk ESS.
+//
+//   bench_fit [--only SAMPLER] [--min-ess N] [--threads N] [--repeats N]
+//             [--beam] [--quick] [--json] [--data DIR]
+//
+// --only     run one sampler's row: nuts, ensemble
+// --min-ess  the precision asked of every row (default 400)
+// --threads  the fit's threads (default 0: all cores)
+// --repeats  run each row N times (seeds 1..N) and report medians
+// --beam     the data set and fit with beam convolution
+// --quick    short runs (a smoke test; numbers meaningless)
+// --json     one JSON object per row (keys below) instead of the table
+// --data     the folder holding bench/ (default $DISKMC_DATA_DIR); without it
+//            the problem is built in memory and reading FITS is not timed
+//
+// JSON keys: sampler, wall_s, map_s, warmup_s, sampling_s,
+// gradient_evaluations, log_density_evaluations, ess_bulk_min, ess_tail_min,
+// rhat_max, gradients_per_ess_end_to_end (every gradient, MAP and warmup
+// included, over the smallest bulk ESS), evaluations_per_ess_end_to_end
+// (values and gradients), ess_per_s (smallest bulk ESS over wall_s), threads,
+// pixels, truth_within_3sd, and parameters ({name: {p50, sd}}).
+//
+// ESS: NUTS's is the rank-normalised split-chain ESS over the chains; the
+// ensemble's bulk ESS is emcee's, walkers x steps / tau (its walkers are not
+// independent chains), its tail ESS and R-hat treat walkers as chains.
+// warmup_s and sampling_s split the sampler's wall time in proportion to the
+// chains' own warmup and sampling times (NUTS) or to the burn-in and
+// recorded steps (ensemble).
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_common.hpp"
+#include "diskmc/fit.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct settings {
+    std::string only;
+    double min_ess = 400.0;
+    std::size_t threads = 0;
+    int repeats = 1;
+    bool beam = false;
+    bool quick = false;
+    bool json = false;
+    std::string data_dir = diskmc::bench::default_data_dir();
+};
+
+/// The fit's options for one row, as the fit program builds them from
+/// examples/configs/hd163296_like.json.
+diskmc::fit_options row_options(const std::string& sampler, const settings& s, std::uint64_t seed) {
+    diskmc::fit_options options{.parameters = diskmc::hd163296_like::parameters(),
+                                .mask = {.r_min = diskmc::hd163296_like::r_min},
+                                .convolve_beam = s.beam,
+                                .threads = s.threads};
+    if (sampler == "ensemble") {
+        diskmc::ensemble_fit_settings ensemble{.seed = seed};
+        if (s.quick) ensemble.options = {.steps = 60, .burn_in = 40};
+        options.sampler = ensemble;
+    } else {
+        diskmc::nuts_fit_settings nuts{.seed = seed};
+        if (s.quick) nuts.options.sampler = {.warmup = 60, .samples = 40};
+        options.sampler = nuts;
+    }
+    return options;
+}
+
+/// One run's measurements.
+struct row {
+    std::string sampler;
+    double wall_s = 0, map_s = 0, warmup_s = 0, sampling_s = 0;
+    double gradient_evaluations = 0, log_density_evaluations = 0;
+    double ess_bulk_min = 0, ess_tail_min = 0, rhat_max = 0;
+    double pixels = 0;
+    bool truth_within_3sd = false;
+    nlohmann::ordered_json parameters;
+};
+
+double seconds_since(clock_type::time_point start) {
+    return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+/// The sampler's wall time split into warmup and sampling.
+void split_sampler_time(const diskmc::fit_options& options, const diskmc::fit_result& fit, row& r) {
+    double warmup = 0.0, sampling = 0.0;
+    if (const auto* nuts = std::get_if<diskmc::nuts_chains_result>(&fit.sampler)) {
+        for (const auto& chain : nuts->chains) {
+            warmup += chain.warmup_seconds;
+            sampling += chain.sampling_seconds;
+        }
+    } else if (const auto* ensemble = std::get_if<diskmc::ensemble_fit_settings>(&options.sampler)) {
+        warmup = static_cast<double>(ensemble->options.burn_in);
+        sampling = static_cast<double>(ensemble->options.steps);
+    }
+    const double share = warmup + sampling > 0.0 ? warmup / (warmup + sampling) : 0.0;
+    r.warmup_s = share * fit.sampler_seconds;
+    r.sampling_s = fit.sampler_seconds - r.warmup_s;
+}
+
+row run_row(const std::string& sampler, const settings& s, std::uint64_t seed) {
+    const auto started = clock_type::now();
+    diskmc::fit_options options = row_options(sampler, s, seed);
+    options.map = diskmc::bench::bench_map(s.data_dir, s.beam);
+    const diskmc::fit_result fit = diskmc::fit_rotation_map(options);
+
+    row r{.sampler = sampler, .wall_s = seconds_since(started), .map_s = fit.map_seconds};
+    split_sampler_time(options, fit, r);
+    r.gradient_evaluations = static_cast<double>(fit.gradient_evaluations);
+    r.log_density_evaluations = static_cast<double>(fit.log_density_evaluations);
+    r.pixels = static_cast<double>(fit.mask.count());
+    const double draws = static_cast<double>(fit.pooled_draws().rows());
+    r.ess_bulk_min = r.ess_tail_min = std::numeric_limits<double>::infinity();
+    r.truth_within_3sd = true;
+    for (const auto& p : fit.parameters) {
+        const double ess_bulk = p.tau ? draws / *p.tau : p.ess_bulk;
+        r.ess_bulk_min = std::min(r.ess_bulk_min, ess_bulk);
+        r.ess_tail_min = std::min(r.ess_tail_min, p.ess_tail);
+        r.rhat_max = std::max(r.rhat_max, p.rhat);
+        r.parameters[p.name] = {{"p50", p.p50}, {"sd", p.sd}};
+        for (const auto& [name, truth] : diskmc::hd163296_like::truth())
+            if (name == p.name) r.truth_within_3sd = r.truth_within_3sd && std::abs(p.p50 - truth) <= 3.0 * p.sd;
+    }
+    return r;
+}
+
+double median_of(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    const std::size_t n = values.size();
+    return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+/// The median row of repeats: every number is the median of its repeats; the
+/// parameters are the first run's, and truth_within_3sd holds for all.
+row median_row(const std::vector<row>& runs) {
+    row m = runs.front();
+    auto median = [&](double row::*field) {
+        std::vector<double> values;
+        for (const row& r : runs) values.push_back(r.*field);
+        m.*field = median_of(values);
+    };
+    for (double row::*field : {&row::wall_s, &row::map_s, &row::warmup_s, &row::sampling_s,
+                               &row::gradient_evaluations, &row::log_density_evaluations, &row::ess_bulk_min,
+                               &row::ess_tail_min, &row::rhat_max})
+        median(field);
+    for (const row& r : runs) m.truth_within_3sd = m.truth_within_3sd && r.truth_within_3sd;
+    return m;
+}
+
+nlohmann::ordered_json to_json(const row& r, std::size_t threads) {
+    return {{"bench", "fit"},
+            {"sampler", r.sampler},
+            {"wall_s", r.wall_s},
+            {"map_s", r.map_s},
+            {"warmup_s", r.warmup_s},
+            {"sampling_s", r.sampling_s},
+            {"gradient_evaluations", r.gradient_evaluations},
+            {"log_density_evaluations", r.log_density_evaluations},
+            {"ess_bulk_min", r.ess_bulk_min},
+            {"ess_tail_min", r.ess_tail_min},
+            {"rhat_max", r.rhat_max},
+            {"gradients_per_ess_end_to_end", r.gradient_evaluations / r.ess_bulk_min},
+            {"evaluations_per_ess_end_to_end", (r.gradient_evaluations + r.log_density_evaluations) / r.ess_bulk_min},
+            {"ess_per_s", r.ess_bulk_min / r.wall_s},
+            {"threads", threads},
+            {"pixels", r.pixels},
+            {"truth_within_3sd", r.truth_within_3sd},
+            {"parameters", r.parameters}};
+}
+
+void print_table(const std::vector<row>& rows, std::size_t threads) {
+    std::printf("\n%-9s %8s %7s %8s %8s %9s %9s %8s %8s %7s %9s %9s %7s\n", "sampler", "wall_s", "map_s", "warmup_s",
+                "sample_s", "gradients", "values", "ess_bulk", "ess_tail", "rhat", "grad/ess", "ess/s", "truth");
+    for (const row& r : rows) {
+        const nlohmann::ordered_json j = to_json(r, threads);
+        std::printf("%-9s %8.2f %7.2f %8.2f %8.2f %9.0f %9.0f %8.0f %8.0f %7.4f %9.2f %9.1f %7s\n", r.sampler.c_str(),
+                    r.wall_s, r.map_s, r.warmup_s, r.sampling_s, r.gradient_evaluations, r.log_density_evaluations,
+                    r.ess_bulk_min, r.ess_tail_min, r.rhat_max, j["gradients_per_ess_end_to_end"].get<double>(),
+                    j["ess_per_s"].get<double>(), r.truth_within_3sd ? "3sd" : "OFF");
+    }
+}
+
+int usage() {
+    std::fprintf(stderr,
+                 "usage: bench_fit [--only nuts|ensemble] [--min-ess N] [--threads N] [--repeats N] [--beam] "
+                 "[--quick] [--json] [--data DIR]\n");
+    return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    settings s;
+    for (int k = 1; k < argc; ++k) {
+        const std::string arg = argv[k];
+        const bool has_value = k + 1 < argc;
+        if (arg == "--json") {
+            s.json = true;
+        } else if (arg == "--quick") {
+            s.quick = true;
+        } else if (arg == "--beam") {
+            s.beam = true;
+        } else if (arg == "--only" && has_value) {
+            s.only = argv[++k];
+        } else if (arg == "--min-ess" && has_value) {
+            s.min_ess = std::atof(argv[++k]);
+        } else if (arg == "--threads" && has_value) {
+            s.threads = static_cast<std::size_t>(std::max(0, std::atoi(argv[++k])));
+        } else if (arg == "--repeats" && has_value) {
+            s.repeats = std::max(1, std::atoi(argv[++k]));
+        } else if (arg == "--data" && has_value) {
+            s.data_dir = argv[++k];
+        } else {
+            return usage();
+        }
+    }
+    std::vector<std::string> samplers;
+    for (const char* name : {"nuts", "ensemble"})
+        if (s.only.empty() || s.only == name) samplers.emplace_back(name);
+    if (samplers.empty() || !(s.min_ess > 0.0)) return usage();
+    const std::size_t threads = s.threads ? s.threads : std::max(1u, std::thread::hardware_concurrency());
+
+    try {
+        const bool from_files = diskmc::bench::has_bench_files(s.data_dir);
+        if (!s.json)
+            std::printf("bench_fit: HD163296-like problem (%s%s), whole fit, min ESS %.0f, %zu thread(s), %d "
+                        "repeat(s)%s\n",
+                        from_files ? "shared/data/bench FITS files" : "built in memory: no data dir",
+                        s.beam ? ", beam" : "", s.min_ess, threads, s.repeats,
+                        s.quick ? ", QUICK runs (numbers meaningless)" : "");
+        std::vector<row> rows;
+        for (const std::string& sampler : samplers) {
+            std::vector<row> runs;
+            for (int repeat = 1; repeat <= s.repeats; ++repeat)
+                runs.push_back(run_row(sampler, s, static_cast<std::uint64_t>(repeat)));
+            rows.push_back(median_row(runs));
+            if (s.json) std::printf("%s\n", to_json(rows.back(), threads).dump().c_str());
+            std::fflush(stdout);
+        }
+        if (!s.json) print_table(rows, threads);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_fit: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
