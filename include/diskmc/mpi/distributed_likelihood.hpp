@@ -47,8 +47,11 @@ struct distributed_likelihood_options {
     disk_likelihood_options likelihood{};
     /// Rows per block: the unit of work handed to ranks and of the ordered
     /// sums. Results are identical for any number of ranks with the same
-    /// value; 0 chooses max(64, 8 h) rows, h the beam kernel's half width
-    /// (0 without the beam), so that the halos add at most 1/4 to the model.
+    /// value. 0 chooses 64 rows without the beam; with it, at least
+    /// max(64, 8 h) rows (h the kernel's half width, so the halos add at most
+    /// 1/4 to the model), rounded up so that a block and its halos fill whole
+    /// blocks of the convolution's rows (beam.hpp's convolution_block_rows)
+    /// instead of padding them with zeros.
     Eigen::Index rows_per_block = 0;
 };
 
@@ -80,7 +83,7 @@ public:
             pixel_count_ = whole.pixel_count();
             if (options_.likelihood.convolve_beam) halo = beam_kernel(map.grid).rows() / 2;
         }
-        if (options_.rows_per_block == 0) options_.rows_per_block = std::max<Eigen::Index>(64, 8 * halo);
+        if (options_.rows_per_block == 0) options_.rows_per_block = default_rows_per_block(halo);
         const std::vector<row_block> blocks = row_blocks(map.grid.ny(), options_.rows_per_block);
         blocks_per_rank_ = blocks_per_rank(static_cast<int>(blocks.size()), rank_count(communicator_));
         const int rank = rank_of(communicator_);
@@ -147,6 +150,13 @@ public:
     }
 
 private:
+    static Eigen::Index default_rows_per_block(Eigen::Index halo) {
+        if (halo == 0) return 64;
+        constexpr Eigen::Index whole = diskmc::detail::convolution_block_rows;
+        const Eigen::Index least = std::max<Eigen::Index>(64, 8 * halo) + 2 * halo;
+        return (least + whole - 1) / whole * whole - 2 * halo;
+    }
+
     Family family_;
     distributed_likelihood_options options_;
     MPI_Comm communicator_;
