@@ -96,11 +96,11 @@ public:
             if (!mask.middleRows(own.first, own.count).any()) continue;  // nothing to add
             const Eigen::Index top = std::max<Eigen::Index>(0, own.first - halo);
             const Eigen::Index bottom = std::min(ny, own.first + own.count + halo);
-            const detail::grid_selection rows{{top, bottom - top, 1}, {0, nx, 1}};
+            const diskmc::detail::grid_selection rows{{top, bottom - top, 1}, {0, nx, 1}};
             Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> block_mask =
                 Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>::Constant(bottom - top, nx, false);
             block_mask.middleRows(own.first - top, own.count) = mask.middleRows(own.first, own.count);
-            block.emplace(detail::select_map(map, rows), block_mask, family_, options_.likelihood);
+            block.emplace(diskmc::detail::select_map(map, rows), block_mask, family_, options_.likelihood);
             local_pixel_count_ += block->pixel_count();
         }
     }
@@ -125,7 +125,7 @@ public:
         for (const auto& block : blocks_) local.push_back(block ? block->log_likelihood(full) : 0.0);
         std::vector<double> total;
         ordered_sum(communicator_, local, blocks_per_rank_, 1, total);
-        return std::isfinite(total[0]) ? total[0] : detail::minus_infinity;
+        return std::isfinite(total[0]) ? total[0] : diskmc::detail::minus_infinity;
     }
 
     /// log L and its gradient with respect to the full vector (collective).
@@ -144,7 +144,7 @@ public:
         grad = Eigen::Map<const Eigen::VectorXd>(total.data() + 1, dim);
         if (!std::isfinite(total[0]) || !grad.allFinite()) {
             grad.setZero();
-            return detail::minus_infinity;
+            return diskmc::detail::minus_infinity;
         }
         return total[0];
     }
