@@ -5,7 +5,8 @@
 //
 // A second table justifies the beam algorithm: the library's direct
 // convolution against an FFT convolution (Eigen's FFT module) for beams of
-// 11, 23 and 35 pixels across.
+// 11, 23 and 35 pixels across, and against FFTW's (diskmc::fftw, when built:
+// "fftw_ns_per_pixel", "fftw_adjoint_ns_per_pixel").
 //
 //   bench_model [--json] [--repeats N]
 //
@@ -27,6 +28,9 @@
 #include <unsupported/Eigen/FFT>
 
 #include "bench_common.hpp"
+#ifdef DISKMC_PROGRAM_WITH_FFTW
+#include "diskmc/fftw/beam_convolution.hpp"
+#endif
 
 namespace {
 
@@ -223,8 +227,8 @@ int main(int argc, char** argv) {
     // Beam algorithm: direct (the library) against FFT (Eigen's FFT module,
     // kissfft inside), on a 256 x 256 image.
     if (!opt.json)
-        std::printf("\nbeam convolution alone, 256x256, ns/pixel, median of %d\n%-8s %8s %8s %8s\n",
-                    opt.repeats, "kernel", "direct", "fft", "adjoint");
+        std::printf("\nbeam convolution alone, 256x256, ns/pixel, median of %d\n%-8s %8s %8s %8s %8s %13s\n",
+                    opt.repeats, "kernel", "direct", "fft", "adjoint", "fftw", "fftw adjoint");
     const Eigen::Index n = 256;
     Eigen::ArrayXXd image = Eigen::ArrayXXd::Random(n, n) * 3000.0 + 5000.0;
     for (double bmaj : {0.15, 0.32, 0.49}) {
@@ -242,17 +246,32 @@ int main(int argc, char** argv) {
                                                  direct.apply_adjoint(image, image, out_adjoint);
                                              }).median;
         const double difference = (out_direct - out_fft).abs().maxCoeff() / image.abs().maxCoeff();
+        // FFTW (diskmc::fftw, when built): plans made once for the shape.
+        double t_fftw = 0.0, t_fftw_adjoint = 0.0, fftw_difference = 0.0;
+#ifdef DISKMC_PROGRAM_WITH_FFTW
+        const diskmc::fftw::beam_convolution fftw(kernel, n, n);
+        Eigen::ArrayXXd out_fftw;
+        t_fftw = per_pixel * time_repeats(opt.repeats, [&] { fftw.apply(image, out_fftw); }).median;
+        t_fftw_adjoint = per_pixel * time_repeats(opt.repeats, [&] {
+                                         fftw.apply_adjoint(image, image, out_fftw);
+                                     }).median;
+        fftw.apply(image, out_fftw);
+        fftw_difference = (out_direct - out_fftw).abs().maxCoeff() / out_direct.abs().maxCoeff();
+#endif
         const std::string size =
             std::to_string(kernel.rows()) + "x" + std::to_string(kernel.cols());
         if (opt.json)
             std::printf(
                 "{\"table\": \"beam_algorithm\", \"grid\": \"256x256\", \"kernel\": \"%s\", "
                 "\"direct_ns_per_pixel\": %.3f, \"fft_ns_per_pixel\": %.3f, "
-                "\"adjoint_ns_per_pixel\": %.3f, \"max_relative_difference\": %.3g}\n",
-                size.c_str(), t_direct, t_fft, t_adjoint, difference);
+                "\"adjoint_ns_per_pixel\": %.3f, \"max_relative_difference\": %.3g, "
+                "\"fftw_ns_per_pixel\": %.3f, \"fftw_adjoint_ns_per_pixel\": %.3f, "
+                "\"fftw_max_relative_difference\": %.3g}\n",
+                size.c_str(), t_direct, t_fft, t_adjoint, difference, t_fftw, t_fftw_adjoint, fftw_difference);
         else
-            std::printf("%-8s %8.2f %8.2f %8.2f   (direct vs fft: %.1e relative)\n", size.c_str(),
-                        t_direct, t_fft, t_adjoint, difference);
+            std::printf("%-8s %8.2f %8.2f %8.2f %8.2f %13.2f   (direct vs fft: %.1e, vs fftw: %.1e relative)\n",
+                        size.c_str(), t_direct, t_fft, t_adjoint, t_fftw, t_fftw_adjoint, difference,
+                        fftw_difference);
     }
     return 0;
 }

@@ -82,9 +82,10 @@ inline grid_header grid() {
 inline double uncertainty_at(double r) { return 25.0 * (1.0 + 0.15 * r); }
 
 /// The problem in memory: eddy's model at the truth (convolved with the beam
-/// when `beam`), plus Gaussian noise of the benchmark's law drawn with `seed`.
-inline sky_map map(bool beam, std::uint64_t seed = 163296) {
-    const grid_header header = grid();
+/// when `beam`), plus Gaussian noise of the benchmark's law drawn with `seed`,
+/// on the benchmark grid or another one (`header`: a larger map of the same
+/// disk, for scaling measurements).
+inline sky_map map(bool beam, std::uint64_t seed = 163296, const grid_header& header = grid()) {
     sky_map m = make_sky_map(header, Eigen::ArrayXXd::Zero(header.ny, header.nx),
                              Eigen::ArrayXXd::Zero(header.ny, header.nx));
     const Eigen::ArrayXXd model =
