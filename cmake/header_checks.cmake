@@ -24,3 +24,6 @@ target_link_libraries(diskmc_header_checks PRIVATE diskmc::diskmc diskmc_program
 if(TARGET diskmc::fits)
   target_link_libraries(diskmc_header_checks PRIVATE diskmc::fits)
 endif()
+if(TARGET diskmc::fftw)
+  target_link_libraries(diskmc_header_checks PRIVATE diskmc::fftw)
+endif()

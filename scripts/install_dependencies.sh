@@ -8,6 +8,7 @@ packages=(
   libboost-dev       # Boost.Math
   catch2             # tests (v2.13: <catch2/catch.hpp>)
   libcfitsio-dev     # FITS maps (the diskmc::fits target)
+  libfftw3-dev       # FFTW, the optional diskmc::fftw target (fast autocorrelation diagnostics)
   liblbfgspp-dev     # L-BFGS-B for the MAP step (header-only, on Eigen)
   nlohmann-json3-dev # fit configuration files
   python3-matplotlib python3-numpy python3-astropy  # optional: scripts/plot_fit.py (PNG plots of a fit)
