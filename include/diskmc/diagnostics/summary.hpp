@@ -72,12 +72,14 @@ inline std::string joined_names(const std::vector<std::string>& names) {
 }
 
 /// The mean, sd (n - 1) and quantiles of one parameter's draws (every
-/// chain's together) into `line`.
-inline void describe_draws(const Eigen::Ref<const Eigen::MatrixXd>& draws, parameter_summary& line) {
+/// chain's together) into `line`; `values` is scratch, reused across calls
+/// (fresh memory of that size costs more than the work here).
+inline void describe_draws(const Eigen::Ref<const Eigen::MatrixXd>& draws, parameter_summary& line,
+                           std::vector<double>& values) {
     const double count = static_cast<double>(draws.size());
     line.mean = draws.mean();
     line.sd = count > 1 ? std::sqrt((draws.array() - line.mean).square().sum() / (count - 1.0)) : not_a_number;
-    std::vector<double> values(static_cast<std::size_t>(draws.size()));
+    values.resize(static_cast<std::size_t>(draws.size()));
     Eigen::Map<Eigen::MatrixXd>(values.data(), draws.rows(), draws.cols()) = draws;
     const std::vector<double> q = interpolated_order_statistics(values, {0.16, 0.50, 0.84});
     line.p16 = q[0];
@@ -113,6 +115,7 @@ inline posterior_summary summarize_draws(const std::vector<Eigen::MatrixXd>& cha
     const auto chain_count = static_cast<Eigen::Index>(chains.size());
     Eigen::MatrixXd parameter_draws(draws, chain_count);
     std::vector<std::string> high_rhat, low_bulk, low_tail;
+    std::vector<double> scratch;
     const double ess_floor = 100.0 * static_cast<double>(chains.size());
     for (Eigen::Index j = 0; j < dim; ++j) {
         for (Eigen::Index c = 0; c < chain_count; ++c)
@@ -120,7 +123,7 @@ inline posterior_summary summarize_draws(const std::vector<Eigen::MatrixXd>& cha
         parameter_summary line;
         line.name = names.empty() ? "x[" + std::to_string(j) + "]"
                                   : names[static_cast<std::size_t>(j)];
-        detail::describe_draws(parameter_draws, line);
+        detail::describe_draws(parameter_draws, line, scratch);
         line.mcse_mean = line.sd / std::sqrt(split_effective_sample_size(parameter_draws));
         line.ess_bulk = bulk_effective_sample_size(parameter_draws);
         line.ess_tail = tail_effective_sample_size(parameter_draws);

@@ -10,6 +10,7 @@
 // walkers taken as chains.
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -59,10 +60,24 @@ inline posterior_summary summarize(const ensemble_result& run, const std::vector
     summary.ess = ess_estimator::autocorrelation_time;
     const std::size_t samples = run.draws() * run.walkers;
     std::vector<std::string> short_chain, constant, low_ess;
+    // Each parameter's draws gathered contiguous, eight parameters (a cache
+    // line of a sample) per pass over the chain, into a buffer reused for
+    // every block: fresh memory the size of the chain costs more here than
+    // the quantiles themselves.
+    constexpr Eigen::Index block = 8;
+    const Eigen::Index columns = run.samples.cols();
+    Eigen::MatrixXd gathered(columns, std::min<Eigen::Index>(block, static_cast<Eigen::Index>(run.dim)));
+    std::vector<double> scratch;
     for (std::size_t p = 0; p < run.dim; ++p) {
+        const auto row = static_cast<Eigen::Index>(p);
+        if (row % block == 0) {
+            const Eigen::Index rows = std::min<Eigen::Index>(block, static_cast<Eigen::Index>(run.dim) - row);
+            for (Eigen::Index c = 0; c < columns; ++c)
+                for (Eigen::Index k = 0; k < rows; ++k) gathered(c, k) = run.samples(row + k, c);
+        }
         parameter_summary line;
         line.name = names.empty() ? "x[" + std::to_string(p) + "]" : names[p];
-        detail::describe_draws(run.samples.row(static_cast<Eigen::Index>(p)), line);
+        detail::describe_draws(gathered.col(row % block), line, scratch);
         const autocorrelation_estimate& estimate = taus[p];
         line.tau = estimate.tau;
         line.ess_tau = effective_sample_size_from_tau(samples, estimate.tau);  // NaN for a constant parameter
