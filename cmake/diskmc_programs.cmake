@@ -43,7 +43,7 @@ if(CMAKE_BUILD_TYPE STREQUAL "Release")
 endif()
 
 # diskmc_add_program(NAME SOURCE): one executable per source file, linked with
-# the core, FITS support when built, and the program flags.
+# the core, FITS and FFTW support when built, and the program flags.
 function(diskmc_add_program name source)
   add_executable(${name} ${source})
   target_link_libraries(${name} PRIVATE diskmc::diskmc diskmc_program_flags)

@@ -9,7 +9,7 @@ packages=(
   catch2             # tests (v2.13: <catch2/catch.hpp>)
   libcfitsio-dev     # FITS maps (the diskmc::fits target)
   libopenmpi-dev openmpi-bin  # optional: MPI, the diskmc::mpi target (distributed likelihood)
-  libfftw3-dev       # optional: FFTW, the diskmc::fftw target (beam convolution by FFT for large kernels)
+  libfftw3-dev       # optional: FFTW, the diskmc::fftw target (beam convolution by FFT, fast autocorrelations)
   liblbfgspp-dev     # L-BFGS-B for the MAP step (header-only, on Eigen)
   nlohmann-json3-dev # fit configuration files
   python3-matplotlib python3-numpy python3-astropy  # optional: scripts/plot_fit.py (PNG plots of a fit)

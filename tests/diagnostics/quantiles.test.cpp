@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "diskmc/diagnostics/quantiles.hpp"
 #include "diskmc/detail/random_stream.hpp"
@@ -35,4 +37,21 @@ TEST_CASE("quantile input errors throw invalid_input", "[diagnostics][quantiles]
     CHECK_THROWS_AS(quantile(Eigen::VectorXd(), 0.5), invalid_input);
     CHECK_THROWS_WITH(quantile(Eigen::VectorXd::Constant(3, std::nan("")), 0.5), Catch::Contains("finite"));
     CHECK_THROWS_WITH(quantile(Eigen::VectorXd::Ones(3), 1.5), Catch::Contains("probability"));
+}
+
+TEST_CASE("order statistics by partial selection equal those of the sorted values", "[diagnostics][quantiles]") {
+    const std::vector<double> probabilities = {0.0, 0.16, 0.16, 0.5, 0.84, 0.999, 1.0};
+    for (const std::size_t n : {1u, 2u, 7u, 1000u}) {
+        std::vector<double> values(n);
+        for (std::size_t i = 0; i < n; ++i)
+            values[i] = std::round(10.0 * std::sin(1.7 * static_cast<double>(i * i + 1)));  // with ties
+        std::vector<double> sorted = values;
+        std::sort(sorted.begin(), sorted.end());
+        const std::vector<double> selected = diskmc::detail::interpolated_order_statistics(values, probabilities);
+        REQUIRE(selected.size() == probabilities.size());
+        for (std::size_t k = 0; k < probabilities.size(); ++k) {
+            CAPTURE(n, probabilities[k]);
+            CHECK(selected[k] == diskmc::detail::interpolated_order_statistic(sorted, probabilities[k]));
+        }
+    }
 }

@@ -3,9 +3,9 @@
 // and the effective sample size it implies.
 //
 // tau = 1 + 2 sum_{t>=1} rho(t). The normalised autocorrelation function
-// rho is estimated per walker (by FFT, diskmc::autocovariance) and averaged
-// over walkers; the sum is cut at the first window M with M >= c tau(M)
-// (Sokal 1997, "Monte Carlo methods in statistical mechanics", sec. 3; the
+// rho is estimated per walker (by FFT, diskmc::autocovariance_transform) and
+// averaged over walkers (through their power spectra, so with one inverse
+// FFT); the sum is cut at the first window M with M >= c tau(M) (Sokal 1997, "Monte Carlo methods in statistical mechanics", sec. 3; the
 // "automatic windowing" of emcee's autocorr.integrated_time, c = 5). The
 // estimate is trusted only when the chain is longer than 50 tau: a shorter
 // chain gives a status, not an exception, since an early look is routine.
@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <limits>
 #include <string_view>
+#include <vector>
 
 #include "diskmc/diagnostics/autocovariance.hpp"
 #include "diskmc/errors.hpp"
@@ -55,6 +56,78 @@ struct autocorrelation_estimate {
     bool reliable() const { return status == autocorrelation_status::reliable; }
 };
 
+namespace detail {
+
+/// emcee's estimator for one parameter, fed one walker's series at a time:
+/// the walkers' normalised autocorrelation functions rho_k = acov_k / acov_k(0)
+/// are averaged through their power spectra, sum_k P_k / (n acov_k(0)), since
+/// the inverse transform is linear: one inverse FFT per parameter instead of
+/// one per walker. The transform (plan and buffers) is shared and passed in,
+/// so that many parameters can be accumulated walker by walker.
+class autocorrelation_accumulator {
+public:
+    explicit autocorrelation_accumulator(const autocovariance_transform& transform)
+        : steps_(static_cast<std::size_t>(transform.length())),
+          normalised_power_(static_cast<std::size_t>(transform.frequencies()), 0.0) {}
+
+    /// Adds one walker's series (its length the transform's).
+    void add(autocovariance_transform& transform, const Eigen::Ref<const Eigen::VectorXd>& series) {
+        double sum_of_squares = 0.0;
+        const std::vector<double>& power = transform.power_spectrum(series, sum_of_squares);
+        if (!(sum_of_squares > 0.0)) return;  // constant walker: rho undefined
+        const double inverse = 1.0 / sum_of_squares;
+        for (std::size_t k = 0; k < power.size(); ++k) normalised_power_[k] += power[k] * inverse;
+        ++walkers_used_;
+    }
+
+    /// The estimate from the walkers added so far.
+    autocorrelation_estimate estimate(autocovariance_transform& transform, const autocorrelation_options& options) {
+        autocorrelation_estimate estimate;
+        estimate.steps = steps_;
+        estimate.walkers_used = walkers_used_;
+        if (walkers_used_ == 0) return estimate;
+        // autocovariance_of divides by n: scaling by n / walkers leaves the
+        // mean over walkers of rho_k.
+        Eigen::VectorXd mean_rho;
+        transform.autocovariance_of(normalised_power_, mean_rho);
+        mean_rho *= static_cast<double>(steps_) / static_cast<double>(walkers_used_);
+
+        // tau(M) = 2 sum_{t=0}^{M} rho(t) - 1; stop at the first M >= c tau(M).
+        // (emcee's auto_window returns 0, i.e. tau = 1, when no lag qualifies;
+        // here the last lag is used and the status says the chain is too short.)
+        double cumulative = 0.0;
+        double tau = 1.0;
+        std::size_t window = steps_ - 1;
+        for (std::size_t m = 0; m < steps_; ++m) {
+            cumulative += mean_rho[static_cast<Eigen::Index>(m)];
+            tau = 2.0 * cumulative - 1.0;
+            if (static_cast<double>(m) >= options.window_factor * tau) {
+                window = m;
+                break;
+            }
+        }
+        estimate.tau = tau;
+        estimate.window = window;
+        estimate.status = options.minimum_length_in_tau * tau > static_cast<double>(steps_)
+                              ? autocorrelation_status::chain_too_short
+                              : autocorrelation_status::reliable;
+        return estimate;
+    }
+
+private:
+    std::size_t steps_;
+    std::size_t walkers_used_ = 0;
+    std::vector<double> normalised_power_;  // sum over walkers of P_k / (n acov_k(0))
+};
+
+/// Checks integrated_autocorrelation_time's options.
+inline void check_autocorrelation_options(std::string_view function, const autocorrelation_options& options) {
+    check_positive(function, "options.window_factor", options.window_factor);
+    check_positive(function, "options.minimum_length_in_tau", options.minimum_length_in_tau);
+}
+
+}  // namespace detail
+
 /// Integrated autocorrelation time of one parameter of an ensemble.
 ///
 /// @param traces steps x walkers: column k is walker k's series (one column
@@ -65,46 +138,15 @@ struct autocorrelation_estimate {
 inline autocorrelation_estimate integrated_autocorrelation_time(
     const Eigen::Ref<const Eigen::MatrixXd>& traces, const autocorrelation_options& options = {}) {
     constexpr std::string_view function = "integrated_autocorrelation_time";
-    check_positive(function, "options.window_factor", options.window_factor);
-    check_positive(function, "options.minimum_length_in_tau", options.minimum_length_in_tau);
+    detail::check_autocorrelation_options(function, options);
     check_argument(traces.rows() > 0 && traces.cols() > 0, function,
                    "traces must have at least one step and one walker");
     check_argument(traces.allFinite(), function, "traces must be finite");
 
-    autocorrelation_estimate estimate;
-    estimate.steps = static_cast<std::size_t>(traces.rows());
-
-    // Mean over walkers of each walker's normalised autocorrelation function.
-    Eigen::VectorXd mean_rho = Eigen::VectorXd::Zero(traces.rows());
-    for (Eigen::Index k = 0; k < traces.cols(); ++k) {
-        const Eigen::VectorXd acov = autocovariance(traces.col(k));
-        if (!(acov[0] > 0.0)) continue;  // constant walker: rho undefined
-        mean_rho += acov / acov[0];
-        ++estimate.walkers_used;
-    }
-    if (estimate.walkers_used == 0) return estimate;
-    mean_rho /= static_cast<double>(estimate.walkers_used);
-
-    // tau(M) = 2 sum_{t=0}^{M} rho(t) - 1; stop at the first M >= c tau(M).
-    // (emcee's auto_window returns 0, i.e. tau = 1, when no lag qualifies;
-    // here the last lag is used and the status says the chain is too short.)
-    double cumulative = 0.0;
-    double tau = 1.0;
-    std::size_t window = estimate.steps - 1;
-    for (std::size_t m = 0; m < estimate.steps; ++m) {
-        cumulative += mean_rho[static_cast<Eigen::Index>(m)];
-        tau = 2.0 * cumulative - 1.0;
-        if (static_cast<double>(m) >= options.window_factor * tau) {
-            window = m;
-            break;
-        }
-    }
-    estimate.tau = tau;
-    estimate.window = window;
-    estimate.status = options.minimum_length_in_tau * tau > static_cast<double>(estimate.steps)
-                          ? autocorrelation_status::chain_too_short
-                          : autocorrelation_status::reliable;
-    return estimate;
+    autocovariance_transform transform(traces.rows());
+    detail::autocorrelation_accumulator accumulator(transform);
+    for (Eigen::Index k = 0; k < traces.cols(); ++k) accumulator.add(transform, traces.col(k));
+    return accumulator.estimate(transform, options);
 }
 
 /// Effective sample size of `samples` draws (all walkers together) with

@@ -103,7 +103,7 @@ inline Eigen::MatrixXd rank_normalize(const Eigen::Ref<const Eigen::MatrixXd>& d
 /// Geyer's initial monotone sequence estimator over the multi-chain
 /// autocorrelation (Stan Reference Manual, "Effective sample size"; Vehtari
 /// et al. 2021, section 3.2). The autocovariances come from
-/// diskmc::autocovariance (FFT). As in Stan, the integrated autocorrelation
+/// diskmc::autocovariance_transform (FFT). As in Stan, the integrated autocorrelation
 /// time is kept >= 1/log10(S), so the ESS never exceeds S·log10(S) for S draws.
 inline double geyer_effective_sample_size(const Eigen::Ref<const Eigen::MatrixXd>& chains) {
     const Eigen::Index n = chains.rows();
@@ -112,8 +112,9 @@ inline double geyer_effective_sample_size(const Eigen::Ref<const Eigen::MatrixXd
 
     Eigen::MatrixXd autocovariances(n, m);
     Eigen::VectorXd chain_means(m);
+    autocovariance_transform transform(n);
     for (Eigen::Index c = 0; c < m; ++c) {
-        autocovariances.col(c) = autocovariance(chains.col(c));
+        autocovariances.col(c) = transform(chains.col(c));
         chain_means[c] = chains.col(c).mean();
     }
     const double nd = static_cast<double>(n);

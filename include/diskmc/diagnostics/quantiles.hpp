@@ -6,6 +6,8 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <limits>
 #include <string_view>
 #include <vector>
 
@@ -31,6 +33,35 @@ inline double interpolated_order_statistic(const std::vector<double>& sorted, do
     const auto below = static_cast<std::size_t>(std::floor(h));
     if (below + 1 >= sorted.size()) return sorted.back();
     return sorted[below] + (h - static_cast<double>(below)) * (sorted[below + 1] - sorted[below]);
+}
+
+/// interpolated_order_statistic at each of `probabilities` (ascending) without
+/// sorting: each needs only the order statistics at floor(h) and the next,
+/// which partial selection finds in O(n) (std::nth_element on the part above
+/// the previous one). Reorders `values`; the same numbers as sorting first.
+inline std::vector<double> interpolated_order_statistics(std::vector<double>& values,
+                                                         const std::vector<double>& probabilities) {
+    std::vector<double> result;
+    result.reserve(probabilities.size());
+    std::size_t settled = 0;  // values[0 .. settled) are the smallest, in place
+    for (const double probability : probabilities) {
+        if (values.empty()) {
+            result.push_back(std::numeric_limits<double>::quiet_NaN());
+            continue;
+        }
+        const double h = static_cast<double>(values.size() - 1) * probability;
+        const auto below = static_cast<std::size_t>(std::floor(h));
+        const auto first = values.begin() + static_cast<std::ptrdiff_t>(std::min(settled, below));
+        std::nth_element(first, values.begin() + static_cast<std::ptrdiff_t>(below), values.end());
+        settled = below + 1;
+        if (below + 1 >= values.size()) {
+            result.push_back(values[below]);
+            continue;
+        }
+        const double above = *std::min_element(values.begin() + static_cast<std::ptrdiff_t>(below + 1), values.end());
+        result.push_back(values[below] + (h - static_cast<double>(below)) * (above - values[below]));
+    }
+    return result;
 }
 
 }  // namespace detail

@@ -158,7 +158,8 @@ public:
     };
 
     explicit projection_adjoint(const Projection& projection)
-        : projection_(projection), iterations_(thin ? 0 : projection.flared_niter) {
+        : projection_(projection), iterations_(thin ? 0 : projection.flared_niter),
+          height_bars_(static_cast<std::size_t>(iterations_) + 1) {
         shape(state_);
     }
 
@@ -206,6 +207,13 @@ public:
 
     /// Adds, for the tile whose forward pass left `state`, sum over pixels of
     /// seed x d v / d(quantity) to `sums`.
+    ///
+    /// The chain rule through the geometry runs on blocks of `lanes` pixels
+    /// (two SIMD registers), each block through every iteration at once, so
+    /// its adjoints stay in registers instead of passing through memory
+    /// statement by statement as whole-tile expressions do; it leaves, per
+    /// pixel, the cotangents of v_phi, z and each iterate's height, which the
+    /// components then turn into their fields' adjoints tile by tile.
     void reverse(const tile_state& state, const adjoint_tile& seed, adjoints& sums) {
         const Projection& p = projection_;
         const auto n = static_cast<std::size_t>(iterations_);
@@ -213,56 +221,65 @@ public:
         const auto& ordinate = state.ordinate;
         const auto& heights = state.heights;
         const auto& rotation = state.rotation;
-        const adjoint_tile& x_mid = state.x_mid;
+        using block = Eigen::Array<double, lanes, 1>;
+        for (Eigen::Index j = 0; j < adjoint_tile_size; j += lanes) {
+            auto lane = [j](const adjoint_tile& tile) { return tile.template segment<lanes>(j); };
+            const block seed_j = lane(seed);
+            const block x_mid = lane(state.x_mid);
+            // v = v_phi (x_mid / r_n) sin|inc| + vlsr
+            const block inverse_r = lane(radius[n]).inverse();
+            const block cos_phi = x_mid * inverse_r;
+            const block seed_v_phi = seed_j * lane(rotation.v);
+            lane_of(geometry_sums_[7], j) = seed_j;                  // vlsr
+            lane_of(geometry_sums_[6], j) = seed_v_phi * cos_phi;    // sin|inc|
+            const block v_phi_bar = seed_j * cos_phi * p.sin_abs_inc;
+            lane_of(v_phi_bar_, j) = v_phi_bar;
+            block x_bar = seed_v_phi * p.sin_abs_inc * inverse_r;  // at fixed r_n
+            block r_bar = v_phi_bar * lane(rotation.dv_dr) - x_bar * cos_phi;
+            block y_mid_bar = block::Zero();
+            if constexpr (!thin) {
+                // z = h(r_n)
+                const block z_bar = v_phi_bar * lane(rotation.dv_dz);
+                lane_of(height_bars_[n], j) = z_bar;
+                r_bar += z_bar * lane(heights[n].slope);
+                // r_k = hypot(y_k, x_mid), y_k = y_mid + h(r_{k-1}) tan(inc_c)
+                block tan_bar = block::Zero();
+                for (std::size_t k = n; k >= 1; --k) {
+                    const block r_bar_over_r = r_bar / lane(radius[k]);
+                    const block y_bar = r_bar_over_r * lane(ordinate[k]);
+                    x_bar += r_bar_over_r * x_mid;
+                    y_mid_bar += y_bar;
+                    tan_bar += y_bar * lane(heights[k - 1].height);
+                    const block h_bar = y_bar * p.tan_inc;
+                    lane_of(height_bars_[k - 1], j) = h_bar;
+                    r_bar = h_bar * lane(heights[k - 1].slope);
+                }
+                lane_of(geometry_sums_[5], j) = tan_bar;
+            } else {
+                lane_of(geometry_sums_[5], j).setZero();
+            }
+            // r_0 = hypot(x_mid, y_mid)
+            const block r_bar_over_r = r_bar / lane(radius[0]);
+            x_bar += r_bar_over_r * x_mid;
+            y_mid_bar += r_bar_over_r * lane(ordinate[0]);
+            // y_mid = (dx cos PA - dy sin PA) / cos(inc_c), x_mid = dy cos PA + dx sin PA
+            const block dx = lane(state.x) - p.x0, dy = lane(state.y) - p.y0;
+            const block y_rotated = dx * p.cos_pa - dy * p.sin_pa;
+            lane_of(geometry_sums_[4], j) = y_mid_bar * y_rotated;  // 1/cos(inc_c)
+            const block y_rotated_bar = y_mid_bar * p.inverse_cos_inc;
+            lane_of(geometry_sums_[2], j) = x_bar * dy + y_rotated_bar * dx;  // cos PA
+            lane_of(geometry_sums_[3], j) = x_bar * dx - y_rotated_bar * dy;  // sin PA
+            lane_of(geometry_sums_[0], j) = -(x_bar * p.sin_pa + y_rotated_bar * p.cos_pa);  // x0 = -d/d dx
+            lane_of(geometry_sums_[1], j) = y_rotated_bar * p.sin_pa - x_bar * p.cos_pa;     // y0 = -d/d dy
+        }
+
+        // The components' fields, from the cotangents of v_phi, z = h(r_n)
+        // and the heights h(r_{k-1}) (in the order of the chain rule).
         for (auto& s : surface_sums_) s.setZero();
         for (auto& s : rotation_sums_) s.setZero();
-
-        // v = v_phi (x_mid / r_n) sin|inc| + vlsr
-        const adjoint_tile inverse_r = radius[n].inverse();
-        const adjoint_tile cos_phi = x_mid * inverse_r;
-        const adjoint_tile seed_v_phi = seed * rotation.v;
-        geometry_sums_[7] = seed;                       // vlsr
-        geometry_sums_[6] = seed_v_phi * cos_phi;       // sin|inc|
-        const adjoint_tile v_phi_bar = seed * cos_phi * p.sin_abs_inc;
-        adjoint_tile x_bar = seed_v_phi * p.sin_abs_inc * inverse_r;  // at fixed r_n
-        adjoint_tile r_bar = v_phi_bar * rotation.dv_dr - x_bar * cos_phi;
-        p.rotation.add_adjoints(rotation, v_phi_bar, rotation_sums_);
-        adjoint_tile y_mid_bar = adjoint_tile::Zero();
-
-        if constexpr (!thin) {
-            // z = h(r_n)
-            const adjoint_tile z_bar = v_phi_bar * rotation.dv_dz;
-            r_bar += z_bar * heights[n].slope;
-            p.surface.add_adjoints(heights[n], z_bar, surface_sums_);
-            // r_k = hypot(y_k, x_mid), y_k = y_mid + h(r_{k-1}) tan(inc_c)
-            adjoint_tile tan_bar = adjoint_tile::Zero();
-            for (std::size_t k = n; k >= 1; --k) {
-                const adjoint_tile r_bar_over_r = r_bar / radius[k];
-                const adjoint_tile y_bar = r_bar_over_r * ordinate[k];
-                x_bar += r_bar_over_r * x_mid;
-                y_mid_bar += y_bar;
-                tan_bar += y_bar * heights[k - 1].height;
-                const adjoint_tile h_bar = y_bar * p.tan_inc;
-                r_bar = h_bar * heights[k - 1].slope;
-                p.surface.add_adjoints(heights[k - 1], h_bar, surface_sums_);
-            }
-            geometry_sums_[5] = tan_bar;
-        } else {
-            geometry_sums_[5].setZero();
-        }
-        // r_0 = hypot(x_mid, y_mid)
-        const adjoint_tile r_bar_over_r = r_bar / radius[0];
-        x_bar += r_bar_over_r * x_mid;
-        y_mid_bar += r_bar_over_r * ordinate[0];
-        // y_mid = (dx cos PA - dy sin PA) / cos(inc_c), x_mid = dy cos PA + dx sin PA
-        const adjoint_tile dx = state.x - p.x0, dy = state.y - p.y0;
-        const adjoint_tile y_rotated = dx * p.cos_pa - dy * p.sin_pa;
-        geometry_sums_[4] = y_mid_bar * y_rotated;  // 1/cos(inc_c)
-        const adjoint_tile y_rotated_bar = y_mid_bar * p.inverse_cos_inc;
-        geometry_sums_[2] = x_bar * dy + y_rotated_bar * dx;  // cos PA
-        geometry_sums_[3] = x_bar * dx - y_rotated_bar * dy;  // sin PA
-        geometry_sums_[0] = -(x_bar * p.sin_pa + y_rotated_bar * p.cos_pa);  // x0 = -d/d dx
-        geometry_sums_[1] = y_rotated_bar * p.sin_pa - x_bar * p.cos_pa;     // y0 = -d/d dy
+        p.rotation.add_adjoints(rotation, v_phi_bar_, rotation_sums_);
+        if constexpr (!thin)
+            for (std::size_t k = n + 1; k-- > 0;) p.surface.add_adjoints(heights[k], height_bars_[k], surface_sums_);
 
         // Sum over the tile; pixels with a zero seed are left out (strong zero)
         // when there are any, as their intermediates may not be finite.
@@ -276,9 +293,19 @@ public:
     }
 
 private:
+    /// Pixels per block of the reverse pass: two SIMD registers of doubles.
+    static constexpr Eigen::Index lanes = 2 * Eigen::internal::packet_traits<double>::size;
+    static_assert(adjoint_tile_size % lanes == 0, "the tile must split into whole blocks");
+
+    static auto lane_of(adjoint_tile& tile, Eigen::Index j) { return tile.template segment<lanes>(j); }
+
     const Projection& projection_;
     int iterations_;
     tile_state state_;
+    // The reverse pass's per-pixel cotangents: of v_phi, and of the height
+    // at r_k (k = n: z itself), k = 0 .. iterations.
+    adjoint_tile v_phi_bar_;
+    std::vector<adjoint_tile> height_bars_;
     std::array<adjoint_tile, 8> geometry_sums_;
     std::array<adjoint_tile, surface_count> surface_sums_;
     std::array<adjoint_tile, rotation_count> rotation_sums_;

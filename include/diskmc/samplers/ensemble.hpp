@@ -15,3 +15,4 @@
 #include "diskmc/samplers/ensemble/result.hpp"
 #include "diskmc/samplers/ensemble/sampler.hpp"
 #include "diskmc/samplers/ensemble/start.hpp"
+#include "diskmc/samplers/ensemble/summary.hpp"

@@ -6,9 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "diskmc/diagnostics/autocorrelation.hpp"
+#include "diskmc/errors.hpp"
 
 namespace diskmc {
 
@@ -121,13 +123,33 @@ inline std::vector<std::string> ensemble_warnings(const ensemble_result& result)
 }
 
 /// Integrated autocorrelation time of every parameter of a run (emcee's
-/// estimator, see diagnostics/autocorrelation.hpp), in parameter order.
+/// estimator, see diagnostics/autocorrelation.hpp), in parameter order: the
+/// same numbers as integrated_autocorrelation_time(result.trace(p)) for each
+/// p, in one pass over the chain (walker by walker, every parameter at once,
+/// one FFT plan for all).
+/// @throws invalid_input if the run has no draws or a sample is not finite
 inline std::vector<autocorrelation_estimate> integrated_autocorrelation_times(
     const ensemble_result& result, const autocorrelation_options& options = {}) {
+    constexpr std::string_view function = "integrated_autocorrelation_times";
+    detail::check_autocorrelation_options(function, options);
+    const auto draws = static_cast<Eigen::Index>(result.draws());
+    const auto dim = static_cast<Eigen::Index>(result.dim);
+    check_argument(draws > 0 && result.walkers > 0, function, "the run has no draws");
+    check_argument(result.samples.allFinite(), function, "the samples must be finite");
+
+    autocovariance_transform transform(draws);
+    std::vector<detail::autocorrelation_accumulator> accumulators(result.dim,
+                                                                  detail::autocorrelation_accumulator(transform));
+    Eigen::MatrixXd walker_chain(draws, dim);  // one walker's draws, a column per parameter
+    for (std::size_t w = 0; w < result.walkers; ++w) {
+        for (Eigen::Index d = 0; d < draws; ++d)
+            walker_chain.row(d) = result.position(static_cast<std::size_t>(d), w).transpose();
+        for (Eigen::Index p = 0; p < dim; ++p)
+            accumulators[static_cast<std::size_t>(p)].add(transform, walker_chain.col(p));
+    }
     std::vector<autocorrelation_estimate> estimates;
     estimates.reserve(result.dim);
-    for (std::size_t p = 0; p < result.dim; ++p)
-        estimates.push_back(integrated_autocorrelation_time(result.trace(p), options));
+    for (auto& accumulator : accumulators) estimates.push_back(accumulator.estimate(transform, options));
     return estimates;
 }
 
