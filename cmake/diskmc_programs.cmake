@@ -38,8 +38,12 @@ if(DISKMC_SANITIZE_THREADS)
   target_compile_options(diskmc_program_flags INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
   target_link_options(diskmc_program_flags INTERFACE -fsanitize=thread)
 endif()
+# -O3 for the programs; -O2 for a target with the property
+# DISKMC_COMPILE_FASTER (the test executables: ~20% faster to compile, and
+# they time nothing).
 if(CMAKE_BUILD_TYPE STREQUAL "Release")
-  target_compile_options(diskmc_program_flags INTERFACE -O3)
+  target_compile_options(diskmc_program_flags INTERFACE
+    $<IF:$<BOOL:$<TARGET_PROPERTY:DISKMC_COMPILE_FASTER>>,-O2,-O3>)
 endif()
 
 # diskmc_add_program(NAME SOURCE): one executable per source file, linked with

@@ -17,6 +17,7 @@
 #include "support/throws.hpp"
 #ifdef DISKMC_TESTS_WITH_FITS
 #include "diskmc/io/fits.hpp"
+#include "support/test_values.hpp"
 #endif
 
 namespace {
@@ -25,10 +26,7 @@ using namespace diskmc;
 using inference::fixed_parameter;
 using inference::free_parameter;
 
-bool sanitized() {
-    const char* flag = std::getenv("DISKMC_SANITIZED");
-    return flag && *flag && std::string(flag) != "0";
-}
+using diskmc::testing::sanitized;
 
 /// A small, quick problem for the checks of the options.
 fit_options small_problem() {

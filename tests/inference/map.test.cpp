@@ -6,18 +6,14 @@
 
 #include "diskmc/autodiff/differentiable.hpp"
 #include "diskmc/inference/map.hpp"
+#include "support/test_values.hpp"
 
 using namespace diskmc::inference;
 
 namespace {
-constexpr double inf = std::numeric_limits<double>::infinity();
+using diskmc::testing::inf;
 
-Eigen::VectorXd vec(std::initializer_list<double> values) {
-    Eigen::VectorXd x(static_cast<Eigen::Index>(values.size()));
-    Eigen::Index i = 0;
-    for (double v : values) x[i++] = v;
-    return x;
-}
+using diskmc::testing::vec;
 
 /// A correlated 3-D Gaussian with known mean and covariance.
 struct correlated_gaussian {

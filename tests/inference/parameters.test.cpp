@@ -7,22 +7,18 @@
 
 #include "diskmc/inference/parameters.hpp"
 #include "support/gradient_check.hpp"
+#include "support/test_values.hpp"
 
 using namespace diskmc::inference;
 using Catch::Matchers::Contains;
 
 namespace {
-constexpr double inf = std::numeric_limits<double>::infinity();
+using diskmc::testing::inf;
 
 template <class V>
 using scalar_of = typename std::decay_t<V>::Scalar;
 
-Eigen::VectorXd vec(std::initializer_list<double> values) {
-    Eigen::VectorXd x(static_cast<Eigen::Index>(values.size()));
-    Eigen::Index i = 0;
-    for (double v : values) x[i++] = v;
-    return x;
-}
+using diskmc::testing::vec;
 
 /// Trapezoid rule on [a, b] with n intervals.
 template <class F>

@@ -9,19 +9,15 @@
 #include "diskmc/concepts/archetypes.hpp"
 #include "diskmc/inference/posterior.hpp"
 #include "support/gradient_check.hpp"
+#include "support/test_values.hpp"
 
 using namespace diskmc::inference;
 using Catch::Matchers::Contains;
 
 namespace {
-constexpr double inf = std::numeric_limits<double>::infinity();
+using diskmc::testing::inf;
 
-Eigen::VectorXd vec(std::initializer_list<double> values) {
-    Eigen::VectorXd x(static_cast<Eigen::Index>(values.size()));
-    Eigen::Index i = 0;
-    for (double v : values) x[i++] = v;
-    return x;
-}
+using diskmc::testing::vec;
 
 /// A small nonlinear "rotation curve": m_j = vlsr + sqrt(100 mstar / dist)
 /// r_j^-1/2 exp(-(r_j / r_taper)^2) + z0 r_j, Gaussian noise sigma, over the

@@ -17,6 +17,7 @@
 #include "diskmc/samplers/nuts.hpp"
 #include "support/gaussian_target.hpp"
 #include "support/throws.hpp"
+#include "support/test_values.hpp"
 
 namespace fs = std::filesystem;
 using diskmc::testing::message_contains;
@@ -24,12 +25,7 @@ using diskmc::testing::message_contains;
 namespace {
 
 // Dynamic-size vectors: fixed-size ones trip false -Warray-bounds in g++ 12 with AVX-512.
-Eigen::VectorXd vec(std::initializer_list<double> values) {
-    Eigen::VectorXd v(static_cast<Eigen::Index>(values.size()));
-    Eigen::Index i = 0;
-    for (double value : values) v[i++] = value;
-    return v;
-}
+using diskmc::testing::vec;
 
 fs::path scratch_dir(const std::string& name) {
     const fs::path dir = fs::temp_directory_path() /

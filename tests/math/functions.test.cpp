@@ -7,12 +7,13 @@
 #include <cmath>
 #include <limits>
 #include <unsupported/Eigen/AutoDiff>
+#include "support/test_values.hpp"
 
 namespace {
 
 using ad = Eigen::AutoDiffScalar<Eigen::VectorXd>;
 using tile = Eigen::Array<double, 16, 1>;
-constexpr double inf = std::numeric_limits<double>::infinity();
+using diskmc::testing::inf;
 
 ad variable(double value) {
     return ad(value, Eigen::VectorXd::Ones(1));

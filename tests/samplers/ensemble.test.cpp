@@ -28,6 +28,7 @@
 #include "diskmc/concepts/archetypes.hpp"
 #include "diskmc/samplers/ensemble.hpp"
 #include "support/temporary_folder.hpp"
+#include "support/test_values.hpp"
 
 using namespace diskmc;
 
@@ -35,7 +36,7 @@ namespace {
 
 // ---- helpers ---------------------------------------------------------------
 
-bool sanitized() { return std::getenv("DISKMC_SANITIZED") != nullptr; }
+using diskmc::testing::sanitized;
 
 /// `full` normally, `reduced` under the sanitizers (never zero).
 std::size_t scaled(std::size_t full, std::size_t reduced) { return sanitized() ? reduced : full; }

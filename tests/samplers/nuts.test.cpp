@@ -12,6 +12,7 @@
 #include "diskmc/concepts/archetypes.hpp"
 #include "diskmc/samplers/nuts.hpp"
 #include "support/gaussian_target.hpp"
+#include "support/test_values.hpp"
 
 namespace {
 
@@ -23,12 +24,7 @@ namespace detail = diskmc::detail;
 
 // Dynamic-size vectors and matrices from lists. (Fixed-size Eigen types trip
 // false -Warray-bounds warnings of g++ 12 with AVX-512.)
-Eigen::VectorXd vec(std::initializer_list<double> values) {
-    Eigen::VectorXd v(static_cast<Eigen::Index>(values.size()));
-    Eigen::Index i = 0;
-    for (double value : values) v[i++] = value;
-    return v;
-}
+using diskmc::testing::vec;
 Eigen::MatrixXd mat(std::initializer_list<std::initializer_list<double>> rows) {
     Eigen::MatrixXd m(static_cast<Eigen::Index>(rows.size()),
                       static_cast<Eigen::Index>(rows.begin()->size()));
@@ -39,10 +35,7 @@ Eigen::MatrixXd mat(std::initializer_list<std::initializer_list<double>> rows) {
 
 // Under the sanitizers (DISKMC_SANITIZED=1) runs shrink; tolerances are in
 // Monte Carlo standard errors, so they stay honest at any size.
-bool sanitized() {
-    const char* flag = std::getenv("DISKMC_SANITIZED");
-    return flag != nullptr && *flag != '\0' && std::string(flag) != "0";
-}
+using diskmc::testing::sanitized;
 std::size_t scaled(std::size_t iterations) {
     return sanitized() ? std::max<std::size_t>(iterations / 4, 100) : iterations;
 }
