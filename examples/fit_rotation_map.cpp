@@ -4,6 +4,10 @@
 //   fit_rotation_map --config FIT.json [--out DIR] [--no-plots]
 //   fit_rotation_map --demo [--out DIR] [--no-plots]
 //   fit_rotation_map --resume DIR [--no-plots]
+//   [mpiexec -n R] fit_rotation_map --batch LIST --out DIR [--no-plots]
+//
+// --batch runs one fit per config file in LIST, each into DIR/STEM, and
+// writes DIR/batch_summary.csv (examples/batch.hpp).
 //
 // FIT.json is described in examples/fit_config.hpp (examples/configs/ has
 // two). Without "map" in it, or with --demo, the fit runs on the
@@ -64,6 +68,7 @@
 #include "diskmc/io/fits.hpp"
 #include "diskmc/io/staged_folder.hpp"
 #include "diskmc/io/stan_csv.hpp"
+#include "batch.hpp"
 #include "command_line.hpp"
 #include "fit_config.hpp"
 #include "interrupts.hpp"
@@ -78,6 +83,7 @@ namespace fs = std::filesystem;
 struct arguments {
     std::optional<fs::path> config;
     std::optional<fs::path> resume;
+    std::optional<fs::path> batch;
     fs::path out = "fit_output";
     bool demo = false;
     bool plots = true;
@@ -85,7 +91,7 @@ struct arguments {
 
 constexpr const char* usage_text =
     "usage: fit_rotation_map --config FIT.json [--out DIR] [--no-plots] | --demo [--out DIR] [--no-plots] | "
-    "--resume DIR [--no-plots]";
+    "--resume DIR [--no-plots] | --batch LIST --out DIR [--no-plots]";
 
 arguments parse_arguments(diskmc::examples::command_line& cli) {
     arguments a;
@@ -103,6 +109,9 @@ arguments parse_arguments(diskmc::examples::command_line& cli) {
         } else if (cli.flag() == "--resume") {
             if (a.resume) cli.fail("--resume given twice");
             a.resume = cli.value();
+        } else if (cli.flag() == "--batch") {
+            if (a.batch) cli.fail("--batch given twice");
+            a.batch = cli.value();
         } else if (cli.flag() == "--demo") {
             a.demo = true;
         } else if (cli.flag() == "--no-plots") {
@@ -111,7 +120,10 @@ arguments parse_arguments(diskmc::examples::command_line& cli) {
             cli.fail("unknown argument " + cli.flag());
         }
     }
-    if (a.resume) {
+    if (a.batch) {
+        if (a.demo || a.config || a.resume) cli.fail("--batch LIST runs the configs it lists; give it with --out only");
+        if (!out_given) cli.fail("--batch LIST needs --out DIR (each fit goes to DIR/STEM)");
+    } else if (a.resume) {
         if (a.demo || a.config || out_given)
             cli.fail("--resume DIR continues the run that writes DIR, with that run's settings; give it alone");
         a.out = *a.resume;
@@ -431,12 +443,11 @@ std::string error_message(const std::exception& e, const std::optional<std::stri
     return message;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    diskmc::examples::command_line cli(argc, argv, "fit_rotation_map", usage_text);
-    const arguments args = parse_arguments(cli);
-    diskmc::examples::stop_on_interrupt();
+/// One fit, as the command line asks: reads the config, fits, writes the
+/// outputs, prints the table or the error. The batch runs each of its fits
+/// through this too.
+diskmc::examples::fit_report run_fit(const arguments& args, diskmc::examples::command_line& cli) {
+    diskmc::examples::fit_report report;
     std::optional<std::string> config_name;
     if (args.config) config_name = args.config->string();
     try {
@@ -486,17 +497,33 @@ int main(int argc, char** argv) {
 
         print_table(fit, config.options);
         std::printf("Outputs in %s\n", args.out.c_str());
-        if (fit.interrupted) {
+        report.status = fit.interrupted ? "interrupted" : "ok";
+        report.warnings = fit.warnings.size();
+        for (const auto& p : fit.parameters) report.parameters.push_back({p.name, p.p50, p.sd, p.ess_bulk, p.rhat});
+        if (fit.interrupted)
             std::fprintf(stderr, "fit_rotation_map: interrupted during sampling; the draws so far are written to %s; "
                                  "continue with --resume %s\n", args.out.c_str(), args.out.c_str());
-            return 130;
-        }
     } catch (const diskmc::interrupted& e) {
         std::fprintf(stderr, "fit_rotation_map: %s; nothing written\n", e.what());
-        return 130;
+        report.status = "interrupted";
+        report.error = e.what();
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "fit_rotation_map: %s\n", error_message(e, config_name).c_str());
-        return 1;
+        report.error = error_message(e, config_name);
+        std::fprintf(stderr, "fit_rotation_map: %s\n", report.error.c_str());
     }
-    return 0;
+    return report;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    diskmc::examples::command_line cli(argc, argv, "fit_rotation_map", usage_text);
+    const arguments args = parse_arguments(cli);
+    diskmc::examples::stop_on_interrupt();
+    if (args.batch)
+        return diskmc::examples::run_batch(argc, argv, *args.batch, args.out, [&](const fs::path& config, const fs::path& out) {
+            return run_fit(arguments{.config = config, .out = out, .plots = args.plots}, cli);
+        });
+    const diskmc::examples::fit_report report = run_fit(args, cli);
+    return report.status == "ok" ? 0 : report.status == "interrupted" ? 130 : 1;
 }

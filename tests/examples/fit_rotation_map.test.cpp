@@ -297,3 +297,54 @@ TEST_CASE("fit_rotation_map: a run interrupted or killed during sampling, resume
 }
 
 #endif
+
+#ifdef DISKMC_FIT_PROGRAM
+
+TEST_CASE("fit_rotation_map --batch: each fit into its own folder, a failed config reported and passed over",
+          "[examples][fit_program]") {
+    const fs::path dir = scratch("batch");
+    fs::create_directories(dir / "survey" / "more");
+    write(dir / "survey" / "walkers.json", quick_config("ensemble", 20, 40));
+    write(dir / "survey" / "more" / "chains.json", quick_config("nuts", 50, 50));
+    write(dir / "survey" / "missing_map.json", R"({"map": "nowhere.fits", "uncertainty": "nowhere_dv0.fits", "params": {"mstar": 1.0}})");
+    // Paths relative to the list's folder; blank lines, comments, spaces skipped.
+    write(dir / "survey" / "list.txt", "# survey\nwalkers.json\n\n  more/chains.json\nmissing_map.json\n");
+    run batch = start(dir, {"--batch", "survey/list.txt", "--out", "out", "--no-plots"});
+    CHECK(batch.wait() == 1);  // a fit failed
+    CAPTURE(batch.errors());
+    CHECK(listing(dir / "out") == std::vector<std::string>{"batch_summary.csv", "chains", "walkers"});
+    for (const std::string fit : {"walkers", "chains"})
+        CHECK(listing(dir / "out" / fit) == std::vector<std::string>{".diskmc-output", "chains", "chains.csv",
+                                                                      "model.fits", "residual.fits", "summary.json"});
+    std::istringstream summary(read(dir / "out" / "batch_summary.csv"));
+    std::vector<std::string> rows;
+    for (std::string line; std::getline(summary, line);) rows.push_back(line);
+    REQUIRE(rows.size() == 4);
+    CHECK_THAT(rows[0], Catch::StartsWith("config,status,wall_seconds,min_ess_bulk,max_rhat,warnings,error,x0_median,x0_sd"));
+    CHECK_THAT(rows[1], Catch::StartsWith("walkers.json,ok,"));
+    CHECK_THAT(rows[2], Catch::StartsWith("more/chains.json,ok,"));
+    CHECK_THAT(rows[3], Catch::StartsWith("missing_map.json,failed,") && Catch::Contains("nowhere.fits"));
+    // The fit's median in the summary is its summary.json's.
+    const auto walkers = nlohmann::json::parse(read(dir / "out" / "walkers" / "summary.json"));
+    CHECK_THAT(rows[1], Catch::Contains(walkers["parameters"]["x0"]["p50"].dump()));
+    fs::remove_all(dir);
+}
+
+TEST_CASE("fit_rotation_map --batch: two configs with one stem, or no --out, are refused before any work",
+          "[examples][fit_program]") {
+    const fs::path dir = scratch("batch_refused");
+    fs::create_directories(dir / "a");
+    write(dir / "fit.json", quick_config("ensemble", 20, 40));
+    write(dir / "a" / "fit.json", quick_config("ensemble", 20, 40));
+    write(dir / "list.txt", "fit.json\na/fit.json\n");
+    run twice = start(dir, {"--batch", "list.txt", "--out", "out"});
+    CHECK(twice.wait() == 1);
+    CHECK_THAT(twice.errors(), Catch::Contains("\"fit.json\" and \"a/fit.json\" would both write"));
+    run no_out = start(dir, {"--batch", "list.txt"});
+    CHECK(no_out.wait() == 2);
+    CHECK_THAT(no_out.errors(), Catch::Contains("needs --out DIR"));
+    CHECK(listing(dir) == std::vector<std::string>{"a", "fit.json", "list.txt"});
+    fs::remove_all(dir);
+}
+
+#endif

@@ -1,0 +1,37 @@
+#!/bin/sh
+# fit_rotation_map --batch under mpiexec and in one process, on three short
+# configs of which one is not valid JSON: both runs fail (exit status not 0),
+# write the two good fits' folders whole, a summary with three rows (the bad
+# one failed), and the same summary but for the wall times.
+#   fit_rotation_map_batch.sh PROGRAM MPIEXEC [MPIEXEC FLAGS...]
+set -u
+program=$1
+shift
+dir=$(mktemp -d "${TMPDIR:-/tmp}/diskmc_batch_XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "FAILED: $*"; exit 1; }
+cd "$dir" || exit 1
+mkdir configs
+# The built-in benchmark problem downsampled 5x: a second or so each.
+echo '{"downsample": 5, "threads": 1, "sampler": {"kind": "ensemble", "walkers": 32, "burn": 20, "steps": 40, "seed": 11}}' > configs/walkers.json
+echo '{"downsample": 5, "threads": 1, "sampler": {"kind": "nuts", "chains": 2, "warmup": 50, "samples": 50, "seed": 3}}' > configs/chains.json
+echo '{"downsample": 5, "sampler": ' > configs/broken.json
+printf '# a survey\nwalkers.json\n\n  broken.json\nchains.json\n' > configs/list.txt
+
+"$@" "$program" --batch configs/list.txt --out mpi --no-plots > mpi.log 2>&1 && fail "the MPI batch with a bad config exited 0"
+"$program" --batch configs/list.txt --out sequential --no-plots > sequential.log 2>&1 && fail "the sequential batch with a bad config exited 0"
+for run in mpi sequential; do
+  for fit in walkers chains; do
+    for file in .diskmc-output summary.json chains.csv model.fits residual.fits chains/chain_1.csv; do
+      [ -e "$run/$fit/$file" ] || { cat "$run.log"; fail "$run/$fit/$file is missing"; }
+    done
+  done
+  [ -e "$run/broken" ] && fail "$run/broken was written"
+  [ "$(wc -l < "$run/batch_summary.csv")" -eq 4 ] || { cat "$run/batch_summary.csv"; fail "$run: not a header and 3 rows"; }
+  grep -q '^walkers.json,ok,' "$run/batch_summary.csv" || fail "$run: walkers.json not ok"
+  grep -q '^chains.json,ok,' "$run/batch_summary.csv" || fail "$run: chains.json not ok"
+  grep -q '^broken.json,failed,.*not valid JSON' "$run/batch_summary.csv" || fail "$run: broken.json not failed"
+  cut -d, -f1,2,4- "$run/batch_summary.csv" > "$run.without_wall_times"
+done
+diff mpi.without_wall_times sequential.without_wall_times || fail "the MPI and sequential summaries differ"
+echo "batch under mpiexec and sequential: same summary"
