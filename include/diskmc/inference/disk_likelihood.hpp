@@ -112,6 +112,15 @@ struct beam_likelihood_buffers {
 };
 
 
+/// The Jacobian's scratch, reused per thread (fresh multi-megabyte
+/// allocations each pass cost more in page faults than the pass itself).
+struct jacobian_buffers {
+    Eigen::MatrixXd grid_partials;  // d m / d quantities at every grid pixel (beam only)
+    Eigen::MatrixXd partials;       // ... of the (convolved) model at the masked pixels
+    Eigen::ArrayXd grid_model, model;
+    Eigen::ArrayXXd image, convolved, reach, used;  // one grid image each (beam only)
+};
+
 /// eddy's beam convolution for scalars without a vectorised path (the
 /// reference autodiff scalars): direct sums, the outside of the image counted
 /// as zeros, non-finite pixels missing and NaN again in the output.
@@ -325,10 +334,9 @@ public:
     Eigen::MatrixXd model_jacobian(const Eigen::VectorXd& full) const
         requires closed_form_adjoint_family<Family>
     {
-        Eigen::MatrixXd partials;
-        Eigen::ArrayXd model;
-        if (!masked_quantity_partials(full, partials, model)) return {};
-        return partials * quantity_jacobian(full);
+        auto& buffers = detail::thread_buffers<detail::jacobian_buffers>();
+        if (!masked_quantity_partials(full, buffers)) return {};
+        return buffers.partials * quantity_jacobian(full);
     }
 
     /// The Gauss-Newton pieces of the likelihood, from one pass over the pixels
@@ -347,16 +355,21 @@ public:
         const Eigen::Index n = full.size();
         grad.setZero(n);
         gauss_newton.setZero(n, n);
-        Eigen::MatrixXd partials;
-        Eigen::ArrayXd model;
-        if (!masked_quantity_partials(full, partials, model)) return detail::minus_infinity;
-        const Eigen::ArrayXd residual = data_ - model;
-        const double value = -0.5 * (weight_ * residual.square()).sum();
+        auto& buffers = detail::thread_buffers<detail::jacobian_buffers>();
+        if (!masked_quantity_partials(full, buffers)) return detail::minus_infinity;
+        // sqrt(w) r, in place of the model.
+        Eigen::ArrayXd& scaled_residual = buffers.model;
+        scaled_residual = (data_ - scaled_residual) * weight_.sqrt();
+        const double value = -0.5 * scaled_residual.square().sum();
         if (!std::isfinite(value)) return detail::minus_infinity;
-        // In the quantities first (fewer pixels x columns products), then chained.
-        const Eigen::MatrixXd weighted = partials.array().colwise() * weight_;
-        const Eigen::MatrixXd quantity_gauss_newton = weighted.transpose() * partials;
-        const Eigen::VectorXd quantity_gradient = weighted.transpose() * residual.matrix();
+        // In the quantities first, with sqrt(w) J in place: J^T W J = (sqrt(w) J)^T (sqrt(w) J).
+        Eigen::MatrixXd& scaled = buffers.partials;
+        scaled.array().colwise() *= weight_.sqrt();
+        const Eigen::Index quantities = scaled.cols();
+        Eigen::MatrixXd lower_half = Eigen::MatrixXd::Zero(quantities, quantities);
+        lower_half.selfadjointView<Eigen::Lower>().rankUpdate(scaled.transpose());
+        const Eigen::MatrixXd quantity_gauss_newton = lower_half.selfadjointView<Eigen::Lower>();
+        const Eigen::VectorXd quantity_gradient = scaled.transpose() * scaled_residual.matrix();
         const Eigen::MatrixXd chain = quantity_jacobian(full);
         grad = chain.transpose() * quantity_gradient;
         gauss_newton = chain.transpose() * quantity_gauss_newton * chain;
@@ -583,41 +596,37 @@ private:
         });
     }
 
-    /// model_jacobian's first factor: the (convolved) model at the masked
-    /// pixels into `model` and its partials in the quantities into
-    /// `partials`. False where a value or a partial that reaches the mask is
+    /// model_jacobian's first factor into `buffers`: the (convolved) model at
+    /// the masked pixels (.model) and its partials in the quantities
+    /// (.partials). False where a value or a partial that reaches the mask is
     /// not finite.
-    bool masked_quantity_partials(const Eigen::VectorXd& full, Eigen::MatrixXd& partials,
-                                  Eigen::ArrayXd& model) const
+    bool masked_quantity_partials(const Eigen::VectorXd& full, detail::jacobian_buffers& buffers) const
         requires closed_form_adjoint_family<Family>
     {
         const auto projection = prepare(family_.template make<double>(full));
         if (!convolution_) {
-            quantity_partials(projection, x_, y_, partials, model);
-            return model.allFinite() && partials.allFinite();
+            quantity_partials(projection, x_, y_, buffers.partials, buffers.model);
+            return buffers.model.allFinite() && buffers.partials.allFinite();
         }
-        Eigen::MatrixXd grid_partials;
-        Eigen::ArrayXd grid_model;
-        quantity_partials(projection, grid_x_, grid_y_, grid_partials, grid_model);
-        if (!grid_model.allFinite()) return false;  // a missing pixel changes the convolution itself
+        Eigen::MatrixXd& grid_partials = buffers.grid_partials;
+        quantity_partials(projection, grid_x_, grid_y_, grid_partials, buffers.grid_model);
+        if (!buffers.grid_model.allFinite()) return false;  // a missing pixel changes the convolution itself
+        buffers.image = buffers.grid_model.reshaped(ny_, nx_);
         // Pixels the convolution carries into no masked pixel take no part
         // (their partials may be singular, e.g. at the star).
-        Eigen::ArrayXXd reach;
-        convolution_->apply_adjoint(grid_model.reshaped(ny_, nx_), (grid_weight_ > 0.0).cast<double>(), reach,
-                                    options_.threads);
-        const Eigen::ArrayXd reaches = reach.reshaped();
-        for (Eigen::Index q = 0; q < grid_partials.cols(); ++q)
-            grid_partials.col(q) = (reaches != 0.0).select(grid_partials.col(q).array(), 0.0).matrix();
-        if (!grid_partials.allFinite()) return false;
-        Eigen::ArrayXXd convolved;
-        convolution_->apply(grid_model.reshaped(ny_, nx_), convolved, options_.threads);
-        model = convolved.reshaped()(mask_index_);
-        partials.resize(data_.size(), grid_partials.cols());
+        buffers.used = (grid_weight_ > 0.0).cast<double>();
+        convolution_->apply_adjoint(buffers.image, buffers.used, buffers.reach, options_.threads);
+        convolution_->apply(buffers.image, buffers.convolved, options_.threads);
+        buffers.model = buffers.convolved.reshaped()(mask_index_);
+        const auto reaches = buffers.reach.reshaped() != 0.0;
+        buffers.partials.resize(data_.size(), grid_partials.cols());
         for (Eigen::Index q = 0; q < grid_partials.cols(); ++q) {
-            convolution_->apply(grid_partials.col(q).reshaped(ny_, nx_).array(), convolved, options_.threads);
-            partials.col(q) = convolved.reshaped()(mask_index_).matrix();
+            buffers.image.reshaped() = reaches.select(grid_partials.col(q).array(), 0.0);
+            if (!buffers.image.allFinite()) return false;
+            convolution_->apply(buffers.image, buffers.convolved, options_.threads);
+            buffers.partials.col(q) = buffers.convolved.reshaped()(mask_index_).matrix();
         }
-        return model.allFinite() && partials.allFinite();
+        return buffers.model.allFinite() && buffers.partials.allFinite();
     }
 
     /// d (prepared model's quantities) / d full, quantities x full: each row

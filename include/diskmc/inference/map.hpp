@@ -406,6 +406,7 @@ map_result find_map_gauss_newton(const M& model, const Eigen::VectorXd& start, c
     }
     // Damping beyond this leaves steps that change x by less than rounding.
     constexpr double largest_damping = 1e16;
+    constexpr double rounding_gain = 1e-13;
     double damping = options.initial_damping, growth = 2.0;
     result.status = map_status::max_iterations;
     std::vector<Eigen::Index> moving;
@@ -423,21 +424,25 @@ map_result find_map_gauss_newton(const M& model, const Eigen::VectorXd& start, c
             if (!held) moving.push_back(j);
         }
         const auto m = static_cast<Eigen::Index>(moving.size());
+        if (m == 0) {  // every component held by a bound (the projected gradient is then 0)
+            result.status = map_status::gradient_converged;
+            break;
+        }
         const Eigen::MatrixXd reduced = hessian(moving, moving);
         const Eigen::VectorXd reduced_gradient = gradient(moving);
         // Marquardt's scaling, so the damping does not depend on the units;
         // a component the data do not constrain gets a floor.
         const double largest = std::max(reduced.diagonal().maxCoeff(), 0.0);
-        const Eigen::VectorXd scale =
-            reduced.diagonal().cwiseMax(largest > 0.0 ? 1e-12 * largest : 1.0);
+        const Eigen::VectorXd scale = reduced.diagonal().cwiseMax(largest > 0.0 ? 1e-12 * largest : 1.0);
         // Converged when the Gauss-Newton step would gain less than
         // value_tolerance in log p (half the squared Newton decrement).
-        if (const Eigen::LLT<Eigen::MatrixXd> newton(reduced); newton.info() == Eigen::Success) {
-            const double gain = 0.5 * reduced_gradient.dot(newton.solve(reduced_gradient));
-            if (gain <= options.value_tolerance * std::max(std::abs(log_p), 1.0)) {
-                result.status = map_status::value_converged;
-                break;
-            }
+        double gain = std::numeric_limits<double>::infinity();
+        if (const Eigen::LLT<Eigen::MatrixXd> newton(reduced); newton.info() == Eigen::Success)
+            gain = 0.5 * reduced_gradient.dot(newton.solve(reduced_gradient));
+        const double log_p_scale = std::max(std::abs(log_p), 1.0);
+        if (gain <= options.value_tolerance * log_p_scale) {
+            result.status = map_status::value_converged;
+            break;
         }
         bool accepted = false;
         while (!accepted && damping <= largest_damping) {
@@ -472,8 +477,14 @@ map_result find_map_gauss_newton(const M& model, const Eigen::VectorXd& start, c
             growth *= 2.0;
         }
         if (!accepted) {
-            result.status = map_status::line_search_failed;
-            result.message = "no damped Gauss-Newton step raises log p";
+            // Stalled: at the optimum if what is left to gain is below what
+            // log p's rounding can resolve (a few hundred ulps of it).
+            if (gain <= rounding_gain * log_p_scale) {
+                result.status = map_status::value_converged;
+            } else {
+                result.status = map_status::line_search_failed;
+                result.message = "no damped Gauss-Newton step raises log p";
+            }
             break;
         }
         ++result.iterations;
