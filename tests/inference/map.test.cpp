@@ -344,8 +344,9 @@ TEST_CASE("Gauss-Newton MAP with an active bound stops exactly on it", "[inferen
 }
 
 TEST_CASE("find_map chooses its method by the model's concept", "[inference][map]") {
-    const diskmc::archetypes::least_squares_log_density_archetype least_squares{3};
-    const diskmc::archetypes::differentiable_log_density_archetype differentiable{3};
+    diskmc::archetypes::least_squares_log_density_archetype least_squares;
+    diskmc::archetypes::differentiable_log_density_archetype differentiable;
+    least_squares.dimension = differentiable.dimension = 3;
     STATIC_REQUIRE(diskmc::least_squares_log_density<decltype(least_squares)>);
     STATIC_REQUIRE_FALSE(diskmc::least_squares_log_density<decltype(differentiable)>);
     const Eigen::VectorXd start = vec({1.0, -2.0, 0.5}), open = Eigen::VectorXd::Constant(3, inf);

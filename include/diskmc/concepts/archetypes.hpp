@@ -40,14 +40,7 @@ struct differentiable_log_density_archetype {
 
 /// Satisfies least_squares_log_density (and so differentiable_log_density),
 /// nothing else: residuals r = x with unit weights.
-struct least_squares_log_density_archetype {
-    std::size_t dimension = 2;
-    std::size_t dim() const { return dimension; }
-    double log_density(const Eigen::VectorXd& x) const { return -0.5 * x.squaredNorm(); }
-    double log_density_gradient(const Eigen::VectorXd& x, Eigen::VectorXd& grad) const {
-        grad = -x;
-        return -0.5 * x.squaredNorm();
-    }
+struct least_squares_log_density_archetype : differentiable_log_density_archetype {
     double log_density_gauss_newton(const Eigen::VectorXd& x, Eigen::VectorXd& grad, Eigen::MatrixXd& hessian) const {
         hessian = Eigen::MatrixXd::Identity(x.size(), x.size());
         return log_density_gradient(x, grad);
