@@ -21,6 +21,7 @@
 //   summary.json   {"parameters": {NAME: {p16, p50, p84, mean, sd, ess_bulk,
 //                  ess_tail, rhat[, tau]}}, "sampler": {...}, "wall_seconds",
 //                  "log_density_evaluations", "gradient_evaluations",
+//                  "jacobian_evaluations",
 //                  "interrupted", "draws_per_chain", "warnings": [...], ...}
 //   chains.csv     every draw in CmdStan's CSV layout, with a chain__ column
 //   chains/chain_N.csv  one CmdStan CSV file per chain (per walker for the
@@ -249,6 +250,7 @@ nlohmann::ordered_json summary_json(const diskmc::fit_result& fit, const diskmc:
     root["wall_seconds"] = fit.wall_seconds;
     root["log_density_evaluations"] = fit.log_density_evaluations;
     root["gradient_evaluations"] = fit.gradient_evaluations;
+    root["jacobian_evaluations"] = fit.jacobian_evaluations;
     root["interrupted"] = fit.interrupted;
     root["draws_per_chain"] = fit.chains.empty() ? 0 : fit.chains.front().rows();
     root["warnings"] = fit.warnings;
@@ -278,9 +280,9 @@ void print_table(const diskmc::fit_result& fit, const diskmc::fit_options& optio
         if (p.tau) std::printf(" %8.1f", *p.tau);
         std::printf("\n");
     }
-    std::printf("(%zu pixels fitted; %.1f s; %zu log-density and %zu gradient evaluations)\n",
+    std::printf("(%zu pixels fitted; %.1f s; %zu log-density, %zu gradient and %zu Jacobian evaluations)\n",
                 static_cast<std::size_t>(fit.mask.count()), fit.wall_seconds, fit.log_density_evaluations,
-                fit.gradient_evaluations);
+                fit.gradient_evaluations, fit.jacobian_evaluations);
     for (const auto& warning : fit.warnings) std::printf("Warning: %s\n", warning.c_str());
 }
 

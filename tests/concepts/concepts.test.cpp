@@ -25,6 +25,9 @@ TEST_CASE("concepts accept their archetypes and reject near misses", "[concepts]
     STATIC_REQUIRE(differentiable_log_density<archetypes::differentiable_log_density_archetype>);
     STATIC_REQUIRE(batch_log_density<archetypes::batch_log_density_archetype>);
     STATIC_REQUIRE(scalar_generic_log_density<archetypes::scalar_generic_log_density_archetype>);
+    STATIC_REQUIRE(least_squares_log_density<archetypes::least_squares_log_density_archetype>);
+    STATIC_REQUIRE_FALSE(least_squares_log_density<archetypes::differentiable_log_density_archetype>);
+    STATIC_REQUIRE_FALSE(hessian_log_density<archetypes::least_squares_log_density_archetype>);
 
     STATIC_REQUIRE_FALSE(log_density<no_dim>);
     STATIC_REQUIRE_FALSE(differentiable_log_density<wrong_gradient_signature>);

@@ -121,6 +121,22 @@ TEST_CASE("fit_rotation_map refuses bad options before any work", "[fit]") {
     }
 }
 
+TEST_CASE("fit_rotation_map: a stop request during the MAP step interrupts it", "[fit]") {
+    fit_options o = small_problem();
+    o.optimize = true;
+    // The stop is polled before the MAP step, then at every evaluation in it:
+    // the fourth poll asks to stop, during the Gauss-Newton iterations.
+    int polls = 0;
+    o.stop_requested = [&] { return ++polls >= 4; };
+    try {
+        fit_rotation_map(o);
+        FAIL("the fit was not interrupted");
+    } catch (const interrupted& stop) {
+        CHECK(stop.during() == "the MAP step");
+    }
+    CHECK(polls == 4);
+}
+
 TEST_CASE("fit_rotation_map names the real cause of a map or run it cannot take", "[fit]") {
     using Catch::Matchers::Contains;
     SECTION("the data all NaN") {
@@ -191,6 +207,11 @@ TEST_CASE("fit_rotation_map: result layout, PA wrapped, maps at the median", "[f
     CHECK(fit.parameter("PA").p50 == Approx(312.6).margin(1.0));
     CHECK(fit.gradient_evaluations > 0);
     REQUIRE(fit.map.has_value());
+    // The disk posterior has the least-squares form: Gauss-Newton steps.
+    CHECK(fit.map->method == inference::map_method::gauss_newton);
+    CHECK(fit.map->converged());
+    // The optimiser's passes, and one more for the exact Hessian at the optimum.
+    CHECK(fit.jacobian_evaluations == static_cast<std::size_t>(fit.map->evaluations) + 1);
     CHECK(fit.model.rows() == fit.fitted_map.data.rows());
     CHECK(fit.residual.cols() == fit.fitted_map.data.cols());
     // Residual = data - model inside the mask, NaN outside.

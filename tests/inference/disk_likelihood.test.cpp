@@ -12,8 +12,13 @@
 
 #include "diskmc/autodiff/gradient.hpp"
 #include "diskmc/disk.hpp"
+#include "diskmc/fit/hd163296_like.hpp"
 #include "diskmc/inference/disk_likelihood.hpp"
+#include "diskmc/inference/map.hpp"
 #include "diskmc/inference/posterior.hpp"
+#ifdef DISKMC_TESTS_WITH_FITS
+#include "diskmc/io/fits.hpp"
+#endif
 #include "support/eddy_likelihood_fixture.hpp"
 #include "support/gradient_check.hpp"
 #include "support/shared_data.hpp"
@@ -145,6 +150,25 @@ double radius_of_a_masked_pixel(const sky_map& map, const Eigen::Array<bool, Eig
             if (k == 0) radius = p.r[0];
         });
     return radius;
+}
+
+/// The (convolved) model at the masked pixels, in their column-major order.
+Eigen::VectorXd masked_model(const disk_likelihood<>& likelihood,
+                             const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>& mask, const Eigen::VectorXd& full) {
+    const Eigen::ArrayXXd image = likelihood.model_image(full);
+    Eigen::VectorXd model(mask.count());
+    Eigen::Index k = 0;
+    for (Eigen::Index p = 0; p < mask.size(); ++p)
+        if (mask(p)) model[k++] = image(p);
+    return model;
+}
+
+/// max_ij |a_ij - b_ij| / sqrt(b_ii b_jj): a difference of Hessians on the
+/// scale of the correlations they imply, so every entry is weighed by the
+/// curvatures it couples (a Hessian's entries span orders of magnitude).
+double correlation_scale_difference(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
+    const Eigen::VectorXd scale = b.diagonal().cwiseMax(1e-300).cwiseSqrt().cwiseInverse();
+    return (scale.asDiagonal() * (a - b) * scale.asDiagonal()).cwiseAbs().maxCoeff();
 }
 
 }  // namespace
@@ -426,4 +450,183 @@ TEST_CASE("a model NaN inside the mask is -infinity, never NaN", "[inference][li
     Eigen::VectorXd grad;
     CHECK(likelihood.log_likelihood_gradient(bad, grad) == -std::numeric_limits<double>::infinity());
     CHECK(grad.allFinite());
+}
+
+TEST_CASE("the model Jacobian: finite differences, the gradient and the normal equations",
+          "[inference][likelihood][jacobian]") {
+    const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4, 0.0, 2.0, 2.2, 0.05, -0.03);
+    const sky_map map = synthetic_map(truth);
+    const disk_family<> family;
+    const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    const double inf = std::numeric_limits<double>::infinity();
+    Eigen::VectorXd weight(mask.count()), data(mask.count());
+    for (Eigen::Index p = 0, k = 0; p < mask.size(); ++p) {
+        if (!mask(p)) continue;
+        weight[k] = 1.0 / (map.uncertainty(p) * map.uncertainty(p));
+        data[k++] = map.data(p);
+    }
+    struct point {
+        const char* name;
+        Eigen::VectorXd full;
+    };
+    const point points[] = {
+        {"ordinary", full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.0, 2.1, 2.0, 0.04, -0.02)},
+        {"cavity", full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.45, 2.1, 2.0, 0.04, -0.02)},
+        {"far side", full_vector(-38.0, 69.0, 1.15, 3010.0, -0.2, 1.1, 0.0, 1e6, 2.0, -0.02, 0.01)},
+        {"no taper", full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.0, inf, 1.5, 0.04, -0.02)},
+    };
+    for (bool beam : {false, true}) {
+        const disk_likelihood<> likelihood(map, mask, family, {.convolve_beam = beam});
+        for (const auto& [name, full] : points) {
+            INFO((beam ? "beam, " : "no beam, ") << name);
+            const Eigen::MatrixXd jacobian = likelihood.model_jacobian(full);
+            REQUIRE(jacobian.rows() == likelihood.pixel_count());
+            REQUIRE(jacobian.cols() == full.size());
+            REQUIRE(jacobian.allFinite());
+            // J^T W r is the likelihood's gradient, and J^T W J the Gauss-Newton curvature.
+            Eigen::VectorXd gradient, normal_gradient;
+            Eigen::MatrixXd gauss_newton;
+            const double value = likelihood.log_likelihood_gradient(full, gradient);
+            CHECK(likelihood.log_likelihood_normal_equations(full, normal_gradient, gauss_newton) ==
+                  Approx(value).epsilon(1e-13));
+            INFO("gradient         " << gradient.transpose() << "\nJ^T W r          " << normal_gradient.transpose());
+            CHECK(diskmc::testing::compare_gradients(normal_gradient, gradient).max_rel_error < 1e-10);
+            const Eigen::VectorXd residual = data - masked_model(likelihood, mask, full);
+            const Eigen::VectorXd from_jacobian = jacobian.transpose() * weight.asDiagonal() * residual;
+            CHECK(diskmc::testing::compare_gradients(from_jacobian, gradient).max_rel_error < 1e-10);
+            const Eigen::MatrixXd expected = jacobian.transpose() * weight.asDiagonal() * jacobian;
+            CHECK(correlation_scale_difference(gauss_newton, expected) < 1e-12);
+        }
+        // Against central differences of the model (Richardson-extrapolated),
+        // every finite parameter but r_cavity = 0 (the cavity's edge).
+        const Eigen::VectorXd& full = points[0].full;
+        const Eigen::MatrixXd jacobian = likelihood.model_jacobian(full);
+        for (Eigen::Index k = 0; k < full.size(); ++k) {
+            if (k == 7) continue;
+            const double h = 1e-3 * std::max(std::abs(full[k]), 1.0);
+            auto difference = [&](double step) {
+                Eigen::VectorXd up = full, down = full;
+                up[k] += step;
+                down[k] -= step;
+                return Eigen::VectorXd((masked_model(likelihood, mask, up) - masked_model(likelihood, mask, down)) /
+                                       (2.0 * step));
+            };
+            const Eigen::VectorXd finite_difference = (4.0 * difference(0.5 * h) - difference(h)) / 3.0;
+            const double scale = jacobian.col(k).cwiseAbs().maxCoeff();
+            INFO((beam ? "beam, " : "no beam, ") << "column " << k << ", largest entry " << scale);
+            REQUIRE(scale > 0.0);
+            CHECK((jacobian.col(k) - finite_difference).cwiseAbs().maxCoeff() < 1e-6 * scale);
+        }
+    }
+}
+
+TEST_CASE("the residual curvature completes the Gauss-Newton Hessian", "[inference][likelihood][jacobian]") {
+    const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4, 0.0, 2.0, 2.2, 0.05, -0.03);
+    const sky_map map = synthetic_map(truth);
+    const disk_family<> family;
+    const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    // Away from the optimum, where the residuals' term is large.
+    const Eigen::VectorXd full = full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.0, 2.1, 2.0, 0.04, -0.02);
+    const std::vector<Eigen::Index> varied = {0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11};  // not r_cavity = 0 (its edge)
+    for (bool beam : {false, true}) {
+        INFO((beam ? "beam" : "no beam"));
+        const disk_likelihood<> likelihood(map, mask, family, {.convolve_beam = beam});
+        Eigen::VectorXd gradient;
+        Eigen::MatrixXd gauss_newton;
+        REQUIRE(std::isfinite(likelihood.log_likelihood_normal_equations(full, gradient, gauss_newton)));
+        Eigen::VectorXd steps = Eigen::VectorXd::Zero(full.size());
+        for (const Eigen::Index k : varied) steps[k] = 0.01 / std::sqrt(gauss_newton(k, k));
+        const Eigen::MatrixXd residual = likelihood.residual_curvature(full, steps);
+        REQUIRE(residual.rows() == full.size());
+        // The exact Hessian of -log L by Richardson-extrapolated central
+        // differences of the gradient, on the varied block.
+        const auto n = static_cast<Eigen::Index>(varied.size());
+        Eigen::MatrixXd finite_difference(n, n), exact(n, n), approximate(n, n);
+        for (Eigen::Index a = 0; a < n; ++a) {
+            const Eigen::Index k = varied[static_cast<std::size_t>(a)];
+            auto difference = [&](double step) {
+                Eigen::VectorXd up = full, down = full, g_up, g_down;
+                up[k] += step;
+                down[k] -= step;
+                likelihood.log_likelihood_gradient(up, g_up);
+                likelihood.log_likelihood_gradient(down, g_down);
+                return Eigen::VectorXd(-(g_up - g_down) / (2.0 * step));
+            };
+            const Eigen::VectorXd column = (4.0 * difference(0.5 * steps[k]) - difference(steps[k])) / 3.0;
+            for (Eigen::Index b = 0; b < n; ++b) {
+                const Eigen::Index j = varied[static_cast<std::size_t>(b)];
+                finite_difference(b, a) = column[j];
+                exact(b, a) = gauss_newton(j, k) + residual(j, k);
+                approximate(b, a) = gauss_newton(j, k);
+            }
+        }
+        finite_difference = 0.5 * (finite_difference + finite_difference.transpose()).eval();
+        const double exact_error = correlation_scale_difference(exact, finite_difference);
+        const double gauss_newton_error = correlation_scale_difference(approximate, finite_difference);
+        INFO("Gauss-Newton alone " << gauss_newton_error << ", with the residual curvature " << exact_error);
+        CHECK(gauss_newton_error > 1e-3);  // the term matters here
+        CHECK(exact_error < 1e-6);
+    }
+}
+
+TEST_CASE("the disk posterior's Gauss-Newton MAP and its Hessian against finite differences on the benchmark",
+          "[inference][likelihood][map][data]") {
+#ifndef DISKMC_TESTS_WITH_FITS
+    WARN(diskmc::testing::skip_message("benchmark MAP Hessian", "this build reads no FITS files"));
+#else
+    const auto dir =
+        diskmc::testing::shared_data_dir({"bench/hd163296_like_v0.fits", "bench/hd163296_like_dv0.fits",
+                                          "bench/hd163296_like_beam_v0.fits", "bench/hd163296_like_beam_dv0.fits"});
+    if (!dir) {
+        WARN(diskmc::testing::skip_message("benchmark MAP Hessian"));
+        return;
+    }
+    using namespace diskmc::inference;
+    for (bool beam : {false, true}) {
+        INFO((beam ? "beam" : "no beam"));
+        const std::string stem = beam ? "hd163296_like_beam_" : "hd163296_like_";
+        const sky_map map = io::to_sky_map(
+            io::read_rotation_map(*dir / "bench" / (stem + "v0.fits"), *dir / "bench" / (stem + "dv0.fits")));
+        const disk_family<> family;
+        const auto mask = fit_mask(map, family.make<double>(hd163296_like::full_vector(hd163296_like::start())),
+                                   {.r_min = hd163296_like::r_min});
+        const disk_likelihood<> likelihood(map, mask, family, {.convolve_beam = beam});
+        const auto posterior = make_posterior(parameter_set(hd163296_like::parameters()), likelihood);
+        STATIC_REQUIRE(diskmc::hessian_log_density<decltype(posterior)>);
+        const map_result map_point = find_map(posterior);
+        INFO(map_point.message);
+        REQUIRE(map_point.method == map_method::gauss_newton);
+        REQUIRE(map_point.converged());
+        CHECK(map_point.iterations <= 30);
+        REQUIRE(map_point.covariance.status == covariance_status::ok);
+        REQUIRE(map_point.unconstrained_covariance.status == covariance_status::ok);
+        // Half the squared Newton decrement: the log density still to gain.
+        CHECK(0.5 * map_point.gradient.dot(map_point.covariance.covariance * map_point.gradient) < 1e-8);
+
+        // The finite-difference Hessians (find_map's L-BFGS-B covariance) at the same point.
+        const parameter_set& parameters = posterior.parameters();
+        const covariance_estimate fd =
+            estimate_covariance(posterior, map_point.point, parameters.lower_bounds(), parameters.upper_bounds());
+        const auto for_nuts = unconstrained(posterior);
+        const Eigen::VectorXd open =
+            Eigen::VectorXd::Constant(map_point.point.size(), std::numeric_limits<double>::infinity());
+        const covariance_estimate fd_unconstrained =
+            estimate_covariance(for_nuts, map_point.unconstrained_point, -open, open);
+        REQUIRE(fd.status == covariance_status::ok);
+        REQUIRE(fd_unconstrained.status == covariance_status::ok);
+        const double constrained_error = correlation_scale_difference(map_point.covariance.hessian, fd.hessian);
+        const double unconstrained_error =
+            correlation_scale_difference(map_point.unconstrained_covariance.hessian, fd_unconstrained.hessian);
+        // Gauss-Newton alone leaves out the residuals' curvature: ~1e-3 here.
+        Eigen::VectorXd gradient;
+        Eigen::MatrixXd gauss_newton;
+        REQUIRE(std::isfinite(posterior.log_density_gauss_newton(map_point.point, gradient, gauss_newton)));
+        const double gauss_newton_error = correlation_scale_difference(gauss_newton, fd.hessian);
+        INFO("exact Hessian: " << constrained_error << " (constrained), " << unconstrained_error
+                               << " (unconstrained); Gauss-Newton alone " << gauss_newton_error);
+        CHECK(constrained_error < 1e-4);
+        CHECK(unconstrained_error < 1e-4);
+        CHECK(gauss_newton_error > 1e-4);
+    }
+#endif
 }

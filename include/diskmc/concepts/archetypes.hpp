@@ -13,6 +13,7 @@
 
 #include "diskmc/concepts/batch_log_density.hpp"
 #include "diskmc/concepts/differentiable_log_density.hpp"
+#include "diskmc/concepts/least_squares_log_density.hpp"
 #include "diskmc/concepts/log_density.hpp"
 #include "diskmc/concepts/named_log_likelihood.hpp"
 #include "diskmc/concepts/scalar_generic_log_density.hpp"
@@ -34,6 +35,15 @@ struct differentiable_log_density_archetype {
     double log_density_gradient(const Eigen::VectorXd& x, Eigen::VectorXd& grad) const {
         grad = -x;
         return -0.5 * x.squaredNorm();
+    }
+};
+
+/// Satisfies least_squares_log_density (and so differentiable_log_density),
+/// nothing else: residuals r = x with unit weights.
+struct least_squares_log_density_archetype : differentiable_log_density_archetype {
+    double log_density_gauss_newton(const Eigen::VectorXd& x, Eigen::VectorXd& grad, Eigen::MatrixXd& hessian) const {
+        hessian = Eigen::MatrixXd::Identity(x.size(), x.size());
+        return log_density_gradient(x, grad);
     }
 };
 

@@ -41,4 +41,26 @@ concept named_log_likelihood_with_gradient =
         { likelihood.log_likelihood_gradient(full, grad) } -> std::convertible_to<double>;
     };
 
+/// Optional: a likelihood of least-squares form, log L = -r^T W r / 2 with
+/// r = data - m(full) and W diagonal, that gives in one pass its value, its
+/// gradient J^T W r and the Gauss-Newton curvature J^T W J (J = dm/d full),
+/// and, for an exact Hessian, the term J^T W J leaves out,
+/// -sum_p w_p r_p d^2 m_p / d full^2, along the components with steps > 0.
+/// The posterior then satisfies least_squares_log_density and
+/// hessian_log_density, and find_map() takes Gauss-Newton steps.
+///
+/// To satisfy it, add:
+/// @code
+///   double log_likelihood_normal_equations(const Eigen::VectorXd& full, Eigen::VectorXd& grad,
+///                                          Eigen::MatrixXd& gauss_newton) const;
+///   Eigen::MatrixXd residual_curvature(const Eigen::VectorXd& full, const Eigen::VectorXd& steps) const;
+/// @endcode
+template <class L>
+concept named_least_squares_log_likelihood =
+    named_log_likelihood_with_gradient<L> &&
+    requires(const L& likelihood, const Eigen::VectorXd& full, Eigen::VectorXd& grad, Eigen::MatrixXd& curvature) {
+        { likelihood.log_likelihood_normal_equations(full, grad, curvature) } -> std::convertible_to<double>;
+        { likelihood.residual_curvature(full, full) } -> std::convertible_to<Eigen::MatrixXd>;
+    };
+
 }  // namespace diskmc

@@ -93,6 +93,13 @@ struct projection_adjoints {
     std::array<double, SurfaceCount> surface{};
     std::array<double, RotationCount> rotation{};
 
+    /// How many quantities, and quantity i in the order geometry, surface,
+    /// rotation (a flat view for the Jacobian's columns).
+    static constexpr std::size_t size() { return 8 + SurfaceCount + RotationCount; }
+    double& operator[](std::size_t i) {
+        return i < 8 ? geometry[i] : i < 8 + SurfaceCount ? surface[i - 8] : rotation[i - 8 - SurfaceCount];
+    }
+
     projection_adjoints& operator+=(const projection_adjoints& other) {
         for (std::size_t i = 0; i < geometry.size(); ++i) geometry[i] += other.geometry[i];
         for (std::size_t i = 0; i < SurfaceCount; ++i) surface[i] += other.surface[i];
@@ -291,6 +298,21 @@ public:
         for (std::size_t i = 0; i < surface_count; ++i) add(sums.surface[i], surface_sums_[i]);
         for (std::size_t i = 0; i < rotation_count; ++i) add(sums.rotation[i], rotation_sums_[i]);
     }
+
+    /// The partial derivatives d v / d(quantity) at every pixel of the tile
+    /// whose forward pass left `state`, quantities in projection_adjoints'
+    /// flat order: the model is one number per pixel, so one reverse pass with
+    /// a unit seed gives every pixel's whole row of the Jacobian.
+    void partials(const tile_state& state, std::array<adjoint_tile, adjoints::size()>& out) {
+        adjoints unused;
+        reverse(state, adjoint_tile::Ones(), unused);
+        for (std::size_t i = 0; i < 8; ++i) out[i] = geometry_sums_[i];
+        for (std::size_t i = 0; i < surface_count; ++i) out[8 + i] = surface_sums_[i];
+        for (std::size_t i = 0; i < rotation_count; ++i) out[8 + surface_count + i] = rotation_sums_[i];
+    }
+
+    /// partials() of the tile of the last forward() without a state.
+    void partials(std::array<adjoint_tile, adjoints::size()>& out) { partials(state_, out); }
 
 private:
     /// Pixels per block of the reverse pass: two SIMD registers of doubles.

@@ -76,6 +76,9 @@ struct fit_result {
     /// the MAP step (covariance included) and the sampler.
     std::size_t log_density_evaluations = 0;
     std::size_t gradient_evaluations = 0;
+    /// ... and values with gradient and Gauss-Newton Hessian (one pass for
+    /// the model's Jacobian: the MAP step's Levenberg-Marquardt iterations).
+    std::size_t jacobian_evaluations = 0;
 
     /// The fitted map (after clipping and downsampling), the mask used, and
     /// the model and residual (data - model) at the median; residuals are NaN

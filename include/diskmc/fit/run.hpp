@@ -89,8 +89,32 @@ public:
         return likelihood_.log_likelihood_gradient(full, grad);
     }
 
+    /// The likelihood's Gauss-Newton pieces, when it has them (the MAP
+    /// step's Levenberg-Marquardt); counted apart.
+    double log_likelihood_normal_equations(const Eigen::VectorXd& full, Eigen::VectorXd& grad,
+                                           Eigen::MatrixXd& gauss_newton) const
+        requires named_least_squares_log_likelihood<Likelihood>
+    {
+        jacobians_.fetch_add(1, std::memory_order_relaxed);
+        check_stop();
+        return likelihood_.log_likelihood_normal_equations(full, grad, gauss_newton);
+    }
+
+    /// The residuals' curvature (differences of gradient sweeps, counted
+    /// as gradients).
+    Eigen::MatrixXd residual_curvature(const Eigen::VectorXd& full, const Eigen::VectorXd& steps) const
+        requires named_least_squares_log_likelihood<Likelihood>
+    {
+        std::size_t sweeps = 1;
+        for (Eigen::Index k = 0; k < steps.size(); ++k) sweeps += steps[k] > 0.0 ? 2 : 0;
+        gradients_.fetch_add(sweeps, std::memory_order_relaxed);
+        check_stop();
+        return likelihood_.residual_curvature(full, steps);
+    }
+
     std::size_t values() const { return values_.load(); }
     std::size_t gradients() const { return gradients_.load(); }
+    std::size_t jacobians() const { return jacobians_.load(); }
 
     /// While set, an evaluation after a stop request throws
     /// interrupted(during) instead of evaluating.
@@ -106,6 +130,7 @@ private:
     std::optional<std::string> during_;
     mutable std::atomic<std::size_t> values_{0};
     mutable std::atomic<std::size_t> gradients_{0};
+    mutable std::atomic<std::size_t> jacobians_{0};
 };
 
 /// A sampler's progress callback that also stops the run on a stop request.
@@ -543,6 +568,7 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
     result.mask = std::move(mask);
     result.log_density_evaluations = counted.values();
     result.gradient_evaluations = counted.gradients();
+    result.jacobian_evaluations = counted.jacobians();
     result.wall_seconds = std::chrono::duration<double>(clock::now() - started).count();
     return result;
 }

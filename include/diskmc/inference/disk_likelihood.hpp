@@ -29,6 +29,7 @@
 #include "diskmc/detail/numbers.hpp"
 #include <Eigen/Core>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -110,6 +111,15 @@ struct beam_likelihood_buffers {
     Eigen::ArrayXXd seed;       // d log L / d model
 };
 
+
+/// The Jacobian's scratch, reused per thread (fresh multi-megabyte
+/// allocations each pass cost more in page faults than the pass itself).
+struct jacobian_buffers {
+    Eigen::MatrixXd grid_partials;  // d m / d quantities at every grid pixel (beam only)
+    Eigen::MatrixXd partials;       // ... of the (convolved) model at the masked pixels
+    Eigen::ArrayXd grid_model, model;
+    Eigen::ArrayXXd image, convolved, reach, used;  // one grid image each (beam only)
+};
 
 /// eddy's beam convolution for scalars without a vectorised path (the
 /// reference autodiff scalars): direct sums, the outside of the image counted
@@ -313,6 +323,106 @@ public:
         return std::isfinite(swept) ? value : detail::minus_infinity;
     }
 
+    /// The Jacobian J = d m / d full of the model (convolved when the beam is
+    /// on) at the masked pixels, pixel_count() x full.size(), rows in the
+    /// masked pixels' column-major order. From one pass: the model is one
+    /// number per pixel, so the hand-written adjoint with a unit seed gives
+    /// each pixel's partials in the prepared model's quantities, chained to
+    /// `full` by the (quantities x full) Jacobian of make() and prepare();
+    /// the convolution is linear, so J's columns are convolved like the model.
+    /// Empty (0 x 0) where a partial derivative that reaches the mask is not finite.
+    Eigen::MatrixXd model_jacobian(const Eigen::VectorXd& full) const
+        requires closed_form_adjoint_family<Family>
+    {
+        auto& buffers = detail::thread_buffers<detail::jacobian_buffers>();
+        if (!masked_quantity_partials(full, buffers)) return {};
+        return buffers.partials * quantity_jacobian(full);
+    }
+
+    /// The Gauss-Newton pieces of the likelihood, from one pass over the pixels
+    /// (model_jacobian's): with r = d - m at the masked pixels and W = diag(w),
+    ///   log L = -r^T W r / 2,   grad = d log L / d full = J^T W r,
+    ///   gauss_newton = J^T W J,
+    /// the curvature of -log L without the residuals' term
+    /// -sum_p w_p r_p d^2 m_p / d full^2 (which averages to zero at the
+    /// optimum of a model that fits to the noise).
+    /// @return log L; -infinity (grad and gauss_newton zero) where the model
+    ///         or a partial derivative reaching the mask is not finite
+    double log_likelihood_normal_equations(const Eigen::VectorXd& full, Eigen::VectorXd& grad,
+                                           Eigen::MatrixXd& gauss_newton) const
+        requires closed_form_adjoint_family<Family>
+    {
+        const Eigen::Index n = full.size();
+        grad.setZero(n);
+        gauss_newton.setZero(n, n);
+        auto& buffers = detail::thread_buffers<detail::jacobian_buffers>();
+        if (!masked_quantity_partials(full, buffers)) return detail::minus_infinity;
+        // sqrt(w) r, in place of the model.
+        Eigen::ArrayXd& scaled_residual = buffers.model;
+        scaled_residual = (data_ - scaled_residual) * weight_.sqrt();
+        const double value = -0.5 * scaled_residual.square().sum();
+        if (!std::isfinite(value)) return detail::minus_infinity;
+        // In the quantities first, with sqrt(w) J in place: J^T W J = (sqrt(w) J)^T (sqrt(w) J).
+        Eigen::MatrixXd& scaled = buffers.partials;
+        scaled.array().colwise() *= weight_.sqrt();
+        const Eigen::Index quantities = scaled.cols();
+        Eigen::MatrixXd lower_half = Eigen::MatrixXd::Zero(quantities, quantities);
+        lower_half.selfadjointView<Eigen::Lower>().rankUpdate(scaled.transpose());
+        const Eigen::MatrixXd quantity_gauss_newton = lower_half.selfadjointView<Eigen::Lower>();
+        const Eigen::VectorXd quantity_gradient = scaled.transpose() * scaled_residual.matrix();
+        const Eigen::MatrixXd chain = quantity_jacobian(full);
+        grad = chain.transpose() * quantity_gradient;
+        gauss_newton = chain.transpose() * quantity_gauss_newton * chain;
+        gauss_newton = 0.5 * (gauss_newton + gauss_newton.transpose());
+        if (!grad.allFinite() || !gauss_newton.allFinite()) {
+            grad.setZero();
+            gauss_newton.setZero();
+            return detail::minus_infinity;
+        }
+        return value;
+    }
+
+    /// The residuals' term of the Hessian of -log L, which the Gauss-Newton
+    /// curvature leaves out: -sum_p w_p r_p d^2 m_p / d full_j d full_k, by
+    /// central differences along the components with steps[k] > 0 of the
+    /// vector-Jacobian product J^T s, s = W r with r held at its value at
+    /// `full` (rows and columns of the other components are zero). Each
+    /// product is one pass of the gradient's adjoint. The differences err
+    /// with the third derivatives of sum_p s_p m_p, s noise-like at an
+    /// optimum, not with those of log L: far less than differences of the
+    /// gradient would.
+    /// @return full.size() square, symmetrised; empty (0 x 0) where an
+    ///         evaluation is not finite
+    Eigen::MatrixXd residual_curvature(const Eigen::VectorXd& full, const Eigen::VectorXd& steps) const {
+        check_argument(steps.size() == full.size(), "disk_likelihood::residual_curvature",
+                       "steps must have the full vector's size");
+        Eigen::ArrayXd model;
+        if (convolution_) {
+            model = convolved_model(full).convolved.reshaped()(mask_index_);
+        } else {
+            model.resize(x_.size());
+            grid_model_of(full, x_, y_, model.data());
+        }
+        const Eigen::ArrayXd seed = weight_ * (data_ - model);
+        if (!seed.allFinite()) return {};
+        const Eigen::Index n = full.size();
+        Eigen::MatrixXd curvature = Eigen::MatrixXd::Zero(n, n);
+        Eigen::VectorXd up, down;
+        for (Eigen::Index k = 0; k < n; ++k) {
+            if (!(steps[k] > 0.0)) continue;
+            Eigen::VectorXd probe = full;
+            probe[k] = full[k] + steps[k];
+            if (!jacobian_transpose_product(probe, seed, up)) return {};
+            probe[k] = full[k] - steps[k];
+            if (!jacobian_transpose_product(probe, seed, down)) return {};
+            curvature.col(k) = -(up - down) / (2.0 * steps[k]);
+        }
+        // Only the differenced components' block is known from both sides.
+        for (Eigen::Index k = 0; k < n; ++k)
+            if (!(steps[k] > 0.0)) curvature.row(k).setZero();
+        return 0.5 * (curvature + curvature.transpose());
+    }
+
     /// The model image on the whole grid (convolved when the beam is on), m/s.
     Eigen::ArrayXXd model_image(const Eigen::VectorXd& full) const {
         Eigen::ArrayXXd model;
@@ -329,14 +439,8 @@ private:
     /// The unconvolved model at every grid pixel (vectorised, in chunks
     /// shared among the threads) into `model`, resized to the grid.
     void grid_model(const Eigen::VectorXd& full, Eigen::ArrayXXd& model) const {
-        const auto projection = prepare(family_.template make<double>(full));
         model.resize(ny_, nx_);
-        parallel_for(static_cast<std::size_t>(chunk_count(ny_ * nx_)), options_.threads, [&](std::size_t c) {
-            const Eigen::Index start = static_cast<Eigen::Index>(c) * detail::pixels_per_chunk;
-            const Eigen::Index count = std::min(detail::pixels_per_chunk, ny_ * nx_ - start);
-            detail::line_of_sight_velocity_of_range(projection, grid_x_, grid_y_, start, count,
-                                                    model.data() + start);
-        });
+        grid_model_of(full, grid_x_, grid_y_, model.data());
     }
 
     /// The model on the grid and convolved with the beam, in this thread's
@@ -422,6 +526,125 @@ private:
             return detail::minus_infinity;
         }
         return value;
+    }
+
+    /// The unconvolved model at the pixels (x, y) into `out` (x.size()
+    /// values), in chunks shared among the threads.
+    void grid_model_of(const Eigen::VectorXd& full, const Eigen::ArrayXd& x, const Eigen::ArrayXd& y,
+                       double* out) const {
+        const auto projection = prepare(family_.template make<double>(full));
+        parallel_for(static_cast<std::size_t>(chunk_count(x.size())), options_.threads, [&](std::size_t c) {
+            const Eigen::Index start = static_cast<Eigen::Index>(c) * detail::pixels_per_chunk;
+            const Eigen::Index count = std::min(detail::pixels_per_chunk, x.size() - start);
+            detail::line_of_sight_velocity_of_range(projection, x, y, start, count, out + start);
+        });
+    }
+
+    /// J^T seed, J = d m / d full of the (convolved) model at the masked
+    /// pixels and `seed` one number per masked pixel: the gradient's sweep
+    /// with that seed. False if the product is not finite.
+    bool jacobian_transpose_product(const Eigen::VectorXd& full, const Eigen::ArrayXd& seed,
+                                    Eigen::VectorXd& product) const {
+        product.setZero(full.size());
+        double swept = 0.0;
+        if (!convolution_) {
+            swept = sweep(full, x_, y_, product, [&](Eigen::Index start, Eigen::Index count, const double*, double* s) {
+                Eigen::Map<Eigen::ArrayXd>(s, count) = seed.segment(start, count);
+                return 0.0;
+            });
+        } else {
+            auto& buffers = detail::thread_buffers<detail::beam_likelihood_buffers>();
+            grid_model(full, buffers.model);  // its missing pixels shape the convolution
+            buffers.cotangent.setZero(ny_, nx_);
+            buffers.cotangent.reshaped()(mask_index_) = seed;
+            convolution_->apply_adjoint(buffers.model, buffers.cotangent, buffers.seed, options_.threads);
+            swept = sweep(full, grid_x_, grid_y_, product,
+                          [&](Eigen::Index start, Eigen::Index count, const double*, double* s) {
+                              Eigen::Map<Eigen::ArrayXd>(s, count) = buffers.seed.reshaped().segment(start, count);
+                              return 0.0;
+                          });
+        }
+        return std::isfinite(swept) && product.allFinite();
+    }
+
+    /// The model and its partials in the prepared model's quantities
+    /// (projection_adjoints' flat order) at the pixels (x, y): `model`
+    /// resized to x.size(), `partials` to x.size() x quantities. Tiles in
+    /// fixed chunks shared among the threads; each pixel's row is its own.
+    template <class Projection>
+    void quantity_partials(const Projection& projection, const Eigen::ArrayXd& x, const Eigen::ArrayXd& y,
+                           Eigen::MatrixXd& partials, Eigen::ArrayXd& model) const {
+        using adjoint = projection_adjoint<std::remove_const_t<Projection>>;
+        constexpr auto quantities = static_cast<Eigen::Index>(adjoint::adjoints::size());
+        const Eigen::Index n = x.size();
+        partials.resize(n, quantities);
+        model.resize(n);
+        parallel_for(static_cast<std::size_t>(chunk_count(n)), options_.threads, [&](std::size_t c) {
+            adjoint work(projection);
+            adjoint_tile x_tile, y_tile;
+            std::array<adjoint_tile, adjoint::adjoints::size()> tile_partials;
+            const Eigen::Index chunk_start = static_cast<Eigen::Index>(c) * detail::pixels_per_chunk;
+            const Eigen::Index chunk_end = std::min(chunk_start + detail::pixels_per_chunk, n);
+            for (Eigen::Index start = chunk_start; start < chunk_end; start += adjoint_tile_size) {
+                const Eigen::Index count = std::min(adjoint_tile_size, chunk_end - start);
+                detail::load_tile(x, y, start, count, x_tile, y_tile);
+                model.segment(start, count) = work.forward(x_tile, y_tile).head(count);
+                work.partials(tile_partials);
+                for (Eigen::Index q = 0; q < quantities; ++q)
+                    partials.col(q).segment(start, count) = tile_partials[static_cast<std::size_t>(q)].head(count).matrix();
+            }
+        });
+    }
+
+    /// model_jacobian's first factor into `buffers`: the (convolved) model at
+    /// the masked pixels (.model) and its partials in the quantities
+    /// (.partials). False where a value or a partial that reaches the mask is
+    /// not finite.
+    bool masked_quantity_partials(const Eigen::VectorXd& full, detail::jacobian_buffers& buffers) const
+        requires closed_form_adjoint_family<Family>
+    {
+        const auto projection = prepare(family_.template make<double>(full));
+        if (!convolution_) {
+            quantity_partials(projection, x_, y_, buffers.partials, buffers.model);
+            return buffers.model.allFinite() && buffers.partials.allFinite();
+        }
+        Eigen::MatrixXd& grid_partials = buffers.grid_partials;
+        quantity_partials(projection, grid_x_, grid_y_, grid_partials, buffers.grid_model);
+        if (!buffers.grid_model.allFinite()) return false;  // a missing pixel changes the convolution itself
+        buffers.image = buffers.grid_model.reshaped(ny_, nx_);
+        // Pixels the convolution carries into no masked pixel take no part
+        // (their partials may be singular, e.g. at the star).
+        buffers.used = (grid_weight_ > 0.0).cast<double>();
+        convolution_->apply_adjoint(buffers.image, buffers.used, buffers.reach, options_.threads);
+        convolution_->apply(buffers.image, buffers.convolved, options_.threads);
+        buffers.model = buffers.convolved.reshaped()(mask_index_);
+        const auto reaches = buffers.reach.reshaped() != 0.0;
+        buffers.partials.resize(data_.size(), grid_partials.cols());
+        for (Eigen::Index q = 0; q < grid_partials.cols(); ++q) {
+            buffers.image.reshaped() = reaches.select(grid_partials.col(q).array(), 0.0);
+            if (!buffers.image.allFinite()) return false;
+            convolution_->apply(buffers.image, buffers.convolved, options_.threads);
+            buffers.partials.col(q) = buffers.convolved.reshaped()(mask_index_).matrix();
+        }
+        return buffers.model.allFinite() && buffers.partials.allFinite();
+    }
+
+    /// d (prepared model's quantities) / d full, quantities x full: each row
+    /// by chain_to_parameters with that quantity's unit adjoint.
+    Eigen::MatrixXd quantity_jacobian(const Eigen::VectorXd& full) const
+        requires closed_form_adjoint_family<Family>
+    {
+        using projection_type = std::remove_const_t<decltype(prepare(family_.template make<double>(full)))>;
+        using adjoints = typename projection_adjoint<projection_type>::adjoints;
+        Eigen::MatrixXd chain(static_cast<Eigen::Index>(adjoints::size()), full.size());
+        Eigen::VectorXd row;
+        for (std::size_t q = 0; q < adjoints::size(); ++q) {
+            adjoints unit;
+            unit[q] = 1.0;
+            chain_to_parameters(full, unit, row);
+            chain.row(static_cast<Eigen::Index>(q)) = row.transpose();
+        }
+        return chain;
     }
 
     /// The fast path: the hand-written adjoint over tiles, then the summed

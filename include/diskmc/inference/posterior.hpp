@@ -19,6 +19,7 @@
 // @endcode
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -29,6 +30,7 @@
 
 #include "diskmc/autodiff/gradient.hpp"
 #include "diskmc/autodiff/var.hpp"
+#include "diskmc/concepts/least_squares_log_density.hpp"
 #include "diskmc/concepts/named_log_likelihood.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/detail/numbers.hpp"
@@ -158,6 +160,72 @@ public:
         }
     }
 
+    /// Value, gradient and the Gauss-Newton Hessian of -log p (see
+    /// least_squares_log_density), when the likelihood has the least-squares
+    /// form: its J^T W J at the free parameters, minus the priors' exact
+    /// second derivatives (independent priors: a diagonal).
+    /// @param grad, hessian  resized to dim(); zero where the value is -infinity
+    double log_density_gauss_newton(const Eigen::VectorXd& theta, Eigen::VectorXd& grad,
+                                    Eigen::MatrixXd& hessian) const
+        requires named_least_squares_log_likelihood<likelihood_type>
+    {
+        const auto n = static_cast<Eigen::Index>(dim());
+        hessian.setZero(n, n);
+        const double log_prior = parameters_.log_prior_gradient(theta, grad);
+        if (!std::isfinite(log_prior)) return reject(grad);
+        Eigen::VectorXd full_gradient;
+        Eigen::MatrixXd full_curvature;
+        const double log_likelihood =
+            likelihood_.log_likelihood_normal_equations(full_parameters(theta), full_gradient, full_curvature);
+        const auto full_size = static_cast<Eigen::Index>(slots_.size());
+        if (!std::isfinite(log_likelihood) || full_gradient.size() != full_size ||
+            full_curvature.rows() != full_size || full_curvature.cols() != full_size || !full_gradient.allFinite() ||
+            !full_curvature.allFinite()) {
+            hessian.setZero();
+            return reject(grad);
+        }
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const std::ptrdiff_t fi = full_index_of_free_[static_cast<std::size_t>(i)];
+            grad[i] += full_gradient[fi];
+            for (Eigen::Index j = 0; j < n; ++j)
+                hessian(i, j) = full_curvature(fi, full_index_of_free_[static_cast<std::size_t>(j)]);
+            hessian(i, i) -= parameters_.prior(static_cast<std::size_t>(i)).log_density_second_derivative();
+        }
+        const double value = finite_or_reject(log_prior + log_likelihood, grad);
+        if (!std::isfinite(value)) hessian.setZero();
+        return value;
+    }
+
+    /// log_density_gauss_newton with the likelihood's residual curvature
+    /// added (hessian_log_density): the exact Hessian of -log p, the
+    /// residuals' term by central differences along each free parameter with
+    /// a step of 1% of its conditional standard deviation under the
+    /// Gauss-Newton Hessian (map_options::hessian_refined_step's rule).
+    double log_density_hessian(const Eigen::VectorXd& theta, Eigen::VectorXd& grad, Eigen::MatrixXd& hessian) const
+        requires named_least_squares_log_likelihood<likelihood_type>
+    {
+        const double value = log_density_gauss_newton(theta, grad, hessian);
+        if (!std::isfinite(value)) return value;
+        const Eigen::VectorXd full = full_parameters(theta);
+        Eigen::VectorXd steps = Eigen::VectorXd::Zero(full.size());
+        for (std::size_t i = 0; i < dim(); ++i) {
+            const auto k = static_cast<Eigen::Index>(i);
+            const double curvature = hessian(k, k);
+            steps[full_index_of_free_[i]] = curvature > 0.0 ? 0.01 / std::sqrt(curvature)
+                                                            : 1e-4 * std::max(std::abs(theta[k]), 1.0);
+        }
+        const Eigen::MatrixXd residual = likelihood_.residual_curvature(full, steps);
+        if (residual.rows() != full.size() || residual.cols() != full.size() || !residual.allFinite()) {
+            hessian.setZero();
+            return reject(grad);
+        }
+        for (std::size_t i = 0; i < dim(); ++i)
+            for (std::size_t j = 0; j < dim(); ++j)
+                hessian(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) +=
+                    residual(full_index_of_free_[i], full_index_of_free_[j]);
+        return value;
+    }
+
     /// Value and gradient by automatic differentiation, even when the
     /// likelihood has a hand-written gradient: the reference that gradient
     /// is tested against.
@@ -223,26 +291,71 @@ public:
     /// the derivative of the log-Jacobian (each transform is one-to-one per
     /// component, so the chain rule is diagonal).
     double log_density_gradient(const Eigen::VectorXd& u, Eigen::VectorXd& grad) const {
-        const auto n = static_cast<Eigen::Index>(dim());
-        Eigen::VectorXd theta(n), slope(n), log_jacobian_slope(n);
-        double log_jacobian = 0.0;
-        for (Eigen::Index i = 0; i < n; ++i) {
-            const constrained_value c = parameters().transform(static_cast<std::size_t>(i)).constrain(u[i]);
-            theta[i] = c.value;
-            slope[i] = c.derivative;
-            log_jacobian += c.log_jacobian;
-            log_jacobian_slope[i] = c.log_jacobian_derivative;
-        }
-        const double value = posterior_.log_density_gradient(theta, grad);
-        if (!std::isfinite(value) || !std::isfinite(log_jacobian)) {
-            grad = Eigen::VectorXd::Zero(n);
+        const constrained_point c = constrain(u);
+        const double value = posterior_.log_density_gradient(c.theta, grad);
+        if (!std::isfinite(value) || !std::isfinite(c.log_jacobian)) {
+            grad = Eigen::VectorXd::Zero(u.size());
             return detail::minus_infinity;
         }
-        grad = grad.cwiseProduct(slope) + log_jacobian_slope;
-        return value + log_jacobian;
+        grad = grad.cwiseProduct(c.slope) + c.log_jacobian_slope;
+        return value + c.log_jacobian;
+    }
+
+    /// Value, gradient and Gauss-Newton Hessian of -log p(u) (see
+    /// least_squares_log_density): with S = diag(d theta / d u) and g, H the
+    /// constrained gradient and Gauss-Newton Hessian,
+    ///   H_u = S H S - diag(g theta''(u)) - diag((log |theta'|)''),
+    /// theta'' = theta' (log |theta'|)'; exact but for H's residual term.
+    double log_density_gauss_newton(const Eigen::VectorXd& u, Eigen::VectorXd& grad, Eigen::MatrixXd& hessian) const
+        requires least_squares_log_density<posterior_type>
+    {
+        const constrained_point c = constrain(u);
+        const double value = posterior_.log_density_gauss_newton(c.theta, grad, hessian);
+        if (!std::isfinite(value) || !std::isfinite(c.log_jacobian)) {
+            grad = Eigen::VectorXd::Zero(u.size());
+            hessian = Eigen::MatrixXd::Zero(u.size(), u.size());
+            return detail::minus_infinity;
+        }
+        hessian = to_unconstrained_hessian(c, grad, hessian);
+        grad = grad.cwiseProduct(c.slope) + c.log_jacobian_slope;
+        return value + c.log_jacobian;
+    }
+
+    /// The Hessian of -log p(u) at u from the constrained gradient of log p
+    /// and Hessian of -log p at theta(u), by the chain rule above.
+    Eigen::MatrixXd to_unconstrained_hessian(const Eigen::VectorXd& u, const Eigen::VectorXd& theta_gradient,
+                                             const Eigen::MatrixXd& theta_hessian) const {
+        return to_unconstrained_hessian(constrain(u), theta_gradient, theta_hessian);
     }
 
 private:
+    /// theta(u) with the derivatives the chain rules need, per component.
+    struct constrained_point {
+        Eigen::VectorXd theta, slope, log_jacobian_slope, log_jacobian_curvature;
+        double log_jacobian = 0.0;
+    };
+    static Eigen::MatrixXd to_unconstrained_hessian(const constrained_point& c, const Eigen::VectorXd& theta_gradient,
+                                                    const Eigen::MatrixXd& theta_hessian) {
+        Eigen::MatrixXd hessian = c.slope.asDiagonal() * theta_hessian * c.slope.asDiagonal();
+        hessian.diagonal() -=
+            theta_gradient.cwiseProduct(c.slope).cwiseProduct(c.log_jacobian_slope) + c.log_jacobian_curvature;
+        return hessian;
+    }
+    constrained_point constrain(const Eigen::VectorXd& u) const {
+        const auto n = static_cast<Eigen::Index>(dim());
+        constrained_point point{Eigen::VectorXd(n), Eigen::VectorXd(n), Eigen::VectorXd(n), Eigen::VectorXd(n)};
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const bound_transform& transform = parameters().transform(static_cast<std::size_t>(i));
+            const constrained_value c = transform.constrain(u[i]);
+            point.theta[i] = c.value;
+            point.slope[i] = c.derivative;
+            point.log_jacobian += c.log_jacobian;
+            point.log_jacobian_slope[i] = c.log_jacobian_derivative;
+            point.log_jacobian_curvature[i] = transform.log_jacobian_second_derivative(u[i]);
+        }
+        return point;
+    }
+
     Stored posterior_;
 };
 

@@ -107,6 +107,9 @@ struct prior {
         return kind == prior_kind::flat ? 0.0 : -(x - mean) / (sd * sd);
     }
 
+    /// d^2 log p / dx^2 inside the support (0 for a flat prior).
+    double log_density_second_derivative() const { return kind == prior_kind::flat ? 0.0 : -1.0 / (sd * sd); }
+
 private:
     /// Phi(b) - Phi(a) for the standardised bounds, computed from whichever
     /// tail keeps its digits (erfc of a positive argument never cancels).

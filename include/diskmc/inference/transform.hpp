@@ -112,6 +112,14 @@ struct bound_transform {
         }
     }
 
+    /// d^2 log |dx/du| / du^2 (x'' itself is x' (log |x'|)'): 0 but for the
+    /// interval, where it is -2 logistic(u) logistic(-u) = -2 (dx/du) / w.
+    double log_jacobian_second_derivative(double u) const {
+        if (kind != transform_kind::interval) return 0.0;
+        const double decay = std::exp(-std::abs(u));
+        return -2.0 * decay / ((1.0 + decay) * (1.0 + decay));
+    }
+
     /// u(x), the inverse; +-infinity at a finite bound, NaN outside the support.
     double to_unconstrained(double x) const {
         switch (kind) {
