@@ -7,11 +7,12 @@
 // inverse Hessian should have mean 0 and covariance I; their mean offset and
 // the extreme eigenvalues of their covariance are printed.
 //
-//   bench_laplace [--downsample N] [--draws N] [--repeats N] [--data DIR]
+//   bench_laplace [--downsample N] [--draws N] [--repeats N] [--scale S] [--data DIR]
 //
 // --downsample  the map's downsampling factor (default 3, as the fit tests)
 // --draws       Laplace draws (default 4000)
 // --repeats     Laplace runs with seeds 1..N (default 3): k̂ and ESS medians
+// --scale       the Laplace normal's sd multiplier (default 1)
 // --data        the data directory holding bench/ (default $DISKMC_DATA_DIR)
 
 #include <Eigen/Cholesky>
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
     Eigen::Index downsample = 3;
     std::size_t draws = 4000;
     int repeats = 3;
+    double scale = 1.0;
     for (int i = 1; i < argc; ++i) {
         const std::string flag = argv[i];
         if (i + 1 >= argc) {
@@ -59,6 +61,7 @@ int main(int argc, char** argv) {
         else if (flag == "--draws") draws = static_cast<std::size_t>(std::atol(value));
         else if (flag == "--repeats") repeats = std::atoi(value);
         else if (flag == "--data") data_dir = value;
+        else if (flag == "--scale") scale = std::atof(value);
         else {
             std::fprintf(stderr, "bench_laplace: unknown argument %s\n", flag.c_str());
             return 2;
@@ -75,7 +78,7 @@ int main(int argc, char** argv) {
     std::vector<double> khats, efficiencies, seconds;
     fit_result laplace_fit;
     for (int r = 1; r <= repeats; ++r) {
-        options.sampler = laplace_fit_settings{.options = {.draws = draws}, .seed = static_cast<std::uint64_t>(r)};
+        options.sampler = laplace_fit_settings{.options = {.draws = draws, .scale = scale}, .seed = static_cast<std::uint64_t>(r)};
         laplace_fit = fit_rotation_map(options);
         const auto& run = std::get<laplace_result>(laplace_fit.sampler);
         khats.push_back(run.khat);

@@ -26,7 +26,7 @@
 //   ("stretch", emcee's default, or "de": 0.8 differential evolution + 0.2
 //   snooker, emcee's recommendation for near-Gaussian posteriors), seed; or
 //   "kind": "nuts" with chains, warmup, samples, max_tree_depth, dense_mass,
-//   target_accept, seed; or "kind": "laplace" with draws, seed (importance-
+//   target_accept, seed; or "kind": "laplace" with draws, scale, seed (importance-
 //   sampled Laplace from the MAP covariance, kept with a warning when Pareto
 //   k-hat refuses it); or "kind": "auto": "laplace", going on with NUTS when
 //   k-hat refuses it, with NUTS' keys for that run.
@@ -236,13 +236,14 @@ inline fit_sampler_settings sampler_at(const json& value, const std::string& whe
     if (kind == "laplace" || kind == "auto") {
         // "auto" takes NUTS' keys too, for the run that replaces a refused Laplace fit.
         if (kind == "laplace")
-            check_keys(value, where, {"kind", "draws", "seed"});
+            check_keys(value, where, {"kind", "draws", "scale", "seed"});
         else
             check_keys(value, where,
-                       {"kind", "draws", "seed", "chains", "warmup", "samples", "max_tree_depth", "dense_mass",
+                       {"kind", "draws", "scale", "seed", "chains", "warmup", "samples", "max_tree_depth", "dense_mass",
                         "target_accept"});
         laplace_fit_settings settings;
         count("draws", settings.options.draws);
+        if (value.contains("scale")) settings.options.scale = number_at(value.at("scale"), where + ".scale");
         seed(settings.seed);
         if (kind == "auto") {
             settings.fallback = laplace_fallback::nuts;

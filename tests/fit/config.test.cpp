@@ -80,14 +80,16 @@ TEST_CASE("fit config: NUTS settings, and the built-in problem without a map", "
 }
 
 TEST_CASE("fit config: Laplace and auto settings", "[fit][config]") {
-    const fit_config laplace = parse(R"({"sampler": {"kind": "laplace", "draws": 2000, "seed": 3}})");
+    const fit_config laplace = parse(R"({"sampler": {"kind": "laplace", "draws": 2000, "scale": 1.0, "seed": 3}})");
     const auto& l = std::get<diskmc::laplace_fit_settings>(laplace.options.sampler);
     CHECK(l.options.draws == 2000);
     CHECK(l.seed == 3);
     CHECK(l.fallback == diskmc::laplace_fallback::none);
+    CHECK(l.options.scale == 1.0);
     const fit_config automatic = parse(R"({"sampler": {"kind": "auto", "seed": 4, "chains": 2, "warmup": 300}})");
     const auto& a = std::get<diskmc::laplace_fit_settings>(automatic.options.sampler);
-    CHECK(a.options.draws == 4000);  // the default
+    CHECK(a.options.draws == 4000);  // the defaults
+    CHECK(a.options.scale == 1.15);
     CHECK(a.seed == 4);
     CHECK(a.fallback == diskmc::laplace_fallback::nuts);
     CHECK(a.nuts.options.chains == 2);

@@ -193,6 +193,7 @@ inline void check_sampler_settings(const fit_sampler_settings& settings, std::si
         if (l->options.draws < 10)
             throw_invalid_input(fit_function, ": the Laplace sampler needs at least 10 draws; got ", l->options.draws);
         if (l->options.block == 0) throw_invalid_input(fit_function, ": the Laplace sampler's block must be >= 1");
+        check_positive(fit_function, "the Laplace sampler's scale", l->options.scale);
         if (l->fallback == laplace_fallback::nuts) check_sampler_settings(l->nuts, dim);
     } else {
         const auto& n = std::get<nuts_fit_settings>(settings);

@@ -21,6 +21,11 @@ struct laplace_options {
     /// 4000 keeps the Pareto k̂ threshold at its cap of 0.7 (it is
     /// min(1 - 1/log10(S), 0.7)) and gives the tail fit ~190 draws.
     std::size_t draws = 4000;
+    /// Multiplies the normal's standard deviations. Above 1 the proposal's
+    /// tails are wider than the target's where the MAP Hessian overstates the
+    /// curvature (bounded weights, a lower k̂), at a cost in ESS per draw of
+    /// about (s^2 / (2 s^2 - 1))^(dim/2) on a normal target.
+    double scale = 1.0;
     /// Draws in the resampled set (systematic resampling with replacement
     /// from the smoothed weights); 0 = as many as `draws`.
     std::size_t resampled_draws = 0;

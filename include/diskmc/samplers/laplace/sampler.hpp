@@ -79,13 +79,14 @@ inline void check_laplace_input(std::size_t dim, const Eigen::VectorXd& mean, co
                                 "; the covariance must be positive definite");
     if (options.draws < 10) throw_invalid_input(f, ": options.draws must be >= 10, got ", options.draws);
     if (options.block == 0) throw_invalid_input(f, ": options.block must be >= 1");
+    check_positive(f, "options.scale", options.scale);
 }
 
 }  // namespace detail
 
 /// Importance-sampled Laplace approximation with a given Cholesky factor L
 /// of the covariance (lower triangular, positive diagonal): draws
-/// x_i = mean + L z_i, z_i ~ N(0, I), log-weights log p(x_i) - log N(x_i),
+/// x_i = mean + s L z_i (s = options.scale), z_i ~ N(0, I), log-weights log p(x_i) - log N(x_i),
 /// Pareto-smoothed weights and k̂, and a resampled set.
 ///
 /// Checks its input and throws diskmc::invalid_input naming the problem
@@ -112,7 +113,7 @@ laplace_result laplace_from_cholesky(const M& model, const Eigen::VectorXd& mean
     detail::check_laplace_input(dim, mean, lower, options);
     const auto n = static_cast<Eigen::Index>(dim);
     const auto total = static_cast<Eigen::Index>(options.draws);
-    const Eigen::MatrixXd factor = lower.triangularView<Eigen::Lower>();
+    const Eigen::MatrixXd factor = options.scale * Eigen::MatrixXd(lower.triangularView<Eigen::Lower>());
 
     laplace_result result;
     result.dim = dim;
