@@ -13,11 +13,9 @@
 #include <variant>
 
 #include "diskmc/fit.hpp"
+#include "support/bench_map.hpp"
 #include "support/shared_data.hpp"
 #include "support/throws.hpp"
-#ifdef DISKMC_TESTS_WITH_FITS
-#include "diskmc/io/fits.hpp"
-#endif
 
 namespace {
 
@@ -43,18 +41,7 @@ bool has_warning(const fit_result& fit, const std::string& fragment) {
                        [&](const std::string& w) { return w.find(fragment) != std::string::npos; });
 }
 
-sky_map bench_map() {
-#ifdef DISKMC_TESTS_WITH_FITS
-    if (const auto dir =
-            testing::shared_data_dir({"bench/hd163296_like_v0.fits", "bench/hd163296_like_dv0.fits"})) {
-        const auto bench = *dir / "bench";
-        return io::to_sky_map(
-            io::read_rotation_map(bench / "hd163296_like_v0.fits", bench / "hd163296_like_dv0.fits"));
-    }
-#endif
-    WARN("the HD163296-like problem is built in memory (no shared data)");
-    return hd163296_like::map(false);
-}
+using testing::bench_map;
 
 }  // namespace
 
