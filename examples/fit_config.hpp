@@ -26,7 +26,10 @@
 //   ("stretch", emcee's default, or "de": 0.8 differential evolution + 0.2
 //   snooker, emcee's recommendation for near-Gaussian posteriors), seed; or
 //   "kind": "nuts" with chains, warmup, samples, max_tree_depth, dense_mass,
-//   target_accept, seed.
+//   target_accept, seed; or "kind": "laplace" with draws, scale, seed (importance-
+//   sampled Laplace from the MAP covariance, kept with a warning when Pareto
+//   k-hat refuses it); or "kind": "auto": "laplace", going on with NUTS when
+//   k-hat refuses it, with NUTS' keys for that run.
 // Unknown keys anywhere are errors naming the key; so are wrong types, keys
 // given twice, and nesting deeper than 64 levels.
 
@@ -187,7 +190,7 @@ inline mask_options mask_at(const json& value, const std::string& where) {
 
 inline fit_sampler_settings sampler_at(const json& value, const std::string& where) {
     if (!value.is_object()) config_error(where, "must be a JSON object");
-    if (!value.contains("kind")) config_error(where, "needs \"kind\": \"ensemble\" or \"nuts\"");
+    if (!value.contains("kind")) config_error(where, "needs \"kind\": \"ensemble\", \"nuts\", \"laplace\" or \"auto\"");
     const std::string kind = string_at(value.at("kind"), where + ".kind");
     auto count = [&](const char* key, std::size_t& out) {
         if (value.contains(key)) out = count_at(value.at(key), where + "." + key);
@@ -212,10 +215,7 @@ inline fit_sampler_settings sampler_at(const json& value, const std::string& whe
         }
         return settings;
     }
-    if (kind == "nuts") {
-        check_keys(value, where,
-                   {"kind", "chains", "warmup", "samples", "max_tree_depth", "dense_mass", "target_accept", "seed"});
-        nuts_fit_settings settings;
+    auto nuts_keys = [&](nuts_fit_settings& settings) {
         count("chains", settings.options.chains);
         count("warmup", settings.options.sampler.warmup);
         count("samples", settings.options.sampler.samples);
@@ -225,9 +225,33 @@ inline fit_sampler_settings sampler_at(const json& value, const std::string& whe
         if (value.contains("target_accept"))
             settings.options.sampler.target_accept = number_at(value.at("target_accept"), where + ".target_accept");
         seed(settings.seed);
+    };
+    if (kind == "nuts") {
+        check_keys(value, where,
+                   {"kind", "chains", "warmup", "samples", "max_tree_depth", "dense_mass", "target_accept", "seed"});
+        nuts_fit_settings settings;
+        nuts_keys(settings);
         return settings;
     }
-    config_error(where + ".kind", "must be \"ensemble\" or \"nuts\", got \"" + kind + "\"");
+    if (kind == "laplace" || kind == "auto") {
+        // "auto" takes NUTS' keys too, for the run that replaces a refused Laplace fit.
+        if (kind == "laplace")
+            check_keys(value, where, {"kind", "draws", "scale", "seed"});
+        else
+            check_keys(value, where,
+                       {"kind", "draws", "scale", "seed", "chains", "warmup", "samples", "max_tree_depth", "dense_mass",
+                        "target_accept"});
+        laplace_fit_settings settings;
+        count("draws", settings.options.draws);
+        if (value.contains("scale")) settings.options.scale = number_at(value.at("scale"), where + ".scale");
+        seed(settings.seed);
+        if (kind == "auto") {
+            settings.fallback = laplace_fallback::nuts;
+            nuts_keys(settings.nuts);
+        }
+        return settings;
+    }
+    config_error(where + ".kind", "must be \"ensemble\", \"nuts\", \"laplace\" or \"auto\", got \"" + kind + "\"");
 }
 
 }  // namespace detail

@@ -25,7 +25,12 @@
 //                  "interrupted", "draws_per_chain", "warnings": [...], ...}
 //   chains.csv     every draw in CmdStan's CSV layout, with a chain__ column
 //   chains/chain_N.csv  one CmdStan CSV file per chain (per walker for the
-//                  ensemble), for ArviZ's from_cmdstan and cmdstanpy
+//                  ensemble), for ArviZ's from_cmdstan and cmdstanpy;
+//                  for the Laplace sampler the resampled draws as one chain
+//   laplace_draws.csv  Laplace sampler only: every draw with lp__,
+//                  log_weight__ and its Pareto-smoothed weight__; summary.json
+//                  then has "laplace": {khat, khat_threshold, importance_ess,
+//                  draws, ..., verdict}
 //   model.fits, residual.fits   the model and data - model at the median
 //   *.png          corner, trace and data/model/residual plots, drawn by
 //                  scripts/plot_fit.py (python3-matplotlib) when available
@@ -173,6 +178,12 @@ std::unique_ptr<diskmc::examples::progress_bar> attach_progress(diskmc::fit_opti
     if (auto* ensemble = std::get_if<diskmc::ensemble_fit_settings>(&options.sampler)) {
         bar = std::make_unique<progress_bar>("ensemble", ensemble->options.burn_in + ensemble->options.steps);
         ensemble->options.progress = ensemble_progress_bar(*bar);
+    } else if (auto* laplace = std::get_if<diskmc::laplace_fit_settings>(&options.sampler)) {
+        bar = std::make_unique<progress_bar>("Laplace", laplace->options.draws);
+        laplace->options.progress = [&bar = *bar](const diskmc::laplace_progress& p) {
+            bar.update(p.draws_done);
+            return true;
+        };
     } else {
         auto& nuts = std::get<diskmc::nuts_fit_settings>(options.sampler);
         const std::size_t chains = nuts.options.chains;
@@ -182,6 +193,50 @@ std::unique_ptr<diskmc::examples::progress_bar> attach_progress(diskmc::fit_opti
     return bar;
 }
 
+/// The Laplace sampler's outputs: chains.csv and chains/chain_1.csv hold the
+/// resampled draws as one chain (lp__ and the parameters, CmdStan's columns
+/// without NUTS' statistics); laplace_draws.csv holds every draw with its
+/// lp__, log-weight and smoothed weight.
+void write_laplace_draws(const fs::path& file, const fs::path& folder, const diskmc::fit_result& fit,
+                         const diskmc::laplace_result& run, const diskmc::fit_options& options,
+                         const std::vector<std::string>& names, const diskmc::io::stan_csv_options& csv) {
+    namespace io = diskmc::io::detail;
+    std::string comments = "# model = " + csv.model_name + "\n# method = sample (importance-sampled Laplace)\n";
+    comments += "#   draws = " + std::to_string(run.draws.cols()) + "\n#   seed = " + std::to_string(run.seed) + "\n";
+    if (!csv.data_file.empty()) comments += "# data file = " + csv.data_file + "\n";
+    const io::stan_csv_chain chain{.values = fit.chains.front(), .log_density = fit.log_densities.front()};
+    std::string combined = comments + io::column_header(false, true, names);
+    io::append_rows(combined, chain, std::size_t{1});
+    io::write_atomically(file, combined, "fit_rotation_map");
+    fs::create_directories(folder);
+    std::string single = comments + io::column_header(false, false, names);
+    io::append_rows(single, chain, std::nullopt);
+    io::write_atomically(folder / (csv.chain_file_stem + "_1.csv"), single, "fit_rotation_map");
+    // Every draw, constrained and wrapped as the summary's.
+    const diskmc::inference::parameter_set parameters(options.parameters);
+    std::string all = comments + "lp__,log_weight__,weight__";
+    for (const auto& name : names) all += "," + name;
+    all += "\n";
+    Eigen::MatrixXd constrained(run.draws.cols(), run.draws.rows());
+    for (Eigen::Index i = 0; i < run.draws.cols(); ++i)
+        constrained.row(i) = parameters.to_constrained(Eigen::VectorXd(run.draws.col(i))).transpose();
+    Eigen::MatrixXd by_column = constrained.transpose();
+    parameters.wrap_periodic(by_column);
+    for (Eigen::Index i = 0; i < run.draws.cols(); ++i) {
+        io::append_number(all, run.log_densities[i]);
+        all += ',';
+        io::append_number(all, run.log_weights[i]);
+        all += ',';
+        io::append_number(all, run.weights[i]);
+        for (Eigen::Index p = 0; p < by_column.rows(); ++p) {
+            all += ',';
+            io::append_number(all, by_column(p, i));
+        }
+        all += '\n';
+    }
+    io::write_atomically(file.parent_path() / "laplace_draws.csv", all, "fit_rotation_map");
+}
+
 /// chains.csv (every chain in one file, with a chain__ column) and
 /// chains/chain_N.csv (one CmdStan file per chain, per walker for the
 /// ensemble: what ArviZ's from_cmdstan and cmdstanpy read).
@@ -189,8 +244,12 @@ void write_chains(const fs::path& file, const fs::path& folder, const diskmc::fi
                   const diskmc::fit_options& options, const diskmc::io::stan_csv_options& csv) {
     std::vector<std::string> names;
     for (const auto& p : fit.parameters) names.push_back(p.name);
-    if (const auto* nuts = std::get_if<diskmc::nuts_chains_result>(&fit.sampler)) {
-        const auto& settings = std::get<diskmc::nuts_fit_settings>(options.sampler).options;
+    if (const auto* laplace = std::get_if<diskmc::laplace_result>(&fit.sampler)) {
+        write_laplace_draws(file, folder, fit, *laplace, options, names, csv);
+    } else if (const auto* nuts = std::get_if<diskmc::nuts_chains_result>(&fit.sampler)) {
+        const auto* fallback = std::get_if<diskmc::laplace_fit_settings>(&options.sampler);
+        const auto& settings =
+            fallback ? fallback->nuts.options : std::get<diskmc::nuts_fit_settings>(options.sampler).options;
         diskmc::io::write_stan_csv(file, *nuts, settings, names, csv);
         diskmc::io::write_stan_csv_chains(folder, *nuts, settings, names, csv);
     } else {
@@ -216,6 +275,11 @@ nlohmann::ordered_json sampler_json(const diskmc::fit_options& options) {
         s["thin"] = e->options.thin;
         s["moves"] = e->options.moves.size() == 1 ? "stretch" : "de";
         s["seed"] = e->seed;
+    } else if (const auto* l = std::get_if<diskmc::laplace_fit_settings>(&options.sampler)) {
+        s["kind"] = l->fallback == diskmc::laplace_fallback::nuts ? "auto" : "laplace";
+        s["draws"] = l->options.draws;
+        s["scale"] = l->options.scale;
+        s["seed"] = l->seed;
     } else {
         const auto& n = std::get<diskmc::nuts_fit_settings>(options.sampler);
         s["kind"] = "nuts";
@@ -247,6 +311,20 @@ nlohmann::ordered_json summary_json(const diskmc::fit_result& fit, const diskmc:
         parameters[p.name] = line;
     }
     root["sampler"] = sampler_json(options);
+    const diskmc::laplace_result* laplace = std::get_if<diskmc::laplace_result>(&fit.sampler);
+    if (!laplace && fit.laplace_attempt) laplace = &*fit.laplace_attempt;
+    if (laplace) {
+        auto& l = root["laplace"];
+        l["khat"] = number_or_null(laplace->khat);
+        l["khat_threshold"] = laplace->khat_threshold;
+        l["importance_ess"] = laplace->effective_sample_size;
+        l["draws"] = laplace->draws.cols();
+        l["outside_support_draws"] = laplace->outside_support_draws;
+        l["invalid_draws"] = laplace->invalid_draws;
+        l["verdict"] = laplace->reliable() ? "stands"
+                       : fit.laplace_attempt ? "refused: NUTS ran instead"
+                                             : "NOT reliable (k-hat above the threshold): use NUTS";
+    }
     root["wall_seconds"] = fit.wall_seconds;
     root["log_density_evaluations"] = fit.log_density_evaluations;
     root["gradient_evaluations"] = fit.gradient_evaluations;
@@ -370,6 +448,8 @@ diskmc::examples::fit_config config_of(const resume_state& state) {
 void checkpoint_into(diskmc::fit_options& options, const resume_state& state) {
     if (auto* ensemble = std::get_if<diskmc::ensemble_fit_settings>(&options.sampler))
         ensemble->options.checkpoint = state.checkpoint();
+    else if (auto* laplace = std::get_if<diskmc::laplace_fit_settings>(&options.sampler))
+        laplace->nuts.options.checkpoint = state.checkpoint();  // its draws take seconds: rerun, no checkpoint
     else
         std::get<diskmc::nuts_fit_settings>(options.sampler).options.checkpoint = state.checkpoint();
 }

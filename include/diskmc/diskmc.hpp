@@ -7,6 +7,7 @@
 #include "diskmc/diagnostics/autocorrelation.hpp"
 #include "diskmc/diagnostics/convergence.hpp"
 #include "diskmc/diagnostics/hmc.hpp"
+#include "diskmc/diagnostics/pareto_smoothing.hpp"
 #include "diskmc/diagnostics/quantiles.hpp"
 #include "diskmc/diagnostics/summary.hpp"
 #include "diskmc/disk.hpp"
@@ -14,4 +15,5 @@
 #include "diskmc/fit.hpp"
 #include "diskmc/inference.hpp"
 #include "diskmc/samplers/ensemble.hpp"
+#include "diskmc/samplers/laplace.hpp"
 #include "diskmc/samplers/nuts.hpp"

@@ -185,6 +185,39 @@ TEST_CASE("fit_rotation_map: no shell, and any byte of the output folder's name 
     fs::remove_all(dir);
 }
 
+TEST_CASE("fit_rotation_map with the Laplace sampler writes k-hat, the verdict, every draw and its weight",
+          "[examples][fit_program][laplace]") {
+    const fs::path dir = scratch("laplace");
+    write(dir / "fit.json", R"({"downsample": 5, "sampler": {"kind": "laplace", "draws": 1000, "seed": 3}})");
+    run fit = start(dir, {"--config", "fit.json", "--out", "out", "--no-plots"});
+    const int status = fit.wait();
+    CAPTURE(fit.errors());
+    REQUIRE(status == 0);
+    const auto summary = nlohmann::json::parse(read(dir / "out" / "summary.json"));
+    CHECK(summary.at("sampler").at("kind") == "laplace");
+    const auto& laplace = summary.at("laplace");
+    CHECK(laplace.at("draws") == 1000);
+    CHECK(laplace.at("khat").is_number());
+    CHECK(laplace.at("verdict").is_string());
+    CHECK(summary.at("parameters").at("mstar").at("rhat").is_null());
+    // laplace_draws.csv: a header and 1000 draws whose weights sum to 1.
+    std::istringstream draws(draws_of(dir / "out" / "laplace_draws.csv"));
+    std::string line;
+    std::getline(draws, line);
+    CHECK(line.rfind("lp__,log_weight__,weight__,x0", 0) == 0);
+    double total = 0.0;
+    int rows = 0;
+    while (std::getline(draws, line)) {
+        const auto first = line.find(','), second = line.find(',', first + 1);
+        total += std::stod(line.substr(second + 1));
+        ++rows;
+    }
+    CHECK(rows == 1000);
+    CHECK(total == Approx(1.0).epsilon(1e-9));
+    CHECK(draws_of(dir / "out" / "chains.csv").rfind("lp__,chain__,x0", 0) == 0);
+    fs::remove_all(dir);
+}
+
 TEST_CASE("fit_rotation_map: bad configs and folders are refused before any work, with nothing written",
           "[examples][fit_program]") {
     const fs::path dir = scratch("refused");

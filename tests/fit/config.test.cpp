@@ -79,12 +79,34 @@ TEST_CASE("fit config: NUTS settings, and the built-in problem without a map", "
     CHECK(n.seed == 5);
 }
 
+TEST_CASE("fit config: Laplace and auto settings", "[fit][config]") {
+    const fit_config laplace = parse(R"({"sampler": {"kind": "laplace", "draws": 2000, "scale": 1.0, "seed": 3}})");
+    const auto& l = std::get<diskmc::laplace_fit_settings>(laplace.options.sampler);
+    CHECK(l.options.draws == 2000);
+    CHECK(l.seed == 3);
+    CHECK(l.fallback == diskmc::laplace_fallback::none);
+    CHECK(l.options.scale == 1.0);
+    const fit_config automatic = parse(R"({"sampler": {"kind": "auto", "seed": 4, "chains": 2, "warmup": 300}})");
+    const auto& a = std::get<diskmc::laplace_fit_settings>(automatic.options.sampler);
+    CHECK(a.options.draws == 4000);  // the defaults
+    CHECK(a.options.scale == 1.15);
+    CHECK(a.seed == 4);
+    CHECK(a.fallback == diskmc::laplace_fallback::nuts);
+    CHECK(a.nuts.options.chains == 2);
+    CHECK(a.nuts.options.sampler.warmup == 300);
+    CHECK(a.nuts.seed == 4);
+}
+
 TEST_CASE("fit config: every mistake is refused, naming it", "[fit][config]") {
     require_refused(R"({"maps": "v0.fits"})", "unknown key \"maps\"");
     require_refused(R"({"mask": {"rmin": 0.3}})", "mask: unknown key \"rmin\"");
     require_refused(R"({"sampler": {"kind": "nuts", "walkers": 64}})", "sampler: unknown key \"walkers\"");
     require_refused(R"({"sampler": {"kind": "ensemble", "warmup": 64}})", "sampler: unknown key \"warmup\"");
-    require_refused(R"({"sampler": {"kind": "hmc"}})", "sampler.kind: must be \"ensemble\" or \"nuts\"");
+    require_refused(R"({"sampler": {"kind": "hmc"}})",
+                    "sampler.kind: must be \"ensemble\", \"nuts\", \"laplace\" or \"auto\"");
+    require_refused(R"({"sampler": {"kind": "laplace", "chains": 4}})", "sampler: unknown key \"chains\"");
+    require_refused(R"({"sampler": {"kind": "auto", "walkers": 64}})", "sampler: unknown key \"walkers\"");
+    require_refused(R"({"sampler": {"kind": "laplace", "draws": -1}})", "sampler.draws: must be a non-negative integer");
     require_refused(R"({"sampler": {"walkers": 64}})", "needs \"kind\"");
     require_refused(R"({"sampler": {"kind": "ensemble", "walkers": "64"}})", "sampler.walkers: must be a non-negative integer");
     require_refused(R"({"sampler": {"kind": "ensemble", "steps": -5}})", "sampler.steps: must be a non-negative integer");

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "diskmc/fit.hpp"
+#include "support/bench_map.hpp"
 #include "support/shared_data.hpp"
 #include "support/throws.hpp"
 #ifdef DISKMC_TESTS_WITH_FITS
@@ -42,19 +43,7 @@ void require_throws_naming(const fit_options& options, const std::string& fragme
     CHECK_THROWS_MATCHES(fit_rotation_map(options), invalid_input, testing::message_contains(fragment));
 }
 
-/// The benchmark map: the shared FITS files when present, else built in memory.
-sky_map bench_map() {
-#ifdef DISKMC_TESTS_WITH_FITS
-    if (const auto dir =
-            testing::shared_data_dir({"bench/hd163296_like_v0.fits", "bench/hd163296_like_dv0.fits"})) {
-        const auto bench = *dir / "bench";
-        return io::to_sky_map(
-            io::read_rotation_map(bench / "hd163296_like_v0.fits", bench / "hd163296_like_dv0.fits"));
-    }
-#endif
-    WARN("the HD163296-like problem is built in memory (no shared data)");
-    return hd163296_like::map(false);
-}
+using testing::bench_map;
 
 }  // namespace
 

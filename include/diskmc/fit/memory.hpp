@@ -70,7 +70,9 @@ inline std::string gibibytes(std::size_t bytes) {
 ///   log-densities);
 /// - NUTS: chains x kept x dim x 2 doubles (draws and transformed draws; kept
 ///   = samples, plus warmup when save_warmup) and chains x (warmup + samples)
-///   per-iteration statistics.
+///   per-iteration statistics;
+/// - Laplace: draws x (dim + 3) doubles (draws, log-densities, log-weights,
+///   weights) and resampled x dim, plus the NUTS fallback's.
 /// @param settings the fit's sampler settings
 /// @param dim      the number of free parameters
 inline draws_memory draws_memory_needed(const fit_sampler_settings& settings, std::size_t dim) {
@@ -83,6 +85,19 @@ inline draws_memory draws_memory_needed(const fit_sampler_settings& settings, st
         needed.bytes = detail::size_product({e->walkers, draws, per_draw, bytes_per_double});
         counted << "walkers x (steps / thin) x (parameters + 1 log-density) = " << e->walkers
                 << " x " << draws << " x " << per_draw << " doubles";
+    } else if (const auto* l = std::get_if<laplace_fit_settings>(&settings)) {
+        const std::size_t resampled = l->options.resampled_draws == 0 ? l->options.draws : l->options.resampled_draws;
+        const std::size_t per_draw = dim + 3;  // the draw, its log-density, log-weight and weight
+        needed.bytes = detail::size_sum(detail::size_product({l->options.draws, per_draw, bytes_per_double}),
+                                        detail::size_product({resampled, dim, bytes_per_double}));
+        counted << "draws x (parameters + 3) + resampled draws x parameters = " << l->options.draws << " x "
+                << per_draw << " + " << resampled << " x " << dim << " doubles";
+        if (l->fallback == laplace_fallback::nuts) {
+            // The NUTS fallback runs after the Laplace draws are kept.
+            const draws_memory fallback = draws_memory_needed(l->nuts, dim);
+            needed.bytes = detail::size_sum(needed.bytes, fallback.bytes);
+            counted << ", and for the NUTS fallback " << fallback.counted;
+        }
     } else {
         const auto& n = std::get<nuts_fit_settings>(settings).options;
         const std::size_t kept = n.sampler.save_warmup

@@ -16,6 +16,7 @@
 #include "diskmc/errors.hpp"
 #include "diskmc/inference/map.hpp"
 #include "diskmc/samplers/ensemble/result.hpp"
+#include "diskmc/samplers/laplace/result.hpp"
 #include "diskmc/samplers/nuts/result.hpp"
 
 namespace diskmc {
@@ -24,7 +25,9 @@ namespace diskmc {
 /// pooled (periodic parameters such as PA wrapped into [0, period) first, as
 /// eddy does). ESS and R-hat are rank-normalised (Vehtari et al. 2021) over
 /// the chains, the walkers counting as chains for the ensemble (as ArviZ's
-/// from_emcee does).
+/// from_emcee does). For the Laplace sampler the summary is of the
+/// resampled draws, both ESS are the importance ESS of the smoothed weights
+/// and R-hat is NaN (independent draws have no chains to compare).
 struct fit_parameter {
     std::string name;
     double p16 = 0.0, p50 = 0.0, p84 = 0.0;
@@ -44,7 +47,8 @@ struct fit_result {
     std::vector<Eigen::MatrixXd> chains;
     /// The log posterior density of every draw, one vector per chain: in the
     /// constrained space for the ensemble, the unconstrained one (with the
-    /// log-Jacobian, Stan's lp__) for NUTS.
+    /// log-Jacobian, Stan's lp__) for NUTS and the Laplace sampler (whose one
+    /// chain is its resampled draws).
     std::vector<Eigen::VectorXd> log_densities;
 
     /// The likelihood's parameter names (free and fixed, the model's order)
@@ -65,7 +69,10 @@ struct fit_result {
     /// The MAP step, when it ran.
     std::optional<inference::map_result> map;
     /// The sampler's own result, for writers (CmdStan CSV) and plots.
-    std::variant<ensemble_result, nuts_chains_result> sampler;
+    std::variant<ensemble_result, nuts_chains_result, laplace_result> sampler;
+    /// A Laplace run that was set aside for NUTS (laplace_fallback::nuts and
+    /// k̂ too large), for its k̂ and weights.
+    std::optional<laplace_result> laplace_attempt;
 
     /// Wall time of the whole fit (preparation, MAP, sampling, summary), and
     /// of the MAP step (covariance included) and the sampler within it.

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -43,6 +44,7 @@
 #include "diskmc/inference/map.hpp"
 #include "diskmc/inference/posterior.hpp"
 #include "diskmc/samplers/ensemble.hpp"
+#include "diskmc/samplers/laplace.hpp"
 #include "diskmc/samplers/nuts.hpp"
 
 namespace diskmc {
@@ -212,6 +214,12 @@ inline void check_sampler_settings(const fit_sampler_settings& settings, std::si
             throw_invalid_input(fit_function, ": the ensemble keeps steps / thin = ", e->options.steps / e->options.thin,
                                 " draws per walker; at least 4 are needed for the diagnostics");
         check_positive(fit_function, "ensemble start_scale", e->start_scale);
+    } else if (const auto* l = std::get_if<laplace_fit_settings>(&settings)) {
+        if (l->options.draws < 10)
+            throw_invalid_input(fit_function, ": the Laplace sampler needs at least 10 draws; got ", l->options.draws);
+        if (l->options.block == 0) throw_invalid_input(fit_function, ": the Laplace sampler's block must be >= 1");
+        check_positive(fit_function, "the Laplace sampler's scale", l->options.scale);
+        if (l->fallback == laplace_fallback::nuts) check_sampler_settings(l->nuts, dim);
     } else {
         const auto& n = std::get<nuts_fit_settings>(settings);
         check_argument(n.options.chains >= 1, fit_function, "NUTS needs at least 1 chain");
@@ -413,6 +421,76 @@ inline void summarize_nuts(const nuts_chains_result& run, const inference::param
     for (const auto& warning : summary.warnings) result.warnings.push_back(warning);
 }
 
+/// The Laplace run's summary and warnings: its one chain is the resampled
+/// draws (constrained, PA wrapped); both ESS are the importance ESS.
+inline void summarize_laplace(const laplace_result& run, const inference::parameter_set& parameters,
+                              fit_result& result) {
+    const auto draws = run.resampled.cols();
+    const auto dim = static_cast<Eigen::Index>(run.dim);
+    Eigen::MatrixXd chain(draws, dim);
+    Eigen::VectorXd lp(draws);
+    for (Eigen::Index k = 0; k < draws; ++k) {
+        chain.row(k) = parameters.to_constrained(Eigen::VectorXd(run.resampled.col(k))).transpose();
+        lp[k] = run.log_densities[run.resampled_from[k]];
+    }
+    wrap_draws(parameters, chain);
+    result.chains = {std::move(chain)};
+    result.log_densities = {std::move(lp)};
+    const posterior_summary summary = summarize_draws(result.chains, parameters.free_names());
+    for (const parameter_summary& line : summary.parameters)
+        result.parameters.push_back(fit_parameter{line.name, line.p16, line.p50, line.p84, line.mean, line.sd,
+                                                  run.effective_sample_size, run.effective_sample_size,
+                                                  std::numeric_limits<double>::quiet_NaN(), std::nullopt});
+    for (auto& warning : laplace_warnings(run)) result.warnings.push_back(std::move(warning));
+    if (run.reliable() && run.effective_sample_size < 400.0)
+        result.warnings.push_back("The importance ESS of the Laplace draws is below 400: the quantiles are "
+                                  "unreliable; ask for more draws.");
+}
+
+/// The Laplace branch of a fit: runs the sampler from the MAP point and its
+/// unconstrained covariance and fills `result`. Returns the NUTS settings to
+/// run instead when the fit should go on with NUTS (the `nuts` fallback, with
+/// a note in the warnings), else nullptr.
+/// @throws invalid_input for the `none` fallback without a MAP covariance
+template <class UnconstrainedPosterior>
+const nuts_fit_settings* sample_laplace(const laplace_fit_settings& settings, const UnconstrainedPosterior& density,
+                                        const inference::parameter_set& parameters, const Eigen::VectorXd& centre,
+                                        const Eigen::MatrixXd& unconstrained_covariance, const fit_options& options,
+                                        fit_result& result) {
+    const bool go_on_with_nuts = settings.fallback == laplace_fallback::nuts;
+    if (unconstrained_covariance.size() == 0) {
+        const char* why = options.optimize ? "the MAP step gave no covariance (its Hessian is not positive definite)"
+                                           : "the MAP step is off (optimize = false)";
+        if (!go_on_with_nuts)
+            throw_invalid_input(fit_function, ": the Laplace sampler draws from the MAP point's covariance, but ", why,
+                                "; use NUTS, or kind \"auto\" to fall back to it");
+        result.warnings.push_back(std::string("Sampler auto: ") + why + ", so NUTS ran instead of the Laplace sampler.");
+        return &settings.nuts;
+    }
+    laplace_options run_options = settings.options;
+    run_options.threads = options.threads;
+    run_options.progress = stoppable(std::move(run_options.progress), options.stop_requested);
+    laplace_result run = laplace(density, parameters.to_unconstrained(centre), unconstrained_covariance, run_options,
+                                 settings.seed);
+    if (go_on_with_nuts && !run.reliable() && !run.stopped_early) {
+        char khat[64];
+        std::snprintf(khat, sizeof khat, "%.2f > %.2f", run.khat, run.khat_threshold);
+        result.warnings.push_back(std::string("Sampler auto: Pareto k-hat of the Laplace draws is ") + khat +
+                                  " (the posterior is not close enough to normal), so NUTS ran from the same MAP "
+                                  "point and covariance.");
+        result.laplace_attempt = std::move(run);
+        return &settings.nuts;
+    }
+    if (run.stopped_early) {
+        if (run.draws.cols() < 10) throw interrupted("the Laplace draws");
+        result.interrupted = true;
+        result.warnings.push_back(interrupted_warning(static_cast<std::size_t>(run.draws.cols()), run_options.draws, "in all"));
+    }
+    summarize_laplace(run, parameters, result);
+    result.sampler = std::move(run);
+    return nullptr;
+}
+
 }  // namespace detail
 
 /// Fits a rotation map with a given model family (eddy's fit_map).
@@ -421,7 +499,9 @@ inline void summarize_nuts(const nuts_chains_result& run, const inference::param
 /// before any work); the map is clipped to the field of view and downsampled;
 /// the mask is built from the disk coordinates at the starting parameters;
 /// the MAP point is found (options.optimize) and its covariance seeds the
-/// sampler's start (and NUTS' standardisation); the chosen sampler runs;
+/// sampler's start (and NUTS' standardisation, and the Laplace sampler's
+/// normal); the chosen sampler runs (the Laplace sampler's `nuts` fallback
+/// runs NUTS when k̂ is too large);
 /// periodic parameters (PA) are wrapped into [0, 360) as eddy does; the
 /// summary, warnings and the model and residual maps at the median are built.
 ///
@@ -445,6 +525,11 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
     const inference::parameter_set parameters(options.parameters);
     check_argument(parameters.dim() >= 1, detail::fit_function, "no free parameter: free at least one");
     detail::check_sampler_settings(options.sampler, parameters.dim());
+    if (const auto* l = std::get_if<laplace_fit_settings>(&options.sampler);
+        l && l->fallback == laplace_fallback::none && !options.optimize)
+        detail::throw_invalid_input(detail::fit_function,
+                                    ": the Laplace sampler draws from the MAP point's covariance, but the MAP step is "
+                                    "off (optimize = false); turn it on, or use NUTS or kind \"auto\"");
     if (options.optimize) inference::detail::check_map_options(options.map_settings);
     sky_map map = detail::prepare_map(options);
     const std::vector<std::string> names = family.parameter_names();
@@ -518,8 +603,12 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
         sampling_done();
         detail::summarize_ensemble(run, parameters, unwrapped, result);
         result.sampler = std::move(run);
-    } else {
-        const auto& nuts_settings = std::get<nuts_fit_settings>(options.sampler);
+    } else if (const nuts_fit_settings* nuts_choice =
+                   std::holds_alternative<laplace_fit_settings>(options.sampler)
+                       ? detail::sample_laplace(std::get<laplace_fit_settings>(options.sampler), for_nuts, parameters,
+                                                centre, unconstrained_covariance, options, result)
+                       : &std::get<nuts_fit_settings>(options.sampler)) {
+        const auto& nuts_settings = *nuts_choice;
         nuts_chains_options run_options = nuts_settings.options;
         run_options.threads = threads;
         const bool seed_metric = unconstrained_covariance.size() != 0 &&
@@ -557,6 +646,8 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
         sampling_done();
         detail::summarize_nuts(run, parameters, result);
         result.sampler = std::move(run);
+    } else {
+        stage(fit_stage::summarizing);  // the Laplace draws stand
     }
 
     // 5. The model and residual maps at the median.
