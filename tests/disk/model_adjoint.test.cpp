@@ -144,7 +144,7 @@ TEST_CASE("Keplerian rotation's closed-form partials", "[disk][adjoint]") {
     CHECK((at.v == prepared.v_phi(r, z)).all());
     for (Eigen::Index i : {Eigen::Index{0}, Eigen::Index{1}, adjoint_tile_size / 2, adjoint_tile_size - 2}) {
         const auto fd = diskmc::testing::finite_difference_gradient(
-            [&](const Eigen::VectorXd& rz) { return prepared.v_phi(rz[0], rz[1]); }, Eigen::Vector2d(r[i], z[i]),
+            [&](const Eigen::VectorXd& rz) { return prepared.v_phi(rz[0], rz[1]); }, (Eigen::VectorXd(2) << r[i], z[i]).finished(),
             {.relative_step = 1e-3, .step_floor = 0.1});
         INFO("r = " << r[i] << ", z = " << z[i]);
         CHECK(at.dv_dr[i] == Approx(fd.gradient[0]).epsilon(1e-7));
