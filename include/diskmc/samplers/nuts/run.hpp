@@ -156,6 +156,17 @@ inline void check_nuts_options(const nuts_options& options, std::size_t dim) {
     }
 }
 
+/// Checks the options of stopping on precision (nuts_chains_options::min_ess).
+inline void check_precision_options(const nuts_chains_options& options) {
+    constexpr const char* f = "nuts_chains";
+    check_nonnegative(f, "min_ess", options.min_ess);
+    if (options.min_ess > 0) {
+        check_argument(options.max_rhat >= 1, f, "max_rhat must be at least 1");
+        check_argument(options.round_step >= 1, f, "round_step must be at least 1");
+        check_argument(options.first_round >= 4, f, "first_round must be at least 4 draws");
+    }
+}
+
 inline standardization make_standardization(const nuts_options& options,
                                             const Eigen::VectorXd& init) {
     standardization standard;
@@ -616,12 +627,7 @@ nuts_chains_result nuts_chains(const M& model, const Eigen::MatrixXd& inits,
     detail::check_nuts_options(options.sampler, model.dim());
     check_argument(options.checkpoint.empty() || options.checkpoint_every >= 1, f,
                    "checkpoint_every must be at least 1");
-    check_nonnegative(f, "min_ess", options.min_ess);
-    if (options.min_ess > 0) {
-        check_argument(options.max_rhat >= 1, f, "max_rhat must be at least 1");
-        check_argument(options.round_step >= 1, f, "round_step must be at least 1");
-        check_argument(options.first_round >= 4, f, "first_round must be at least 4 draws");
-    }
+    detail::check_precision_options(options);
 
     const auto run_start = detail::run_clock::now();
     const std::size_t count = options.chains;
