@@ -66,7 +66,7 @@ private:
 /// multinomial NUTS's accept_stat averages over the tree and measures flatter.
 /// Calibrated by benchmarks/bench_nuts_warmup (--section calibrate: median
 /// over 40 seeds of 1000 step-size-only warmup iterations, d = 1..100, within
-/// 3%): 1.34 d^{-0.205} at delta = 0.8, times ((1 - delta)/0.2)^{0.35} for
+/// 4%): 1.34 d^{-0.205} at delta = 0.8, times ((1 - delta)/0.2)^{0.35} for
 /// delta from 0.65 to 0.95 (within 5%).
 inline double gaussian_step_size(std::size_t dim, double target_accept) {
     const double d = static_cast<double>(std::max<std::size_t>(dim, 1));

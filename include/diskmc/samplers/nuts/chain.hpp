@@ -188,7 +188,7 @@ public:
             if (search) start_search(/*after_window=*/false);
             return;
         }
-        if (iteration_ == total()) return;
+        if (iteration_ >= total()) return;  // e.g. restored past this round's target
         double step = step_;
         if (options_.step_size_jitter > 0)
             step *= 1.0 + options_.step_size_jitter * (2.0 * rng_->uniform() - 1.0);
