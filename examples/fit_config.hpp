@@ -26,10 +26,14 @@
 //   ("stretch", emcee's default, or "de": 0.8 differential evolution + 0.2
 //   snooker, emcee's recommendation for near-Gaussian posteriors), seed; or
 //   "kind": "nuts" with chains, warmup, samples, max_tree_depth, dense_mass,
-//   target_accept, seed; or "kind": "laplace" with draws, scale, seed (importance-
-//   sampled Laplace from the MAP covariance, kept with a warning when Pareto
-//   k-hat refuses it); or "kind": "auto": "laplace", going on with NUTS when
-//   k-hat refuses it, with NUTS' keys for that run.
+//   target_accept, seed, warmup_adaptation ("trust_metric_with_fallback", the
+//   fit's default when the MAP gives a covariance, "windowed" or
+//   "step_size_only"), trusted_warmup, and min_ess (0: off) with max_rhat to
+//   stop on precision ("samples" is then the budget per chain); or "kind":
+//   "laplace" with draws, scale, seed (importance-sampled Laplace from the MAP
+//   covariance, kept with a warning when Pareto k-hat refuses it); or "kind":
+//   "auto": "laplace", going on with NUTS when k-hat refuses it, with NUTS'
+//   keys for that run.
 // Unknown keys anywhere are errors naming the key; so are wrong types, keys
 // given twice, and nesting deeper than 64 levels.
 
@@ -224,11 +228,29 @@ inline fit_sampler_settings sampler_at(const json& value, const std::string& whe
             settings.options.sampler.metric = metric_kind::dense;
         if (value.contains("target_accept"))
             settings.options.sampler.target_accept = number_at(value.at("target_accept"), where + ".target_accept");
+        if (value.contains("warmup_adaptation")) {
+            const std::string mode = string_at(value.at("warmup_adaptation"), where + ".warmup_adaptation");
+            settings.trust_map_covariance = mode == "trust_metric_with_fallback";
+            if (mode == "windowed")
+                settings.options.sampler.warmup_adaptation = warmup_mode::windowed;
+            else if (mode == "step_size_only")
+                settings.options.sampler.warmup_adaptation = warmup_mode::step_size_only;
+            else if (mode == "trust_metric_with_fallback")
+                settings.options.sampler.warmup_adaptation = warmup_mode::trust_metric_with_fallback;
+            else
+                config_error(where + ".warmup_adaptation",
+                             "must be \"windowed\", \"step_size_only\" or \"trust_metric_with_fallback\", got \"" +
+                                 mode + "\"");
+        }
+        count("trusted_warmup", settings.options.sampler.trusted_warmup);
+        if (value.contains("min_ess")) settings.options.min_ess = number_at(value.at("min_ess"), where + ".min_ess");
+        if (value.contains("max_rhat")) settings.options.max_rhat = number_at(value.at("max_rhat"), where + ".max_rhat");
         seed(settings.seed);
     };
     if (kind == "nuts") {
         check_keys(value, where,
-                   {"kind", "chains", "warmup", "samples", "max_tree_depth", "dense_mass", "target_accept", "seed"});
+                   {"kind", "chains", "warmup", "samples", "max_tree_depth", "dense_mass", "target_accept", "seed",
+                    "warmup_adaptation", "trusted_warmup", "min_ess", "max_rhat"});
         nuts_fit_settings settings;
         nuts_keys(settings);
         return settings;
@@ -240,7 +262,7 @@ inline fit_sampler_settings sampler_at(const json& value, const std::string& whe
         else
             check_keys(value, where,
                        {"kind", "draws", "scale", "seed", "chains", "warmup", "samples", "max_tree_depth", "dense_mass",
-                        "target_accept"});
+                        "target_accept", "warmup_adaptation", "trusted_warmup", "min_ess", "max_rhat"});
         laplace_fit_settings settings;
         count("draws", settings.options.draws);
         if (value.contains("scale")) settings.options.scale = number_at(value.at("scale"), where + ".scale");

@@ -100,6 +100,11 @@ public:
         }
     }
 
+    /// Changes the units of work to do (a NUTS run whose warmup or rounds
+    /// change length as it goes).
+    void set_total(std::size_t total) { total_ = total; }
+    std::size_t total() const { return total_; }
+
     /// The text of one drawing, `columns` wide at most (no terminal needed).
     std::string format_line(std::size_t done, double elapsed_seconds, std::string_view phase,
                             std::string_view extra, std::size_t columns) const {
@@ -163,19 +168,24 @@ inline std::function<bool(const ensemble_progress&)> ensemble_progress_bar(progr
 /// A nuts_options::progress callback that drives `bar` with the iterations
 /// of all `chains` together (total = chains x (warmup + samples)); shows the
 /// phase of the slowest chain, the sampling divergences of all chains and
-/// the mean tree depth of the current phase. Stops the run on Ctrl-C after
+/// the mean tree depth of the current phase, and when the run stops on
+/// precision the smallest ESS at the last check against its target. The
+/// total follows the chains' plans (a trusted warmup is short until it falls
+/// back; rounds on precision add draws). Stops the run on Ctrl-C after
 /// stop_on_interrupt(). The runner serialises the calls, so the shared
 /// state needs no lock.
 inline std::function<bool(const nuts_progress&)> nuts_progress_bar(progress_bar& bar,
                                                                  std::size_t chains) {
     auto latest = std::make_shared<std::vector<nuts_progress>>(chains);
-    return [&bar, latest](const nuts_progress& p) {
+    const std::size_t planned_per_chain = chains > 0 ? bar.total() / chains : 0;
+    return [&bar, latest, planned_per_chain](const nuts_progress& p) {
         if (p.chain < latest->size()) (*latest)[p.chain] = p;
-        std::size_t done = 0, divergences = 0, counted = 0;
+        std::size_t done = 0, divergences = 0, counted = 0, total = 0;
         bool all_sampling = true;
         double depth = 0;
         for (const auto& chain : *latest) {
             done += chain.iteration;
+            total += chain.iteration > 0 ? chain.total_iterations : planned_per_chain;
             all_sampling = all_sampling && chain.sampling;
             if (chain.sampling) divergences += chain.divergences;
             if (chain.iteration > 0) {
@@ -183,9 +193,13 @@ inline std::function<bool(const nuts_progress&)> nuts_progress_bar(progress_bar&
                 ++counted;
             }
         }
-        char extra[96];
-        std::snprintf(extra, sizeof extra, "divergences %zu, tree depth %.1f", divergences,
-                      counted > 0 ? depth / static_cast<double>(counted) : 0.0);
+        char extra[128];
+        const int length = std::snprintf(extra, sizeof extra, "divergences %zu, tree depth %.1f", divergences,
+                                         counted > 0 ? depth / static_cast<double>(counted) : 0.0);
+        if (p.target_ess > 0 && length > 0)
+            std::snprintf(extra + length, sizeof extra - static_cast<std::size_t>(length),
+                          ", min ESS %.0f/%.0f", p.min_ess, p.target_ess);
+        bar.set_total(total);
         bar.update(done, all_sampling ? "sampling" : "warmup", extra);
         return !interrupt_requested();
     };

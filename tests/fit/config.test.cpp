@@ -97,6 +97,31 @@ TEST_CASE("fit config: Laplace and auto settings", "[fit][config]") {
     CHECK(a.nuts.seed == 4);
 }
 
+TEST_CASE("fit config: NUTS warmup adaptation and stopping on precision", "[fit][config]") {
+    const fit_config plain = parse(R"({"sampler": {"kind": "nuts"}})");
+    const auto& defaults = std::get<diskmc::nuts_fit_settings>(plain.options.sampler);
+    CHECK(defaults.trust_map_covariance);
+    CHECK(defaults.options.min_ess == 0.0);
+    const fit_config c = parse(R"({"sampler": {"kind": "nuts", "warmup_adaptation": "windowed",
+        "trusted_warmup": 150, "min_ess": 400, "max_rhat": 1.02, "samples": 5000}})");
+    const auto& n = std::get<diskmc::nuts_fit_settings>(c.options.sampler);
+    CHECK(n.options.sampler.warmup_adaptation == diskmc::warmup_mode::windowed);
+    CHECK_FALSE(n.trust_map_covariance);
+    CHECK(n.options.sampler.trusted_warmup == 150);
+    CHECK(n.options.min_ess == 400.0);
+    CHECK(n.options.max_rhat == 1.02);
+    CHECK(n.options.sampler.samples == 5000);
+    const fit_config step_only = parse(R"({"sampler": {"kind": "nuts", "warmup_adaptation": "step_size_only"}})");
+    const auto& s = std::get<diskmc::nuts_fit_settings>(step_only.options.sampler);
+    CHECK(s.options.sampler.warmup_adaptation == diskmc::warmup_mode::step_size_only);
+    require_refused(R"({"sampler": {"kind": "nuts", "warmup_adaptation": "stan"}})",
+                    "sampler.warmup_adaptation: must be \"windowed\"");
+    require_refused(R"({"sampler": {"kind": "nuts", "min_ess": "many"}})", "sampler.min_ess");
+    require_refused(R"({"sampler": {"kind": "nuts", "trusted_warmup": -1}})", "sampler.trusted_warmup");
+    // Chains on all cores unless told otherwise.
+    CHECK(c.options.threads == 0);
+}
+
 TEST_CASE("fit config: every mistake is refused, naming it", "[fit][config]") {
     require_refused(R"({"maps": "v0.fits"})", "unknown key \"maps\"");
     require_refused(R"({"mask": {"rmin": 0.3}})", "mask: unknown key \"rmin\"");

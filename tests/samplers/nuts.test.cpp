@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <Eigen/Eigenvalues>
 #include <boost/math/distributions/chi_squared.hpp>
 #include <algorithm>
 #include <cmath>
@@ -7,6 +8,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "diskmc/concepts/archetypes.hpp"
@@ -1097,6 +1099,16 @@ TEST_CASE("bad input throws invalid_input before any work", "[nuts][errors]") {
     CHECK_THROWS_WITH(diskmc::nuts(troubled_normal{trouble::nan_gradient}, vec({2, 0}), {}, rng),
                       Catch::Contains("gradient at the initial point"));
 
+    nuts_options trusted{.warmup = 100, .warmup_adaptation = diskmc::warmup_mode::trust_metric_with_fallback};
+    trusted.trusted_warmup = 100;
+    fails(trusted, "trusted warmup as long as the warmup");
+    trusted.trusted_warmup = 5;
+    fails(trusted, "trusted warmup too short to check");
+    CHECK_THROWS_AS(diskmc::nuts_chains(target, init, {.min_ess = -1}, 1), diskmc::invalid_input);
+    CHECK_THROWS_AS(diskmc::nuts_chains(target, init, {.min_ess = 100, .max_rhat = 0.9}, 1),
+                    diskmc::invalid_input);
+    CHECK_THROWS_AS(diskmc::nuts_chains(target, init, {.min_ess = 100, .round_step = 0}, 1),
+                    diskmc::invalid_input);
     CHECK_THROWS_AS(diskmc::nuts_chains(target, init, {.chains = 0}, 1), diskmc::invalid_input);
     CHECK_THROWS_AS(diskmc::nuts_chains(target, Eigen::MatrixXd::Zero(2, 3), {.chains = 4}, 1),
                     diskmc::invalid_input);
@@ -1105,4 +1117,201 @@ TEST_CASE("bad input throws invalid_input before any work", "[nuts][errors]") {
     CHECK_THROWS_WITH(diskmc::nuts_chains(troubled_normal{trouble::outside_support},
                                           mat({{0, 2}, {0, 0}}), {.chains = 2}, 1),
                       Catch::Contains("chain 1"));
+}
+
+// ---- trusted warmup, stopping on precision ------------------------------------------
+
+namespace {
+
+// The ill-conditioned target's covariance with the principal direction of
+// index `direction` scaled in sd by `factor`: a deliberately wrong metric.
+Eigen::MatrixXd misscaled_covariance(const gaussian_target& target, Eigen::Index direction,
+                                     double factor) {
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen(target.covariance);
+    Eigen::VectorXd values = eigen.eigenvalues();
+    values[direction] *= factor * factor;
+    return eigen.eigenvectors() * values.asDiagonal() * eigen.eigenvectors().transpose();
+}
+
+nuts_chains_options trusting(const Eigen::MatrixXd& covariance, std::size_t samples) {
+    nuts_chains_options options{.sampler = {.warmup = 1000, .samples = samples,
+                                            .warmup_adaptation = diskmc::warmup_mode::trust_metric_with_fallback,
+                                            .standardize_covariance = covariance},
+                                .chains = 4, .threads = 2};
+    options.sampler.trusted_warmup = 100;
+    return options;
+}
+
+}  // namespace
+
+TEST_CASE("a trusted warmup on a Gaussian standardised by its covariance stays short and samples it",
+          "[nuts][warmup]") {
+    const gaussian_target& target = ill_conditioned();
+    const auto run = diskmc::nuts_chains(target, target.mean, trusting(target.covariance, scaled(1000)), 41);
+    for (const auto& chain : run.chains) {
+        CHECK(chain.warmup_taken == diskmc::warmup_path::trusted);
+        CHECK(chain.warmup_check.passed);
+        CHECK(chain.warmup.size() == 100);
+        CHECK(chain.metric_updates == 0);
+        // Near the Gaussian expectation, and the variances near 1.
+        CHECK(chain.warmup_check.step_size_ratio > 0.7);
+        CHECK(chain.warmup_check.step_size_ratio < 1.3);
+        CHECK(chain.warmup_check.variance_min > 0.2);
+        CHECK(chain.warmup_check.variance_max < 5.0);
+    }
+    check_gaussian_moments(run, target);
+    CHECK(diskmc::summarize(run).warnings.empty());
+
+    // Stan's windows on the same start need several times the warmup gradients.
+    nuts_chains_options windowed = trusting(target.covariance, scaled(1000));
+    windowed.sampler.warmup_adaptation = diskmc::warmup_mode::windowed;
+    const auto stan = diskmc::nuts_chains(target, target.mean, windowed, 41);
+    std::size_t trusted_warmup = 0, windowed_warmup = 0;
+    for (std::size_t c = 0; c < 4; ++c) {
+        trusted_warmup += run.chains[c].gradient_evaluations_warmup;
+        windowed_warmup += stan.chains[c].gradient_evaluations_warmup;
+        CHECK(stan.chains[c].warmup_taken == diskmc::warmup_path::windowed);
+    }
+    CHECK(3 * trusted_warmup < windowed_warmup);
+}
+
+TEST_CASE("a trusted warmup with a wrong covariance falls back to the windows and still samples correctly",
+          "[nuts][warmup]") {
+    const gaussian_target& target = ill_conditioned();
+    Eigen::MatrixXd uncorrelated = target.covariance.diagonal().asDiagonal();
+    const std::vector<std::pair<const char*, Eigen::MatrixXd>> wrong = {
+        {"one direction 10x too wide", misscaled_covariance(target, 4, 10.0)},
+        {"one direction 10x too narrow", misscaled_covariance(target, 4, 0.1)},
+        {"correlations dropped", uncorrelated}};
+    for (const auto& [what, covariance] : wrong) {
+        CAPTURE(what);
+        const auto run = diskmc::nuts_chains(target, target.mean, trusting(covariance, scaled(1000)), 43);
+        for (const auto& chain : run.chains) {
+            CHECK(chain.warmup_taken == diskmc::warmup_path::fell_back);
+            CHECK_FALSE(chain.warmup_check.passed);
+            CHECK(chain.warmup.size() == 1000);
+            CHECK(chain.metric_updates > 0);
+        }
+        check_gaussian_moments(run, target);
+        const auto warnings = diskmc::summarize(run).warnings;
+        CHECK(std::any_of(warnings.begin(), warnings.end(), [](const std::string& w) {
+            return w.find("fell back") != std::string::npos;
+        }));
+    }
+}
+
+TEST_CASE("a trusted warmup samples the non-Gaussian targets correctly", "[nuts][warmup]") {
+    // The hierarchical model's posterior, with data pulling it from the prior:
+    // a trusted run (the identity is not its covariance: it may fall back)
+    // agrees with a long windowed reference within Monte Carlo error.
+    hierarchical_model model;
+    model.y << 1.5, -0.5, 2.0, 0.3;
+    nuts_chains_options reference_options{.sampler = {.samples = 4000}, .chains = 4};
+    const auto reference = diskmc::nuts_chains(model, Eigen::VectorXd::Zero(6), reference_options, 45);
+    nuts_chains_options options = trusting(Eigen::MatrixXd::Identity(6, 6), scaled(2000));
+    const auto run = diskmc::nuts_chains(model, Eigen::VectorXd::Zero(6), options, 46);
+    for (Eigen::Index j = 0; j < 6; ++j) {
+        CAPTURE(j);
+        std::vector<Eigen::MatrixXd> draws, reference_draws;
+        for (const auto& chain : run.chains) draws.push_back(chain.draws);
+        for (const auto& chain : reference.chains) reference_draws.push_back(chain.draws);
+        const Eigen::MatrixXd x = column_of_chains(draws, j), y = column_of_chains(reference_draws, j);
+        auto mcse = [](const Eigen::MatrixXd& f) {
+            const double mean = f.mean();
+            const double sd = std::sqrt((f.array() - mean).square().sum() / static_cast<double>(f.size() - 1));
+            return sd / std::sqrt(diskmc::split_effective_sample_size(f));
+        };
+        const double both = std::hypot(mcse(x), mcse(y));
+        CHECK(std::abs(x.mean() - y.mean()) < 5.0 * both);
+        const Eigen::MatrixXd xx = x.array().square().matrix(), yy = y.array().square().matrix();
+        CHECK(std::abs(xx.mean() - yy.mean()) < 5.0 * std::hypot(mcse(xx), mcse(yy)));
+    }
+    // Neal's funnel standardised by the identity: the narrow neck is far from
+    // unit scale, so the chains fall back, and nothing crashes.
+    const auto funnel_run = diskmc::nuts_chains(funnel{}, Eigen::VectorXd::Zero(10),
+                                                trusting(Eigen::MatrixXd::Identity(10, 10), 200), 47);
+    for (const auto& chain : funnel_run.chains) {
+        CHECK(chain.warmup_taken == diskmc::warmup_path::fell_back);
+        CHECK(chain.draws.allFinite());
+    }
+}
+
+TEST_CASE("stopping on precision reaches the ESS and R-hat targets in rounds", "[nuts][precision]") {
+    const gaussian_target& target = ill_conditioned();
+    nuts_chains_options options = trusting(target.covariance, 5000);
+    options.min_ess = 400;
+    std::vector<double> reported;
+    options.sampler.progress = [&](const diskmc::nuts_progress& p) {
+        if (p.target_ess > 0) reported.push_back(p.min_ess);
+        return true;
+    };
+    const auto run = diskmc::nuts_chains(target, target.mean, options, 51);
+    CHECK(run.precision_reached);
+    CHECK(run.precision_rounds >= 1);
+    const std::size_t draws = run.chains[0].draws.rows();
+    CHECK(draws >= 200);
+    CHECK(draws < 5000);
+    CHECK(draws % 50 == 0);
+    for (const auto& chain : run.chains) CHECK(static_cast<std::size_t>(chain.draws.rows()) == draws);
+    const auto summary = diskmc::summarize(run);
+    for (const auto& line : summary.parameters) {
+        CHECK(line.ess_bulk >= 400);
+        CHECK(line.ess_tail >= 400);
+        CHECK(line.rhat <= 1.01);
+    }
+    CHECK(run.min_ess >= 400);
+    CHECK(run.max_rhat <= 1.01);
+    check_gaussian_moments(run, target);
+    // The progress callback saw the checks of the rounds before the last.
+    if (run.precision_rounds > 1) {
+        REQUIRE_FALSE(reported.empty());
+        CHECK(reported.back() > 0);
+        CHECK(reported.back() < 400);
+    }
+
+    // A budget too small for the target: stops there, with a warning.
+    options.min_ess = 1e6;
+    options.sampler.samples = 300;
+    options.sampler.progress = {};
+    const auto short_run = diskmc::nuts_chains(target, target.mean, options, 52);
+    CHECK_FALSE(short_run.precision_reached);
+    for (const auto& chain : short_run.chains) CHECK(chain.draws.rows() == 300);
+    const auto warnings = diskmc::summarize(short_run).warnings;
+    CHECK(std::any_of(warnings.begin(), warnings.end(), [](const std::string& w) {
+        return w.find("min_ess") != std::string::npos;
+    }));
+}
+
+TEST_CASE("a trusted warmup stopping on precision gives the same draws for any thread count and in lockstep",
+          "[nuts][threads][precision]") {
+    const gaussian_target& target = ill_conditioned();
+    Eigen::MatrixXd inits(10, 3);
+    for (Eigen::Index c = 0; c < 3; ++c)
+        inits.col(c) = target.mean + target.lower * Eigen::VectorXd::Constant(10, 0.3 * (c + 1));
+    // A wrong covariance for chain paths to differ between trusted and fell_back is
+    // not needed: one direction 3x too wide lets some chains pass and others not.
+    nuts_chains_options options = trusting(misscaled_covariance(target, 2, 2.0), 600);
+    options.sampler.warmup = 300;
+    options.chains = 3;
+    options.threads = 1;
+    options.min_ess = 300;
+    options.first_round = 100;
+    const auto reference = diskmc::nuts_chains(target, inits, options, 53);
+    for (std::size_t threads : {2u, 3u}) {
+        for (bool lockstep : {false, true}) {
+            CAPTURE(threads, lockstep);
+            options.threads = threads;
+            options.lockstep = lockstep;
+            const auto other = diskmc::nuts_chains(target, inits, options, 53);
+            CHECK(other.precision_rounds == reference.precision_rounds);
+            CHECK(other.min_ess == reference.min_ess);
+            for (std::size_t c = 0; c < 3; ++c) {
+                CAPTURE(c);
+                CHECK(other.chains[c].draws == reference.chains[c].draws);
+                CHECK(other.chains[c].warmup_taken == reference.chains[c].warmup_taken);
+                CHECK(other.chains[c].step_size == reference.chains[c].step_size);
+                CHECK(other.chains[c].gradient_evaluations() == reference.chains[c].gradient_evaluations());
+            }
+        }
+    }
 }

@@ -83,7 +83,16 @@ void check_identical(const nuts_chains_result& got, const nuts_chains_result& ex
         CHECK(a.gradient_evaluations_sampling == b.gradient_evaluations_sampling);
         CHECK(a.non_finite_evaluations == b.non_finite_evaluations);
         CHECK(a.stopped_early == b.stopped_early);
+        CHECK(a.warmup_taken == b.warmup_taken);
+        CHECK(a.warmup_check.step_size_ratio == b.warmup_check.step_size_ratio);
+        CHECK(a.warmup_check.variance_min == b.warmup_check.variance_min);
+        CHECK(a.warmup_check.variance_max == b.warmup_check.variance_max);
+        CHECK(a.warmup_check.passed == b.warmup_check.passed);
     }
+    CHECK(got.precision_reached == expected.precision_reached);
+    CHECK(got.precision_rounds == expected.precision_rounds);
+    CHECK(got.min_ess == expected.min_ess);
+    CHECK(got.max_rhat == expected.max_rhat);
 }
 
 }  // namespace
@@ -142,6 +151,42 @@ TEST_CASE("a NUTS run stopped early resumes from its checkpoint to the uninterru
                 check_identical(again, reference);
                 CHECK(again_counted.calls == 2);
             }
+        }
+    }
+}
+
+TEST_CASE("a run with a trusted warmup stopping on precision resumes from its checkpoint bit for bit",
+          "[nuts][checkpoint][precision]") {
+    const auto target = diskmc::testing::make_gaussian(scales(), true, 6);
+    const Eigen::MatrixXd inits = target.mean;
+    const temporary_folder folder("diskmc_nuts_checkpoint_precision_test_");
+    // Chain 0 standardised well keeps its short warmup; the rounds of 40, 60,
+    // ... draws are decided from the draws, so a resumed run replays them.
+    Eigen::MatrixXd wrong = target.covariance;
+    wrong.row(0) *= 10.0;
+    wrong.col(0) *= 10.0;
+    for (const Eigen::MatrixXd& covariance : {target.covariance, wrong}) {
+        nuts_chains_options options{.sampler = {.warmup = 120, .samples = 2000, .save_warmup = true,
+                                                .warmup_adaptation = diskmc::warmup_mode::trust_metric_with_fallback,
+                                                .standardize_covariance = covariance},
+                                    .chains = 2, .threads = 2, .checkpoint_every = 7,
+                                    .min_ess = 300, .first_round = 40, .round_step = 20};
+        options.sampler.trusted_warmup = 40;
+        const nuts_chains_result reference = diskmc::nuts_chains(target, inits, options, 78);
+        REQUIRE(reference.precision_rounds >= 2);
+        const auto path = reference.chains[0].warmup_taken;
+        CHECK(path == (covariance == wrong ? diskmc::warmup_path::fell_back : diskmc::warmup_path::trusted));
+        const std::size_t warmup = reference.chains[0].warmup.size();
+        // Stop in the second round, and in the first round's middle.
+        for (std::size_t stop_at : {warmup + 50, warmup + 10}) {
+            CAPTURE(stop_at, warmup);
+            options.checkpoint = folder.path / ("run" + std::to_string(stop_at) + (covariance == wrong ? "w" : "t"));
+            options.sampler.progress = [stop_at](const diskmc::nuts_progress& p) {
+                return !(p.chain == 0 && p.iteration == stop_at);
+            };
+            REQUIRE(diskmc::nuts_chains(target, inits, options, 78).stopped_early);
+            options.sampler.progress = {};
+            check_identical(diskmc::nuts_chains(target, inits, options, 78), reference);
         }
     }
 }

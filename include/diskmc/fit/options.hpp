@@ -46,13 +46,22 @@ struct ensemble_fit_settings {
 /// `standardize_covariance` and `inverse_metric` empty, the sampler is run in
 /// coordinates standardised by the MAP (unconstrained) covariance, and the
 /// chains start from points drawn from it around the MAP; otherwise every
-/// chain starts at the parameters' starts. Defaults are Stan's: 4 chains of
+/// chain starts at the parameters' starts. Defaults are Stan's (4 chains of
 /// 1000 warmup and 1000 sampling iterations, max tree depth 10, diagonal
-/// metric, target acceptance 0.8.
+/// metric, target acceptance 0.8) but for the warmup, see
+/// trust_map_covariance.
 struct nuts_fit_settings {
     /// The sampler's own options (chains, warmup, samples, max_tree_depth,
-    /// metric, target_accept...). `threads` is overridden by fit_options::threads.
+    /// metric, target_accept, min_ess...). `threads` is overridden by
+    /// fit_options::threads.
     nuts_chains_options options = {};
+    /// When the sampler runs standardised by the MAP covariance, trust it:
+    /// the warmup is options.sampler.trusted_warmup (100) iterations adapting
+    /// the step size only, and the full options.sampler.warmup with Stan's
+    /// windows only for a chain whose check fails (warmup_mode::
+    /// trust_metric_with_fallback; the result says which path each chain took
+    /// and warns of a fall back). false: options.sampler.warmup_adaptation as given.
+    bool trust_map_covariance = true;
     /// Scale of the chains' start points drawn from the MAP covariance (0:
     /// every chain starts at the MAP).
     double start_scale = 1.0;

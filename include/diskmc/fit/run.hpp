@@ -224,6 +224,7 @@ inline void check_sampler_settings(const fit_sampler_settings& settings, std::si
         const auto& n = std::get<nuts_fit_settings>(settings);
         check_argument(n.options.chains >= 1, fit_function, "NUTS needs at least 1 chain");
         check_nuts_options(n.options.sampler, dim);
+        check_precision_options(n.options);
         if (n.options.sampler.samples < 4)
             throw_invalid_input(fit_function, ": NUTS keeps ", n.options.sampler.samples,
                                 " samples per chain; at least 4 are needed for the diagnostics");
@@ -617,6 +618,10 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
         if (seed_metric) {
             run_options.sampler.standardize_covariance = unconstrained_covariance;
             run_options.sampler.standardize_location = parameters.to_unconstrained(centre);
+            // (A warmup no longer than the trusted one has nothing to shorten.)
+            if (nuts_settings.trust_map_covariance &&
+                run_options.sampler.trusted_warmup < run_options.sampler.warmup)
+                run_options.sampler.warmup_adaptation = warmup_mode::trust_metric_with_fallback;
         }
         Eigen::MatrixXd inits = parameters.to_unconstrained(centre);
         if (nuts_settings.start_scale > 0.0) {

@@ -58,6 +58,31 @@ private:
     double log_step_average_ = 0.0;
 };
 
+/// The step size dual averaging settles on for a d-dimensional standard
+/// normal with the unit metric and target acceptance delta: what a trusted
+/// warmup expects when the metric matches the posterior. Theory for a single
+/// leapfrog trajectory's acceptance gives d^{-1/4} (Beskos et al. 2013,
+/// "Optimal tuning of the hybrid Monte Carlo algorithm", Bernoulli 19(5A));
+/// multinomial NUTS's accept_stat averages over the tree and measures flatter.
+/// Calibrated by benchmarks/bench_nuts_warmup (--section calibrate: median
+/// over 40 seeds of 1000 step-size-only warmup iterations, d = 1..100, within
+/// 4%): 1.34 d^{-0.205} at delta = 0.8, times ((1 - delta)/0.2)^{0.35} for
+/// delta from 0.65 to 0.95 (within 5%).
+inline double gaussian_step_size(std::size_t dim, double target_accept) {
+    const double d = static_cast<double>(std::max<std::size_t>(dim, 1));
+    return 1.34 * std::pow(d, -0.205) * std::pow((1.0 - target_accept) / 0.2, 0.35);
+}
+
+/// A trusted warmup falls back when its step size is below this fraction of
+/// gaussian_step_size (a direction much narrower than the metric says; on
+/// standard normals 100 iterations give 0.8-1.0 of it) ...
+inline constexpr double trusted_step_size_ratio = 0.5;
+/// ... or when a coordinate's variance over the short warmup's second half,
+/// relative to the metric's, is outside [1/r, r] (a direction much wider or
+/// narrower; on standard normals of d <= 100 with 100 iterations, 40 seeds
+/// each, all stayed within [0.215, 3.05]).
+inline constexpr double trusted_variance_ratio = 5.0;
+
 /// Stan's warmup schedule for the metric: an initial fast buffer, slow
 /// windows of doubling length (the last stretched to the terminal buffer),
 /// and a terminal fast buffer. Draws of iterations in [first_window_start,

@@ -131,19 +131,31 @@ public:
                       std::max({options_.max_tree_depth, warmup_depth(options_),
                                 options_.fixed_tree_depth})),
           step_adaptation_(options_.target_accept, options_.gamma, options_.t0, options_.kappa),
-          windows_(options_.warmup, options_.init_buffer, options_.base_window,
-                   options_.term_buffer),
-          window_estimate_(start.position.size(), options_.metric == metric_kind::dense) {
+          window_estimate_(start.position.size(), options_.metric == metric_kind::dense),
+          trust_estimate_(start.position.size(), /*dense=*/false) {
         metric_.set_inverse(options_.metric, setup.initial_inverse_metric);
-        adapt_metric_ = options_.adapt_metric && options_.metric != metric_kind::unit &&
-                        !windows_.window_ends().empty();
         step_ = options_.step_size > 0 ? options_.step_size : 1.0;
+        warmup_length_ = options_.warmup;
+        switch (options_.warmup_adaptation) {
+            case warmup_mode::windowed:
+                result_.warmup_taken = warmup_path::windowed;
+                start_windows(0);
+                break;
+            case warmup_mode::step_size_only:
+                result_.warmup_taken = warmup_path::step_size_only;
+                break;
+            case warmup_mode::trust_metric_with_fallback:
+                result_.warmup_taken = warmup_path::trusted;
+                warmup_length_ = options_.trusted_warmup;
+                break;
+        }
 
         const Eigen::Index dim = start.position.size();
         result_.metric = options_.metric;
         result_.target_accept = options_.target_accept;
         result_.max_tree_depth = sampling_depth(options_);
         result_.draws.resize(static_cast<Eigen::Index>(options_.samples), dim);
+        sample_target_ = options_.samples;
         if (options_.save_warmup)
             result_.warmup_draws.resize(static_cast<Eigen::Index>(options_.warmup), dim);
         result_.warmup.reserve(options_.warmup);
@@ -151,10 +163,19 @@ public:
         result_.gradient_evaluations_warmup = 1;  // the driver's evaluation at the start point
     }
 
-    bool complete() const { return setup_done_ && stage_ == stage::idle && iteration_ == total(); }
+    /// The chain has drawn its sample target (see set_sample_target).
+    bool complete() const { return setup_done_ && stage_ == stage::idle && iteration_ >= total(); }
     /// Transitions completed (warmup included); the setup is not one.
     std::size_t iterations_done() const { return iteration_; }
-    bool in_sampling() const { return setup_done_ && iteration_ >= options_.warmup; }
+    bool in_sampling() const { return setup_done_ && iteration_ >= warmup_length_; }
+    /// The warmup's length as known now: a trusted warmup's short length
+    /// until its check fails, the full one after.
+    std::size_t warmup_length() const { return warmup_length_; }
+    /// warmup_length() + the sample target.
+    std::size_t total() const { return warmup_length_ + sample_target_; }
+    /// Draw `samples` (at most options.samples) sampling iterations in all:
+    /// a run that stops on precision raises it round by round.
+    void set_sample_target(std::size_t samples) { sample_target_ = std::min(samples, options_.samples); }
 
     /// Begins the next iteration; afterwards needs_evaluation() may be true.
     void advance() {
@@ -163,17 +184,17 @@ public:
             // Stan searches at the start of an adaptive run; a step size of 0
             // means "find one" even without adaptation.
             const bool search = options_.step_size == 0 ||
-                                (options_.adapt_step_size && options_.warmup > 0);
+                                (options_.adapt_step_size && warmup_length_ > 0);
             if (search) start_search(/*after_window=*/false);
             return;
         }
-        if (iteration_ == total()) return;
+        if (iteration_ >= total()) return;  // e.g. restored past this round's target
         double step = step_;
         if (options_.step_size_jitter > 0)
             step *= 1.0 + options_.step_size_jitter * (2.0 * rng_->uniform() - 1.0);
         step_used_ = step;
         const std::size_t depth =
-            iteration_ < options_.warmup ? warmup_depth(options_) : sampling_depth(options_);
+            iteration_ < warmup_length_ ? warmup_depth(options_) : sampling_depth(options_);
         transition_.start(current_, metric_, step, depth, options_.max_energy_error,
                           /*check_u_turn=*/options_.fixed_tree_depth == 0, *rng_);
         stage_ = stage::transition;
@@ -200,7 +221,7 @@ public:
     void resume(double log_density) {
         if (breaks_contract(log_density, pending_gradient(), current_.position.size()))
             ++result_.non_finite_evaluations;
-        if (stage_ == stage::search || iteration_ < options_.warmup)
+        if (stage_ == stage::search || iteration_ < warmup_length_)
             ++result_.gradient_evaluations_warmup;
         else
             ++result_.gradient_evaluations_sampling;
@@ -239,12 +260,15 @@ public:
         if (options_.save_warmup) result_.warmup_draws = saved.warmup_draws;
         result_.draws.topRows(saved.draws.rows()) = saved.draws;
         result_.metric_updates = saved.metric_updates;
+        result_.warmup_taken = saved.warmup_taken;
+        result_.warmup_check = saved.warmup_check;
         result_.rejected_metric_updates = saved.rejected_metric_updates;
         result_.step_size_search_failed = saved.step_size_search_failed;
         result_.gradient_evaluations_warmup = saved.gradient_evaluations_warmup;
         result_.gradient_evaluations_sampling = saved.gradient_evaluations_sampling;
         result_.non_finite_evaluations = saved.non_finite_evaluations;
-        iteration_ = options_.warmup + saved.sampling.size();
+        warmup_length_ = saved.warmup.size();
+        iteration_ = warmup_length_ + saved.sampling.size();
     }
 
     /// Ends the run between iterations: the result keeps the completed
@@ -258,8 +282,11 @@ public:
                 static_cast<Eigen::Index>(result_.warmup.size()), dim);
     }
 
-    /// Fills in the adapted step size and metric; call once complete().
+    /// Fills in the adapted step size and metric, and cuts the draws to those
+    /// made (a sample target below options.samples); call once complete().
     nuts_result& finish() {
+        const Eigen::Index dim = result_.draws.cols();
+        result_.draws.conservativeResize(static_cast<Eigen::Index>(result_.sampling.size()), dim);
         result_.step_size = step_;
         result_.inverse_metric = metric_.inverse();
         return result_;
@@ -276,8 +303,6 @@ private:
         return options.max_tree_depth_warmup > 0 ? options.max_tree_depth_warmup
                                                  : options.max_tree_depth;
     }
-    std::size_t total() const { return options_.warmup + options_.samples; }
-
     void start_search(bool after_window) {
         search_after_window_ = after_window;
         search_.start(current_, metric_, step_, *rng_);
@@ -303,9 +328,9 @@ private:
                                    .divergent = outcome.divergent,
                                    .energy = outcome.energy,
                                    .log_density = current_.log_density};
-        if (iteration_ >= options_.warmup) {
+        if (iteration_ >= warmup_length_) {
             result_.sampling.push_back(stats);
-            result_.draws.row(static_cast<Eigen::Index>(iteration_ - options_.warmup)) =
+            result_.draws.row(static_cast<Eigen::Index>(iteration_ - warmup_length_)) =
                 current_.position.transpose();
             end_iteration();
             return;
@@ -315,9 +340,12 @@ private:
             result_.warmup_draws.row(static_cast<Eigen::Index>(iteration_)) =
                 current_.position.transpose();
         if (options_.adapt_step_size) step_ = step_adaptation_.update(outcome.accept_stat);
-        if (adapt_metric_ && windows_.collects(iteration_)) {
+        if (result_.warmup_taken == warmup_path::trusted && 2 * (iteration_ + 1) > warmup_length_)
+            trust_estimate_.add(current_.position);  // the short warmup's second half
+        const std::size_t window_iteration = iteration_ - windows_offset_;
+        if (adapt_metric_ && iteration_ >= windows_offset_ && windows_.collects(window_iteration)) {
             window_estimate_.add(current_.position);
-            if (windows_.closes_window(iteration_) && update_metric()) {
+            if (windows_.closes_window(window_iteration) && update_metric()) {
                 // Stan restarts the step size after each new metric.
                 if (options_.adapt_step_size) {
                     start_search(/*after_window=*/true);
@@ -344,9 +372,50 @@ private:
         return updated;
     }
 
+    /// Stan's windows over warmup iterations [first, options.warmup).
+    void start_windows(std::size_t first) {
+        windows_offset_ = first;
+        windows_ = adaptation_windows(options_.warmup - first, options_.init_buffer,
+                                      options_.base_window, options_.term_buffer);
+        adapt_metric_ = options_.adapt_metric && options_.metric != metric_kind::unit &&
+                        !windows_.window_ends().empty();
+    }
+
+    /// The end of a trusted warmup: keep its step size, or fall back to the
+    /// windows for the rest of options.warmup (dual averaging goes on).
+    void check_trusted_warmup() {
+        trusted_warmup_check& check = result_.warmup_check;
+        const double step = step_adaptation_.averaged_step_size(step_);
+        const Eigen::Index dim = current_.position.size();
+        check.step_size_ratio =
+            step / gaussian_step_size(static_cast<std::size_t>(dim), options_.target_accept);
+        // The draws' variances relative to the metric's: 1 when it is right.
+        const Eigen::VectorXd variance = trust_estimate_.estimate().col(0);
+        const Eigen::MatrixXd inverse = metric_.inverse();
+        const Eigen::VectorXd scale =
+            inverse.cols() == 1 ? Eigen::VectorXd(inverse.col(0)) : Eigen::VectorXd(inverse.diagonal());
+        const Eigen::ArrayXd relative = variance.array() / scale.array();
+        check.variance_min = relative.minCoeff();
+        check.variance_max = relative.maxCoeff();
+        check.passed = !options_.adapt_step_size ||
+                       (check.step_size_ratio >= trusted_step_size_ratio &&
+                        check.variance_min >= 1.0 / trusted_variance_ratio &&
+                        check.variance_max <= trusted_variance_ratio);
+        if (check.passed) return;
+        result_.warmup_taken = warmup_path::fell_back;
+        warmup_length_ = options_.warmup;
+        start_windows(iteration_ + 1);
+    }
+
     void end_iteration() {
-        if (iteration_ + 1 == options_.warmup && options_.adapt_step_size)
-            step_ = step_adaptation_.averaged_step_size(step_);
+        if (result_.warmup_taken == warmup_path::trusted && iteration_ + 1 == warmup_length_)
+            check_trusted_warmup();
+        if (iteration_ + 1 == warmup_length_) {
+            if (options_.adapt_step_size) step_ = step_adaptation_.averaged_step_size(step_);
+            if (options_.save_warmup)
+                result_.warmup_draws.conservativeResize(static_cast<Eigen::Index>(warmup_length_),
+                                                        result_.warmup_draws.cols());
+        }
         ++iteration_;
     }
 
@@ -359,13 +428,17 @@ private:
     double step_ = 1.0;
     double step_used_ = 1.0;
     bool adapt_metric_ = false;
+    std::size_t warmup_length_ = 0;
+    std::size_t sample_target_ = 0;
 
     nuts_transition<Rng> transition_;
     step_size_search<Rng> search_;
     bool search_after_window_ = false;
     dual_averaging step_adaptation_;
     adaptation_windows windows_;
+    std::size_t windows_offset_ = 0;  // the warmup iteration the windows start at
     running_covariance window_estimate_;
+    running_covariance trust_estimate_;  // draws of a trusted warmup, for its check
 
     stage stage_ = stage::idle;
     bool setup_done_ = false;

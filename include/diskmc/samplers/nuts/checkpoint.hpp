@@ -4,11 +4,11 @@
 // every checkpoint_every sampling iterations, so an interrupted run resumes
 // and gives the draws an uninterrupted one would have given, bit for bit.
 //
-// Format (version 1). A text header, one "key value" per line, ending with
+// Format (version 2). A text header, one "key value" per line, ending with
 // "end", that identifies the run (the settings that change the draws; not
 // threads, lockstep or checkpoint_every, which do not):
 //
-//     diskmc-nuts-checkpoint 1
+//     diskmc-nuts-checkpoint 2
 //     byte_order little
 //     dim 3
 //     chains 4
@@ -33,6 +33,8 @@
 //     u64 chain                         u64 chain
 //     state                             state
 //     f64 step_size                     u64 first, u64 count
+//     u64 warmup_path, f64 check[3],
+//     u64 check_passed
 //     u64 rows, u64 cols, f64 M^{-1}    iteration[count]
 //     u64 count, iteration[count]       f64 draws[count][dim]
 //     u64 rows, f64 warmup_draws[rows][dim]
@@ -43,7 +45,9 @@
 // warmup and sampling, non-finite evaluations, metric updates and rejected
 // ones, step-size search failed), and iteration is one nuts_iteration (f64
 // accept_stat, f64 step_size, u64 tree_depth, u64 n_leapfrog, u64 divergent,
-// f64 energy, f64 log_density). Positions and draws are in the coordinates
+// f64 energy, f64 log_density), and warmup_path and check are the chain's
+// nuts_result::warmup_taken and warmup_check (step_size_ratio, variance_min,
+// variance_max, passed); the warmup's count tells its length. Positions and draws are in the coordinates
 // the sampler moves in (standardised when standardize_covariance is set).
 //
 // Records are appended and flushed one at a time under a mutex (chains run
@@ -88,10 +92,13 @@ inline std::string matrix_fingerprint(const Eigen::MatrixXd& matrix) {
 }
 
 /// The header a run writes, and that a resumed file must carry verbatim.
-inline std::string nuts_checkpoint_header(std::size_t dim, std::size_t chains, std::uint64_t seed,
-                                          const nuts_options& o, const Eigen::MatrixXd& inits) {
+inline std::string nuts_checkpoint_header(std::size_t dim, std::uint64_t seed,
+                                          const nuts_chains_options& run,
+                                          const Eigen::MatrixXd& inits) {
+    const nuts_options& o = run.sampler;
+    const std::size_t chains = run.chains;
     std::ostringstream out;
-    out << "diskmc-nuts-checkpoint 1\n"
+    out << "diskmc-nuts-checkpoint 2\n"
         << "byte_order " << (std::endian::native == std::endian::little ? "little" : "big") << '\n'
         << "dim " << dim << '\n'
         << "chains " << chains << '\n'
@@ -117,6 +124,12 @@ inline std::string nuts_checkpoint_header(std::size_t dim, std::size_t chains, s
         << "init_buffer " << o.init_buffer << '\n'
         << "base_window " << o.base_window << '\n'
         << "term_buffer " << o.term_buffer << '\n'
+        << "warmup_adaptation " << warmup_mode_name(o.warmup_adaptation) << '\n'
+        << "trusted_warmup " << o.trusted_warmup << '\n'
+        << "min_ess " << exact_decimal(run.min_ess) << '\n'
+        << "max_rhat " << exact_decimal(run.max_rhat) << '\n'
+        << "first_round " << run.first_round << '\n'
+        << "round_step " << run.round_step << '\n'
         << "standardize_covariance " << matrix_fingerprint(o.standardize_covariance) << '\n'
         << "standardize_location " << matrix_fingerprint(o.standardize_location) << '\n'
         << "inits " << matrix_fingerprint(inits) << '\n'
@@ -156,6 +169,10 @@ public:
                     const Eigen::MatrixXd& inits)
         : dim_(dim),
           warmup_(options.sampler.warmup),
+          trusted_warmup_(options.sampler.warmup_adaptation ==
+                                  warmup_mode::trust_metric_with_fallback
+                              ? options.sampler.trusted_warmup
+                              : options.sampler.warmup),
           samples_(options.sampler.samples),
           save_warmup_(options.sampler.save_warmup),
           every_(options.checkpoint_every),
@@ -163,7 +180,7 @@ public:
           written_(options.chains) {
         const std::filesystem::path& path = options.checkpoint;
         const std::string header =
-            nuts_checkpoint_header(dim, options.chains, seed, options.sampler, inits);
+            nuts_checkpoint_header(dim, seed, options, inits);
         // An empty file is one whose run was killed before its header was
         // flushed: nothing to resume.
         std::error_code error;
@@ -210,6 +227,11 @@ public:
             out.put(static_cast<std::uint64_t>(inverse.rows()));
             out.put(static_cast<std::uint64_t>(inverse.cols()));
             out.put_doubles(inverse.data(), static_cast<std::size_t>(inverse.size()));
+            out.put(static_cast<std::uint64_t>(result.warmup_taken));
+            out.put(result.warmup_check.step_size_ratio);
+            out.put(result.warmup_check.variance_min);
+            out.put(result.warmup_check.variance_max);
+            out.put(std::uint64_t{result.warmup_check.passed ? 1u : 0u});
             out.put(static_cast<std::uint64_t>(result.warmup.size()));
             put_iterations(out, result.warmup, 0, result.warmup.size());
             const Eigen::Index rows = save_warmup_ ? result.warmup_draws.rows() : 0;
@@ -385,11 +407,21 @@ private:
             if (rows != dim_ || (cols != 1 && cols != dim_)) return false;
             resume.inverse_metric.resize(dim, static_cast<Eigen::Index>(cols));
             in.get_doubles(resume.inverse_metric.data(), dim_ * cols);
+            const auto path = in.get<std::uint64_t>();
+            if (path > static_cast<std::uint64_t>(warmup_path::fell_back)) return false;
+            result.warmup_taken = static_cast<warmup_path>(path);
+            result.warmup_check.step_size_ratio = in.get<double>();
+            result.warmup_check.variance_min = in.get<double>();
+            result.warmup_check.variance_max = in.get<double>();
+            result.warmup_check.passed = in.get<std::uint64_t>() != 0;
             const auto count = in.get<std::uint64_t>();
-            if (count != warmup_) return false;
+            // A trusted warmup that passed its check is the short one.
+            const std::size_t length =
+                result.warmup_taken == warmup_path::trusted ? trusted_warmup_ : warmup_;
+            if (count != length) return false;
             get_iterations(in, result.warmup, count);
             const auto draw_rows = in.get<std::uint64_t>();
-            if (draw_rows != (save_warmup_ ? warmup_ : 0)) return false;
+            if (draw_rows != (save_warmup_ ? length : 0)) return false;
             result.warmup_draws.resize(0, dim);
             get_rows(in, result.warmup_draws, draw_rows);
             result.draws.resize(0, dim);
@@ -406,7 +438,7 @@ private:
         return true;
     }
 
-    std::size_t dim_, warmup_, samples_;
+    std::size_t dim_, warmup_, trusted_warmup_, samples_;
     bool save_warmup_;
     std::size_t every_;
     std::vector<std::optional<nuts_chain_checkpoint>> loaded_;

@@ -36,7 +36,51 @@ enum class metric_regularization {
     none,
 };
 
+/// How warmup adapts the sampler's parameters.
+enum class warmup_mode {
+    /// Stan's warmup: dual averaging of the step size throughout, and the
+    /// metric from windows of draws (init_buffer, base_window, term_buffer).
+    windowed,
+    /// Dual averaging of the step size only, for all `warmup` iterations; the
+    /// metric stays the initial one. For a metric known to be good.
+    step_size_only,
+    /// For a metric believed good (e.g. coordinates standardised by the MAP
+    /// covariance): a short warmup of `trusted_warmup` iterations adapting the
+    /// step size only, then a check that the posterior in the sampler's
+    /// coordinates is close to the metric's scale (see
+    /// nuts_result::warmup_check). When the check fails the chain falls back
+    /// to Stan's windowed adaptation for the rest of the `warmup` iterations.
+    trust_metric_with_fallback,
+};
+
+/// What a chain's warmup did (nuts_result::warmup_taken).
+enum class warmup_path {
+    windowed,        ///< Stan's windows (warmup_mode::windowed).
+    step_size_only,  ///< step size only, all `warmup` iterations.
+    trusted,         ///< the short step-size-only warmup passed its check.
+    fell_back,       ///< the check failed: windowed adaptation for the rest of `warmup`.
+};
+
 namespace detail {
+
+inline const char* warmup_mode_name(warmup_mode mode) {
+    switch (mode) {
+        case warmup_mode::windowed: return "windowed";
+        case warmup_mode::step_size_only: return "step_size_only";
+        case warmup_mode::trust_metric_with_fallback: return "trust_metric_with_fallback";
+    }
+    return "windowed";
+}
+
+inline const char* warmup_path_name(warmup_path path) {
+    switch (path) {
+        case warmup_path::windowed: return "windowed";
+        case warmup_path::step_size_only: return "step_size_only";
+        case warmup_path::trusted: return "trusted";
+        case warmup_path::fell_back: return "fell_back";
+    }
+    return "windowed";
+}
 
 /// Stan's name of a metric (CmdStan's `metric=`), as output files write it.
 inline const char* metric_name(metric_kind metric) {
@@ -67,8 +111,11 @@ struct nuts_progress {
     std::size_t chain = 0;
     /// Iterations this chain has completed, warmup included.
     std::size_t iteration = 0;
-    /// warmup + samples.
+    /// warmup + samples, as planned now: the chain's warmup length (short
+    /// while a trusted warmup lasts, the full one after a fall back) plus the
+    /// draws of the current round when the run stops on precision.
     std::size_t total_iterations = 0;
+    /// This chain's warmup length as known now.
     std::size_t warmup = 0;
     /// The completed iteration was a sampling one (iteration > warmup).
     bool sampling = false;
@@ -83,6 +130,11 @@ struct nuts_progress {
     std::size_t gradient_evaluations = 0;
     /// Seconds since the call to nuts() / nuts_chains() started.
     double elapsed_seconds = 0.0;
+    /// Stopping on precision (nuts_chains_options::min_ess > 0): the smallest
+    /// bulk or tail ESS over the parameters at the last check between rounds
+    /// (0 before the first check), and the target.
+    double min_ess = 0.0;
+    double target_ess = 0.0;
 };
 
 /// Settings of one NUTS chain. Aggregate: use designated initialisers,
@@ -90,7 +142,8 @@ struct nuts_progress {
 struct nuts_options {
     /// Warmup (adaptation) iterations; not returned as draws unless save_warmup.
     std::size_t warmup = 1000;
-    /// Sampling iterations: the draws returned.
+    /// Sampling iterations: the draws returned. When nuts_chains stops on
+    /// precision (min_ess > 0) this is the most it draws per chain.
     std::size_t samples = 1000;
     /// Also keep the warmup draws (result.warmup_draws).
     bool save_warmup = false;
@@ -127,6 +180,13 @@ struct nuts_options {
     Eigen::MatrixXd inverse_metric = {};
     /// Adapt the metric during warmup with Stan's windows (needs warmup >= 20).
     bool adapt_metric = true;
+    /// How warmup adapts; see warmup_mode. The fit uses
+    /// trust_metric_with_fallback when the MAP covariance standardises the
+    /// coordinates.
+    warmup_mode warmup_adaptation = warmup_mode::windowed;
+    /// Length of the short warmup of trust_metric_with_fallback (it must be
+    /// below `warmup`, which remains the length of a warmup that fell back).
+    std::size_t trusted_warmup = 100;
     /// How each window's estimate is regularised.
     metric_regularization regularization = metric_regularization::scale_relative;
 
@@ -206,6 +266,23 @@ struct nuts_chains_options {
     std::size_t checkpoint_every = 100;
     /// Replace an existing checkpoint file instead of resuming from it.
     bool overwrite_checkpoint = false;
+
+    /// Stop on precision: when > 0, after warmup the chains draw in rounds
+    /// and stop at the end of the first round where every parameter's bulk
+    /// and tail ESS (over all chains) reach min_ess and its rank-normalised
+    /// R-hat is at most max_rhat, or when they hold sampler.samples draws
+    /// each (result.precision_reached says which). The rounds' lengths
+    /// depend on the draws only, never on timing or threads: the first round
+    /// is first_round draws per chain; each next one aims, from the ESS per
+    /// draw so far, at 1.2 x what min_ess needs, at least round_step more
+    /// draws and at most double, rounded up to a multiple of round_step.
+    double min_ess = 0.0;
+    /// R-hat bound of stopping on precision (used when min_ess > 0).
+    double max_rhat = 1.01;
+    /// Draws per chain before the first precision check.
+    std::size_t first_round = 200;
+    /// Granularity of the rounds' lengths (draws per chain).
+    std::size_t round_step = 50;
 };
 
 }  // namespace diskmc

@@ -31,6 +31,22 @@ struct nuts_iteration {
     double log_density = 0.0;
 };
 
+/// The check at the end of a trusted warmup (warmup_mode::
+/// trust_metric_with_fallback): is the posterior, in the metric's scale,
+/// close to a standard normal?
+struct trusted_warmup_check {
+    /// Adapted step size over the one dual averaging finds on a standard
+    /// normal of the same dimension (detail::gaussian_step_size); well below
+    /// 1 when some direction is much narrower than the metric says.
+    double step_size_ratio = 0.0;
+    /// Smallest and largest variance of a coordinate over the short warmup's
+    /// second half, over the metric's variance; near 1 when the metric is right.
+    double variance_min = 0.0;
+    double variance_max = 0.0;
+    /// All three within bounds: the short warmup was kept.
+    bool passed = false;
+};
+
 /// The result of one chain.
 struct nuts_result {
     /// Draws, samples x dim, in the model's coordinates (one row per draw).
@@ -56,6 +72,12 @@ struct nuts_result {
     /// options.target_accept, so the warnings can tell whether raising it is
     /// still advice worth giving.
     double target_accept = 0.8;
+
+    /// What warmup did; with trust_metric_with_fallback, whether the short
+    /// warmup was kept (trusted) or the chain fell back to Stan's windows
+    /// (fell_back), and the check that decided it.
+    warmup_path warmup_taken = warmup_path::windowed;
+    trusted_warmup_check warmup_check = {};
 
     /// Windows that updated the metric, and window estimates rejected as not
     /// finite or not positive definite (the previous metric was kept).
@@ -102,6 +124,14 @@ struct nuts_chains_result {
     std::size_t lockstep_rounds = 0;
     /// The progress callback stopped the run (see nuts_result::stopped_early).
     bool stopped_early = false;
+    /// Stopping on precision (nuts_chains_options::min_ess > 0): the targets
+    /// were met before the budget of samples draws per chain, the smallest
+    /// bulk or tail ESS and largest R-hat at the last check, and the number
+    /// of rounds.
+    bool precision_reached = false;
+    double min_ess = 0.0;
+    double max_rhat = 0.0;
+    std::size_t precision_rounds = 0;
 
     std::size_t gradient_evaluations() const {
         std::size_t total = 0;

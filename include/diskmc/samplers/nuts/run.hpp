@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "diskmc/concepts/differentiable_log_density.hpp"
+#include "diskmc/diagnostics/convergence.hpp"
 #include "diskmc/detail/random_stream.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/parallel/parallel_for.hpp"
@@ -113,6 +115,13 @@ inline void check_nuts_options(const nuts_options& options, std::size_t dim) {
     check_in_range(f, "step_size_jitter", options.step_size_jitter, 0, 1);
     check_nonnegative(f, "step_size", options.step_size);
     check_argument(options.base_window >= 1, f, "base_window must be at least 1");
+    if (options.warmup_adaptation == warmup_mode::trust_metric_with_fallback) {
+        check_argument(options.trusted_warmup >= 10, f,
+                       "trusted_warmup must be at least 10 (its check uses its second half)");
+        check_argument(options.trusted_warmup < options.warmup, f,
+                       "trusted_warmup must be below warmup, the length of a warmup that falls "
+                       "back to the windows");
+    }
 
     const auto n = static_cast<Eigen::Index>(dim);
     const Eigen::MatrixXd& metric = options.inverse_metric;
@@ -144,6 +153,17 @@ inline void check_nuts_options(const nuts_options& options, std::size_t dim) {
         check_argument(options.standardize_location.size() == n &&
                            options.standardize_location.allFinite(),
                        f, "standardize_location must hold dim() finite values");
+    }
+}
+
+/// Checks the options of stopping on precision (nuts_chains_options::min_ess).
+inline void check_precision_options(const nuts_chains_options& options) {
+    constexpr const char* f = "nuts_chains";
+    check_nonnegative(f, "min_ess", options.min_ess);
+    if (options.min_ess > 0) {
+        check_argument(options.max_rhat >= 1, f, "max_rhat must be at least 1");
+        check_argument(options.round_step >= 1, f, "round_step must be at least 1");
+        check_argument(options.first_round >= 4, f, "first_round must be at least 4 draws");
     }
 }
 
@@ -229,8 +249,6 @@ class progress_reporter {
 public:
     progress_reporter(const nuts_options& options, std::size_t chains, run_clock::time_point start)
         : callback_(options.progress),
-          warmup_(options.warmup),
-          total_(options.warmup + options.samples),
           start_(start),
           totals_(chains) {}
 
@@ -261,7 +279,7 @@ public:
         if (!callback_ || done == totals.reported) return !stop_requested();
         totals.reported = done;
         const nuts_result& result = chain.result();
-        const bool sampling = done > warmup_;
+        const bool sampling = done > chain.warmup_length();
         if (sampling && !totals.sampling) totals = {.reported = done, .sampling = true};
         const nuts_iteration& last = sampling ? result.sampling.back() : result.warmup.back();
         ++totals.iterations;
@@ -272,18 +290,27 @@ public:
         const double count = static_cast<double>(totals.iterations);
         const nuts_progress progress{.chain = c,
                                      .iteration = done,
-                                     .total_iterations = total_,
-                                     .warmup = warmup_,
+                                     .total_iterations = chain.total(),
+                                     .warmup = chain.warmup_length(),
                                      .sampling = sampling,
                                      .divergences = totals.divergences,
                                      .mean_tree_depth = totals.tree_depth / count,
                                      .mean_leapfrog = totals.leapfrog / count,
                                      .step_size = last.step_size,
                                      .gradient_evaluations = result.gradient_evaluations(),
-                                     .elapsed_seconds = seconds_between(start_, run_clock::now())};
+                                     .elapsed_seconds = seconds_between(start_, run_clock::now()),
+                                     .min_ess = min_ess_,
+                                     .target_ess = target_ess_};
         std::lock_guard lock(mutex_);  // serialised: the callback needs no locking of its own
         if (!stop_requested() && !callback_(progress)) stop_.store(true, std::memory_order_relaxed);
         return !stop_requested();
+    }
+
+    /// The precision check between rounds; call between rounds only (no
+    /// chain running).
+    void set_precision(double min_ess, double target_ess) {
+        min_ess_ = min_ess;
+        target_ess_ = target_ess;
     }
 
 private:
@@ -297,9 +324,9 @@ private:
     };
 
     std::function<bool(const nuts_progress&)> callback_;
-    std::size_t warmup_;
-    std::size_t total_;
     run_clock::time_point start_;
+    double min_ess_ = 0.0;
+    double target_ess_ = 0.0;
     std::vector<phase_totals> totals_;  // element c is touched by chain c's thread only
     std::mutex mutex_;
     std::atomic<bool> stop_{false};
@@ -334,10 +361,11 @@ void run_chain(nuts_chain<Rng>& chain, Evaluator& evaluate, progress_reporter& r
             break;
         }
     }
+    // Added: a run on precision calls this once per round.
     const auto end = run_clock::now();
     if (!sampling) sampling_start = end;
-    chain.result().warmup_seconds = seconds_between(start, sampling_start);
-    chain.result().sampling_seconds = seconds_between(sampling_start, end);
+    chain.result().warmup_seconds += seconds_between(start, sampling_start);
+    chain.result().sampling_seconds += seconds_between(sampling_start, end);
 }
 
 /// Runs all chains in lockstep: in each round every chain that needs an
@@ -443,8 +471,8 @@ std::size_t run_chains_in_lockstep(std::vector<nuts_chain<Rng>>& chains,
     const auto end = run_clock::now();
     if (!sampling) sampling_start = end;
     for (auto& chain : chains) {
-        chain.result().warmup_seconds = seconds_between(start, sampling_start);
-        chain.result().sampling_seconds = seconds_between(sampling_start, end);
+        chain.result().warmup_seconds += seconds_between(start, sampling_start);
+        chain.result().sampling_seconds += seconds_between(sampling_start, end);
     }
     return rounds;
 }
@@ -465,6 +493,55 @@ nuts_result finish_chain(nuts_chain<Rng>& chain, const standardization& standard
         }
     }
     return result;
+}
+
+/// The smallest bulk or tail ESS and the largest rank-normalised R-hat over
+/// the parameters, from the first `draws` sampling draws of every chain, in
+/// the model's coordinates (ESS is not invariant to the standardisation's
+/// mixing of coordinates).
+struct precision_estimate {
+    double min_ess = 0.0;
+    double max_rhat = 0.0;
+};
+
+template <class Rng>
+precision_estimate estimate_precision(const std::vector<nuts_chain<Rng>>& chains,
+                                      const standardization& standard, std::size_t draws) {
+    const auto rows = static_cast<Eigen::Index>(draws);
+    const Eigen::Index dim = chains.front().result().draws.cols();
+    std::vector<Eigen::MatrixXd> model_draws;
+    for (const auto& chain : chains) {
+        Eigen::MatrixXd top = chain.result().draws.topRows(rows);
+        standard.to_model(top);
+        model_draws.push_back(std::move(top));
+    }
+    precision_estimate estimate{.min_ess = std::numeric_limits<double>::infinity()};
+    Eigen::MatrixXd parameter(rows, static_cast<Eigen::Index>(chains.size()));
+    for (Eigen::Index i = 0; i < dim; ++i) {
+        for (std::size_t c = 0; c < chains.size(); ++c)
+            parameter.col(static_cast<Eigen::Index>(c)) = model_draws[c].col(i);
+        const double ess = std::min(bulk_effective_sample_size(parameter),
+                                    tail_effective_sample_size(parameter));
+        const double rhat = rank_normalized_rhat(parameter);
+        // NaN (e.g. a constant parameter) counts as not yet precise.
+        estimate.min_ess = std::isnan(ess) ? 0.0 : std::min(estimate.min_ess, ess);
+        estimate.max_rhat = std::isnan(rhat) ? std::numeric_limits<double>::infinity()
+                                             : std::max(estimate.max_rhat, rhat);
+        if (estimate.min_ess == 0.0) break;
+    }
+    return estimate;
+}
+
+/// The next round's draws per chain when stopping on precision: 1.2 x what
+/// the ESS per draw so far says min_ess needs, at least one round_step more
+/// and at most double, a multiple of round_step, at most `budget`.
+inline std::size_t next_round_target(std::size_t draws, double ess, const nuts_chains_options& o) {
+    const double per_draw = ess / static_cast<double>(draws);
+    const double wanted = per_draw > 0 ? 1.2 * o.min_ess / per_draw : 2.0 * static_cast<double>(draws);
+    const double bounded = std::clamp(wanted, static_cast<double>(draws + o.round_step),
+                                      2.0 * static_cast<double>(draws));
+    const auto steps = static_cast<std::size_t>(std::ceil(bounded / static_cast<double>(o.round_step)));
+    return std::min(steps * o.round_step, o.sampler.samples);
 }
 
 /// The random stream of chain `chain` of a run seeded with `seed`: every
@@ -550,6 +627,7 @@ nuts_chains_result nuts_chains(const M& model, const Eigen::MatrixXd& inits,
     detail::check_nuts_options(options.sampler, model.dim());
     check_argument(options.checkpoint.empty() || options.checkpoint_every >= 1, f,
                    "checkpoint_every must be at least 1");
+    detail::check_precision_options(options);
 
     const auto run_start = detail::run_clock::now();
     const std::size_t count = options.chains;
@@ -592,18 +670,43 @@ nuts_chains_result nuts_chains(const M& model, const Eigen::MatrixXd& inits,
 
     nuts_chains_result result;
     result.chains.resize(count);
-    if (options.lockstep) {
-        result.lockstep_rounds =
-            detail::run_chains_in_lockstep(chains, evaluators, options.threads, reporter, save);
-        for (std::size_t c = 0; c < count; ++c)
-            result.chains[c] = detail::finish_chain(chains[c], standard, transform);
+    auto run_round = [&] {
+        if (options.lockstep) {
+            result.lockstep_rounds +=
+                detail::run_chains_in_lockstep(chains, evaluators, options.threads, reporter, save);
+        } else {
+            parallel_for(count, options.threads, [&](std::size_t c) {
+                detail::run_chain(chains[c], evaluators[c], reporter, c,
+                                  [&](bool stopping) { save(c, stopping); });
+            });
+        }
+    };
+    if (options.min_ess <= 0) {
+        run_round();
     } else {
-        parallel_for(count, options.threads, [&](std::size_t c) {
-            detail::run_chain(chains[c], evaluators[c], reporter, c,
-                              [&](bool stopping) { save(c, stopping); });
-            result.chains[c] = detail::finish_chain(chains[c], standard, transform);
-        });
+        // Rounds whose lengths follow from the draws alone, so a seed gives
+        // the same schedule on any number of threads, and a resumed run
+        // replays the checks of the rounds its chains had already drawn.
+        std::size_t target = std::min(options.first_round, options.sampler.samples);
+        while (true) {
+            for (auto& chain : chains) chain.set_sample_target(target);
+            run_round();
+            if (reporter.stop_requested()) break;
+            const detail::precision_estimate estimate =
+                detail::estimate_precision(chains, standard, target);
+            ++result.precision_rounds;
+            result.min_ess = estimate.min_ess;
+            result.max_rhat = estimate.max_rhat;
+            reporter.set_precision(estimate.min_ess, options.min_ess);
+            result.precision_reached =
+                estimate.min_ess >= options.min_ess && estimate.max_rhat <= options.max_rhat;
+            if (result.precision_reached || target >= options.sampler.samples) break;
+            target = detail::next_round_target(target, estimate.min_ess, options);
+        }
     }
+    parallel_for(count, options.threads, [&](std::size_t c) {
+        result.chains[c] = detail::finish_chain(chains[c], standard, transform);
+    });
     for (const auto& chain : result.chains) result.stopped_early |= chain.stopped_early;
     result.wall_seconds = detail::seconds_between(run_start, detail::run_clock::now());
     return result;

@@ -4,6 +4,8 @@
 
 #include <Eigen/Core>
 #include <cstddef>
+#include <iomanip>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,15 @@
 #include "diskmc/samplers/nuts/result.hpp"
 
 namespace diskmc {
+
+namespace detail {
+/// A number for a warning, to 3 significant digits.
+inline std::string format_ratio(double value) {
+    std::ostringstream out;
+    out << std::setprecision(3) << value;
+    return out.str();
+}
+}  // namespace detail
 
 /// One chain's divergences, depth-cap hits and E-BFMI over its sampling
 /// iterations.
@@ -58,11 +69,24 @@ inline posterior_summary summarize(const nuts_chains_result& run,
             summary.warnings.push_back(which +
                                        "the initial step-size search hit its limit; the target "
                                        "may be improper or discontinuous.");
+        if (chain.warmup_taken == warmup_path::fell_back)
+            summary.warnings.push_back(
+                which + "the posterior in the standardised coordinates was far from unit scale "
+                        "(step size " + detail::format_ratio(chain.warmup_check.step_size_ratio) +
+                " of a standard normal's, variances " + detail::format_ratio(chain.warmup_check.variance_min) +
+                " to " + detail::format_ratio(chain.warmup_check.variance_max) +
+                "): its warmup fell back to Stan's windowed metric adaptation; the given "
+                "covariance (e.g. the MAP's) is a poor guide to the posterior.");
         if (chain.rejected_metric_updates > 0)
             summary.warnings.push_back(
                 which + std::to_string(chain.rejected_metric_updates) +
                 " metric update(s) were not positive definite and were skipped.");
     }
+    if (run.precision_rounds > 0 && !run.precision_reached && !run.stopped_early)
+        summary.warnings.push_back(
+            "Stopping on precision: the sample budget ran out before min_ess and max_rhat were "
+            "met (smallest bulk/tail ESS " + detail::format_ratio(run.min_ess) + ", largest R-hat " +
+            detail::format_ratio(run.max_rhat) + "); raise samples, the budget per chain.");
     return summary;
 }
 
