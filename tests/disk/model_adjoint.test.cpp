@@ -14,6 +14,7 @@
 #include "diskmc/autodiff/gradient.hpp"
 #include "diskmc/disk.hpp"
 #include "support/gradient_check.hpp"
+#include "support/test_values.hpp"
 
 using namespace diskmc;
 
@@ -136,7 +137,7 @@ TEST_CASE("Keplerian rotation's closed-form partials", "[disk][adjoint]") {
         z[i] = (i % 3 == 0) ? 0.0 : 0.3 * r[i] * std::sin(static_cast<double>(i));
         cotangent[i] = std::cos(3.0 * static_cast<double>(i));
     }
-    const Eigen::Vector2d parameters(1.25, 101.0);  // mstar, dist
+    const Eigen::VectorXd parameters = diskmc::testing::vec({1.25, 101.0});  // mstar, dist (dynamic size: g++ 12 false -Warray-bounds)
     const auto prepared = keplerian_rotation<double>{.mstar = parameters[0], .dist = parameters[1]}.prepared();
     using prepared_type = decltype(prepared);
     typename prepared_type::template linearisation<adjoint_tile> at;
@@ -144,7 +145,7 @@ TEST_CASE("Keplerian rotation's closed-form partials", "[disk][adjoint]") {
     CHECK((at.v == prepared.v_phi(r, z)).all());
     for (Eigen::Index i : {Eigen::Index{0}, Eigen::Index{1}, adjoint_tile_size / 2, adjoint_tile_size - 2}) {
         const auto fd = diskmc::testing::finite_difference_gradient(
-            [&](const Eigen::VectorXd& rz) { return prepared.v_phi(rz[0], rz[1]); }, (Eigen::VectorXd(2) << r[i], z[i]).finished(),
+            [&](const Eigen::VectorXd& rz) { return prepared.v_phi(rz[0], rz[1]); }, diskmc::testing::vec({r[i], z[i]}),
             {.relative_step = 1e-3, .step_floor = 0.1});
         INFO("r = " << r[i] << ", z = " << z[i]);
         CHECK(at.dv_dr[i] == Approx(fd.gradient[0]).epsilon(1e-7));

@@ -15,18 +15,17 @@
 #include "diskmc/fit.hpp"
 #include "support/bench_map.hpp"
 #include "support/shared_data.hpp"
+#include "support/test_values.hpp"
 #include "support/throws.hpp"
 
 namespace {
 
 using namespace diskmc;
 
-bool sanitized() {
-    const char* flag = std::getenv("DISKMC_SANITIZED");
-    return flag && *flag && std::string(flag) != "0";
-}
+using diskmc::testing::sanitized;
 
-fit_options small_problem() {
+/// A small, quick Laplace fit.
+fit_options small_laplace_problem() {
     return fit_options{.map = hd163296_like::map(false),
                        .downsample = {.factor = 8},
                        .parameters = hd163296_like::parameters(),
@@ -46,10 +45,10 @@ using testing::bench_map;
 }  // namespace
 
 TEST_CASE("fit_rotation_map refuses Laplace settings it cannot run, before any work", "[fit][laplace]") {
-    fit_options o = small_problem();
+    fit_options o = small_laplace_problem();
     o.optimize = false;
     CHECK_THROWS_MATCHES(fit_rotation_map(o), invalid_input, testing::message_contains("the MAP step is off"));
-    o = small_problem();
+    o = small_laplace_problem();
     o.sampler = laplace_fit_settings{.options = {.draws = 5}};
     CHECK_THROWS_MATCHES(fit_rotation_map(o), invalid_input, testing::message_contains("at least 10 draws"));
     o.sampler = laplace_fit_settings{.fallback = laplace_fallback::nuts,
@@ -58,7 +57,7 @@ TEST_CASE("fit_rotation_map refuses Laplace settings it cannot run, before any w
 }
 
 TEST_CASE("fit_rotation_map with the Laplace sampler: result layout and the importance ESS", "[fit][laplace]") {
-    const fit_result fit = fit_rotation_map(small_problem());
+    const fit_result fit = fit_rotation_map(small_laplace_problem());
     REQUIRE(std::holds_alternative<laplace_result>(fit.sampler));
     const laplace_result& run = std::get<laplace_result>(fit.sampler);
     CAPTURE(run.khat, run.effective_sample_size);
@@ -85,7 +84,7 @@ TEST_CASE("fit_rotation_map with the Laplace sampler: result layout and the impo
 
 TEST_CASE("fit_rotation_map with sampler auto goes on with NUTS when the Laplace draws cannot stand",
           "[fit][laplace]") {
-    fit_options o = small_problem();
+    fit_options o = small_laplace_problem();
     const nuts_fit_settings nuts{.options = {.sampler = {.warmup = 20, .samples = 10}, .chains = 1}};
     SECTION("no covariance: the MAP step is off") {
         o.optimize = false;

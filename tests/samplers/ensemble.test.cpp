@@ -28,6 +28,7 @@
 #include "diskmc/concepts/archetypes.hpp"
 #include "diskmc/samplers/ensemble.hpp"
 #include "support/temporary_folder.hpp"
+#include "support/function_model.hpp"
 #include "support/test_values.hpp"
 
 using namespace diskmc;
@@ -41,7 +42,7 @@ using diskmc::testing::sanitized;
 /// `full` normally, `reduced` under the sanitizers (never zero).
 std::size_t scaled(std::size_t full, std::size_t reduced) { return sanitized() ? reduced : full; }
 
-using density_function = std::function<double(const Eigen::VectorXd&)>;
+using diskmc::testing::density_function;
 
 /// A dynamic vector or matrix from values. (Fixed-size Eigen temporaries
 /// converted to dynamic ones trip a false g++ 12 -Warray-bounds with AVX-512,
@@ -58,13 +59,7 @@ Eigen::MatrixXd matrix_2x2(double a, double b, double c, double d) {
     return m;
 }
 
-/// A log_density from a function.
-struct function_model {
-    std::size_t dimension;
-    density_function density;
-    std::size_t dim() const { return dimension; }
-    double log_density(const Eigen::VectorXd& x) const { return density(x); }
-};
+using diskmc::testing::function_model;
 
 /// The same, also evaluating a whole batch (column by column, so values are
 /// bit-identical to function_model's).

@@ -27,18 +27,14 @@
 #include "diskmc/samplers/laplace.hpp"
 #include "support/gaussian_target.hpp"
 #include "support/throws.hpp"
+#include "support/function_model.hpp"
 
 using namespace diskmc;
 
 namespace {
 
 /// One model type for the targets written as a function (one instantiation).
-struct function_model {
-    std::size_t dimension = 1;
-    std::function<double(const Eigen::VectorXd&)> function;
-    std::size_t dim() const { return dimension; }
-    double log_density(const Eigen::VectorXd& x) const { return function(x); }
-};
+using diskmc::testing::function_model;
 
 /// Weighted mean and sd of every parameter (draws one per column).
 struct weighted_moments {
