@@ -62,7 +62,7 @@ void check_moments(const laplace_result& run, const Eigen::VectorXd& mean, const
     }
 }
 
-function_model banana() {
+function_model banana_target() {
     // x1 ~ N(0, 5^2), x2 | x1 ~ N(4 (x1^2 - 25), 1): its mode (0, 0) and the
     // Hessian there give N(0, diag(25, 1)), which misses the arms.
     return {2, [](const Eigen::VectorXd& x) {
@@ -71,7 +71,7 @@ function_model banana() {
             }};
 }
 
-function_model funnel() {
+function_model funnel_target() {
     // Neal's funnel in 5-D: v ~ N(0, 3^2), x_i | v ~ N(0, e^v), i = 1..4.
     // The joint mode is at v = -18, x = 0, where the x scale is e^-9.
     return {5, [](const Eigen::VectorXd& x) {
@@ -79,7 +79,7 @@ function_model funnel() {
             }};
 }
 
-function_model bimodal() {
+function_model bimodal_target() {
     // 0.5 N(-2, 1) + 0.5 N(2, 1): the Laplace fit at the mode +2 (curvature
     // 1 there to 1e-3) never weighs the other half properly.
     return {1, [](const Eigen::VectorXd& x) {
@@ -138,7 +138,7 @@ TEST_CASE("a mildly skewed target passes with its known moments", "[laplace]") {
 
 TEST_CASE("a banana is refused", "[laplace]") {
     const laplace_result run =
-        laplace(banana(), Eigen::Vector2d(0.0, 0.0), Eigen::Matrix2d(Eigen::Vector2d(25.0, 1.0).asDiagonal()), {}, 1);
+        laplace(banana_target(), Eigen::Vector2d(0.0, 0.0), Eigen::Matrix2d(Eigen::Vector2d(25.0, 1.0).asDiagonal()), {}, 1);
     check_refused(run);
 }
 
@@ -147,13 +147,13 @@ TEST_CASE("Neal's funnel is refused", "[laplace]") {
     mode[0] = -18.0;
     Eigen::VectorXd variances = Eigen::VectorXd::Constant(5, std::exp(-18.0));
     variances[0] = 9.0;
-    const laplace_result run = laplace(funnel(), mode, Eigen::MatrixXd(variances.asDiagonal()), {}, 1);
+    const laplace_result run = laplace(funnel_target(), mode, Eigen::MatrixXd(variances.asDiagonal()), {}, 1);
     check_refused(run);
 }
 
 TEST_CASE("a bimodal mixture fitted at one mode is refused", "[laplace]") {
     const laplace_result run =
-        laplace(bimodal(), Eigen::VectorXd::Constant(1, 2.0), Eigen::MatrixXd::Identity(1, 1), {}, 1);
+        laplace(bimodal_target(), Eigen::VectorXd::Constant(1, 2.0), Eigen::MatrixXd::Identity(1, 1), {}, 1);
     check_refused(run);
 }
 
