@@ -28,6 +28,7 @@
 #include "support/gaussian_target.hpp"
 #include "support/throws.hpp"
 #include "support/function_model.hpp"
+#include "support/test_values.hpp"
 
 using namespace diskmc;
 
@@ -181,7 +182,7 @@ TEST_CASE("non-finite densities are weight 0, counted, never a crash", "[laplace
 TEST_CASE("identical results for 1, 2 and 3 threads, and batched or not", "[laplace][threads]") {
     const archetypes::log_density_archetype plain{.dimension = 3};
     const archetypes::batch_log_density_archetype batched{.dimension = 3};
-    const Eigen::VectorXd mean = Eigen::Vector3d(0.1, -0.2, 0.3);
+    const Eigen::VectorXd mean = diskmc::testing::vec({0.1, -0.2, 0.3});
     const Eigen::MatrixXd covariance = 1.2 * Eigen::MatrixXd::Identity(3, 3);
     const laplace_result one = laplace(plain, mean, covariance, {.draws = 1000, .threads = 1, .block = 100}, 9);
     for (const std::size_t threads : {2, 3}) {
