@@ -113,7 +113,7 @@ TEST_CASE("equal weights have no tail and the full ESS", "[pareto_smoothing]") {
     CHECK(smoothed.weights.minCoeff() == Approx(1e-3));
 }
 
-TEST_CASE("-inf and NaN log-weights are weight 0, and too few weights give an infinite k-hat",
+TEST_CASE("log-weights of -inf and NaN are weight 0, and too few weights give an infinite k-hat",
           "[pareto_smoothing]") {
     Eigen::VectorXd log_weights = normal_log_weights(1.2, 5);
     log_weights[10] = -std::numeric_limits<double>::infinity();

@@ -100,7 +100,7 @@ TEST_CASE("fit config: Laplace and auto settings", "[fit][config]") {
 TEST_CASE("fit config: NUTS warmup adaptation and stopping on precision", "[fit][config]") {
     const fit_config plain = parse(R"({"sampler": {"kind": "nuts"}})");
     const auto& defaults = std::get<diskmc::nuts_fit_settings>(plain.options.sampler);
-    CHECK(defaults.trust_map_covariance);
+    CHECK_FALSE(defaults.trust_map_covariance);
     CHECK(defaults.options.min_ess == 0.0);
     const fit_config c = parse(R"({"sampler": {"kind": "nuts", "warmup_adaptation": "windowed",
         "trusted_warmup": 150, "min_ess": 400, "max_rhat": 1.02, "samples": 5000}})");
