@@ -5,7 +5,9 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cstring>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -81,6 +83,32 @@ inline Eigen::VectorXd bench_start() { return hd163296_like::full_vector(hd16329
 inline std::string default_data_dir() {
     const char* env = std::getenv("DISKMC_DATA_DIR");
     return env ? env : "";
+}
+
+/// The arguments of a program that takes only [--json] [--repeats N] [--data DIR].
+struct json_repeats_data {
+    bool json = false;
+    int repeats = 1;
+    std::string data_dir = default_data_dir();
+};
+
+/// Reads those arguments into `arguments` (its values are the defaults); on
+/// anything else prints the usage
+/// of `program` and returns false.
+inline bool parse_json_repeats_data(int argc, char** argv, const char* program, json_repeats_data& arguments) {
+    for (int k = 1; k < argc; ++k) {
+        if (std::strcmp(argv[k], "--json") == 0) {
+            arguments.json = true;
+        } else if (std::strcmp(argv[k], "--repeats") == 0 && k + 1 < argc) {
+            arguments.repeats = std::max(1, std::atoi(argv[++k]));
+        } else if (std::strcmp(argv[k], "--data") == 0 && k + 1 < argc) {
+            arguments.data_dir = argv[++k];
+        } else {
+            std::fprintf(stderr, "usage: %s [--json] [--repeats N] [--data DIR]\n", program);
+            return false;
+        }
+    }
+    return true;
 }
 
 /// Whether `data_dir`/bench holds the benchmark's FITS files (and this build

@@ -61,21 +61,9 @@ struct method_run {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bool json = false;
-    int repeats = 5;
-    std::string data_dir = bench::default_data_dir();
-    for (int k = 1; k < argc; ++k) {
-        if (std::strcmp(argv[k], "--json") == 0) {
-            json = true;
-        } else if (std::strcmp(argv[k], "--repeats") == 0 && k + 1 < argc) {
-            repeats = std::max(1, std::atoi(argv[++k]));
-        } else if (std::strcmp(argv[k], "--data") == 0 && k + 1 < argc) {
-            data_dir = argv[++k];
-        } else {
-            std::fprintf(stderr, "usage: bench_map [--json] [--repeats N] [--data DIR]\n");
-            return 2;
-        }
-    }
+    bench::json_repeats_data arguments{.repeats = 5};
+    if (!bench::parse_json_repeats_data(argc, argv, "bench_map", arguments)) return 2;
+    const auto& [json, repeats, data_dir] = arguments;
     const bool from_files = bench::has_bench_files(data_dir);
     try {
         if (!json)
