@@ -63,6 +63,9 @@ TEST_CASE("fit_rotation_map with the Laplace sampler: result layout and the impo
     CAPTURE(run.khat, run.effective_sample_size);
     CHECK(run.reliable());
     CHECK(run.draws.cols() == 1000);
+    // The sampler stage is timed for every kind (bench_fit splits it).
+    CHECK(fit.sampler_seconds > 0.0);
+    CHECK(fit.sampler_seconds <= fit.wall_seconds);
     REQUIRE(fit.chains.size() == 1);
     CHECK(fit.chains[0].rows() == 1000);
     CHECK(fit.chains[0].cols() == 9);

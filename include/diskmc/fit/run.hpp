@@ -652,7 +652,7 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
         detail::summarize_nuts(run, parameters, result);
         result.sampler = std::move(run);
     } else {
-        stage(fit_stage::summarizing);  // the Laplace draws stand
+        sampling_done();  // the Laplace draws stand
     }
 
     // 5. The model and residual maps at the median.
