@@ -267,7 +267,15 @@ struct bowl_surface {
 };
 
 struct bowl_component {
-    static std::vector<std::string> names() { return {"z0", "r_bowl"}; }
+    static std::vector<inference::parameter_info> parameters() {
+        return {{"z0", std::nullopt, inference::prior::flat(0.0, 5.0), 0.0, "arcsec", "height scale"},
+                {"r_bowl", 1.0, inference::prior::flat(0.0, 10.0), 0.0, "arcsec", "bowl radius",
+                 inference::valid_range::positive()}};
+    }
+    template <class T>
+    static void check(std::string_view where, const bowl_surface<T>& s) {
+        check_declared<bowl_component>(where, {s.z0, s.r_bowl});
+    }
     template <class T>
     static bowl_surface<T> make(parameter_reader<T>& in) {
         bowl_surface<T> surface;

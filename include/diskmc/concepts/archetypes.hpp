@@ -8,11 +8,14 @@
 
 #include <Eigen/Core>
 #include <cstddef>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "diskmc/concepts/batch_log_density.hpp"
 #include "diskmc/concepts/differentiable_log_density.hpp"
+#include "diskmc/concepts/disk_component.hpp"
 #include "diskmc/concepts/least_squares_log_density.hpp"
 #include "diskmc/concepts/log_density.hpp"
 #include "diskmc/concepts/named_log_likelihood.hpp"
@@ -79,6 +82,32 @@ struct named_log_likelihood_archetype {
     }
 };
 
+/// What disk_component_archetype makes: a surface z = height_scale r.
+template <class T>
+struct disk_component_archetype_surface {
+    T height_scale;
+    template <class V>
+    V height(const V& r) const {
+        return V(r * height_scale);
+    }
+};
+
+/// Satisfies disk_component, nothing else: one parameter, h.
+struct disk_component_archetype {
+    static std::vector<inference::parameter_info> parameters() {
+        return {{"h", std::nullopt, inference::prior::flat(0.0, 1.0), 0.0, "", "height per arcsec",
+                 inference::valid_range::nonnegative()}};
+    }
+    template <class T>
+    static void check(std::string_view where, const disk_component_archetype_surface<T>& s) {
+        check_declared<disk_component_archetype>(where, {s.height_scale});
+    }
+    template <class T>
+    static disk_component_archetype_surface<T> make(parameter_reader<T>& in) {
+        return {in.next()};
+    }
+};
+
 static_assert(log_density<log_density_archetype>);
 static_assert(!differentiable_log_density<log_density_archetype>);
 static_assert(!batch_log_density<log_density_archetype>);
@@ -88,5 +117,7 @@ static_assert(scalar_generic_log_density<scalar_generic_log_density_archetype>);
 static_assert(!scalar_generic_log_density<log_density_archetype>);
 static_assert(named_log_likelihood<named_log_likelihood_archetype>);
 static_assert(!named_log_likelihood_with_gradient<named_log_likelihood_archetype>);
+static_assert(disk_component<disk_component_archetype>);
+static_assert(!disk_component<log_density_archetype>);
 
 }  // namespace diskmc::archetypes

@@ -23,6 +23,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "diskmc/disk/components.hpp"
 #include "diskmc/disk/rotation.hpp"
 #include "diskmc/disk/surfaces.hpp"
 #include "diskmc/disk/unset.hpp"
@@ -205,8 +206,9 @@ auto prepare(const disk_model<T, Surface, Rotation>& model) {
 
 /// Validates a model at the API boundary.
 /// @throws invalid_input naming the first bad value: x0, y0, inc, PA, vlsr
-///         not finite, flared_niter < 1, or a bad value of a built-in surface
-///         or rotation profile (e.g. r_taper <= 0, mstar <= 0, dist <= 0).
+///         not finite, flared_niter < 1, or a value of a built-in surface or
+///         rotation profile outside its component's valid range (e.g.
+///         r_taper <= 0, mstar <= 0, dist <= 0; disk/components.hpp).
 ///         Scalars without a readable value (see math::value_of) are not checked.
 template <class T, class Surface, class Rotation>
 void check_model(const disk_model<T, Surface, Rotation>& model,

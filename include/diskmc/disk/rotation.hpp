@@ -217,48 +217,6 @@ struct power_law_rotation {
     }
 };
 
-namespace detail {
-
-/// Value checks at the API boundary (user profiles are not checked).
-template <class P>
-void check_rotation(std::string_view, const P&) {}
-
-template <class T>
-void check_rotation(std::string_view where, const keplerian_rotation<T>& p) {
-    if constexpr (math::has_value_of<T>) {
-        check_positive(where, "mstar", math::value_of(p.mstar));
-        check_positive(where, "dist", math::value_of(p.dist));
-    }
-}
-
-template <class T>
-void check_rotation(std::string_view where, const self_gravitating_rotation<T>& p) {
-    if constexpr (math::has_value_of<T>) {
-        check_positive(where, "mstar", math::value_of(p.mstar));
-        check_positive(where, "dist", math::value_of(p.dist));
-        check_nonnegative(where, "mdisk", math::value_of(p.mdisk));
-        check_finite(where, "gamma", math::value_of(p.gamma));
-        check_nonnegative(where, "r_in", math::value_of(p.r_in));
-        check_positive(where, "r_out", math::value_of(p.r_out));
-        // r_in^(2-gamma) is infinite (or log 0) at r_in = 0 unless gamma < 2.
-        check_argument(math::value_of(p.r_in) > 0.0 || math::value_of(p.gamma) < 2.0, where,
-                       "r_in must be > 0 when gamma >= 2");
-        check_argument(math::value_of(p.r_out) > math::value_of(p.r_in), where,
-                       "r_out must be larger than r_in");
-    }
-}
-
-template <class T>
-void check_rotation(std::string_view where, const power_law_rotation<T>& p) {
-    if constexpr (math::has_value_of<T>) {
-        check_finite(where, "vp_100", math::value_of(p.vp_100));
-        check_finite(where, "vp_q", math::value_of(p.vp_q));
-        check_positive(where, "dist", math::value_of(p.dist));
-    }
-}
-
-}  // namespace detail
-
 }  // namespace diskmc
 
 #include "diskmc/detail/vectorised_code_end.hpp"

@@ -203,26 +203,6 @@ struct flared_surface {
     }
 };
 
-namespace detail {
-
-/// Value checks at the API boundary (user surfaces are not checked).
-template <class S>
-void check_surface(std::string_view, const S&) {}
-
-template <class T>
-void check_surface(std::string_view where, const flared_surface<T>& s) {
-    if constexpr (math::has_value_of<T>) {
-        check_finite(where, "z0", math::value_of(s.z0));
-        check_finite(where, "psi", math::value_of(s.psi));
-        check_finite(where, "r_cavity", math::value_of(s.r_cavity));
-        const double r_taper = math::value_of(s.r_taper);
-        check_argument(r_taper > 0.0, where, "r_taper must be > 0 (+inf for no taper)");
-        check_finite(where, "q_taper", math::value_of(s.q_taper));
-    }
-}
-
-}  // namespace detail
-
 }  // namespace diskmc
 
 #include "diskmc/detail/vectorised_code_end.hpp"

@@ -507,7 +507,8 @@ const nuts_fit_settings* sample_laplace(const laplace_fit_settings& settings, co
 /// summary, warnings and the model and residual maps at the median are built.
 ///
 /// @param options the map, parameters, mask, beam, MAP and sampler settings
-/// @param family  the model: its parameter names and how they build a disk model
+/// @param family  the model: its parameter names, their catalogue (defaults
+///                and priors) and how they build a disk model
 /// @return the posterior summary, draws, diagnostics, warnings and maps
 /// @throws invalid_input for bad options, draws that cannot fit in the
 ///         machine's memory, unknown or missing parameters, starts outside
@@ -523,7 +524,9 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
     stage(fit_stage::preparing);
 
     // 1. Everything that can be checked without evaluating the model.
-    const inference::parameter_set parameters(options.parameters);
+    // The family's own catalogue: its names, defaults and priors, a user's
+    // component's included; a name the family does not model is refused.
+    const inference::parameter_set parameters(options.parameters, family.catalogue());
     check_argument(parameters.dim() >= 1, detail::fit_function, "no free parameter: free at least one");
     detail::check_sampler_settings(options.sampler, parameters.dim());
     if (const auto* l = std::get_if<laplace_fit_settings>(&options.sampler);
@@ -535,6 +538,8 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
     sky_map map = detail::prepare_map(options);
     const std::vector<std::string> names = family.parameter_names();
     const Eigen::VectorXd start_full = detail::full_start(parameters, names);
+    if constexpr (requires { family.check(detail::fit_function, start_full); })
+        family.check(detail::fit_function, start_full);  // the components' valid ranges, at the start
 
     // 2. The mask at the starting geometry, the likelihood and the posterior.
     Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> mask =

@@ -1,123 +1,96 @@
 #pragma once
 // How a likelihood's full vector of named parameters becomes a disk model:
-// a "disk model family" lists the parameter names (eddy's) and builds
-// disk_model<T, ...> from a vector of any scalar type T, so one family serves
-// the double path, the tile autodiff path and the reference autodiff path.
+// a "disk model family" lists the parameter names (eddy's), carries their
+// catalogue (defaults, priors, valid ranges) and builds disk_model<T, ...>
+// from a vector of any scalar type T, so one family serves the double path,
+// the tile autodiff path and the reference autodiff path.
 //
-// The built-in family is composed of a surface and a rotation component;
-// a user's own surface or rotation profile plugs in by writing a component
-// of the same shape (see flared_component), or a whole family.
+// The built-in family is composed of a surface and a rotation component
+// (concepts/disk_component.hpp, disk/components.hpp); a user's own surface
+// or rotation profile plugs in by writing a component, and its parameters
+// go through the whole fit (fit_rotation_map takes the family's catalogue).
 
 #include <Eigen/Core>
 #include <concepts>
+#include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "diskmc/concepts/disk_component.hpp"
+#include "diskmc/disk/components.hpp"
 #include "diskmc/disk/model.hpp"
+#include "diskmc/errors.hpp"
+#include "diskmc/inference/parameter_catalogue.hpp"
 
 namespace diskmc {
-
-/// Reads a full parameter vector in order, for the components of a family.
-template <class T>
-class parameter_reader {
-public:
-    explicit parameter_reader(const Eigen::Matrix<T, Eigen::Dynamic, 1>& full) : full_(full) {}
-    /// The next parameter.
-    const T& next() { return full_[position_++]; }
-    Eigen::Index position() const { return position_; }
-
-private:
-    const Eigen::Matrix<T, Eigen::Dynamic, 1>& full_;
-    Eigen::Index position_ = 0;
-};
 
 /// A family of disk models over named parameters:
 /// @code
 ///   std::vector<std::string> parameter_names() const;
+///   inference::parameter_catalogue catalogue() const;  // exactly parameter_names(), with defaults and priors
 ///   template <class T> auto make(const Eigen::Matrix<T, Eigen::Dynamic, 1>& full) const;  // a disk_model<T, ...>
 /// @endcode
+/// The catalogue is required: the fit takes its names, defaults and priors
+/// from it, and no library table can know a hand-written family's own names
+/// (disk_family builds it from its components' declarations).
 template <class F>
 concept disk_model_family = requires(const F& family, const Eigen::VectorXd& full) {
     { family.parameter_names() } -> std::convertible_to<std::vector<std::string>>;
+    { family.catalogue() } -> std::convertible_to<inference::parameter_catalogue>;
     family.template make<double>(full);
 };
 
-/// The midplane surface: no parameters.
-struct thin_component {
-    static std::vector<std::string> names() { return {}; }
-    template <class T>
-    static thin_surface make(parameter_reader<T>&) {
-        return {};
-    }
-};
+namespace detail {
 
-/// eddy's flared, tapered surface: z0, psi, r_cavity, r_taper, q_taper.
-struct flared_component {
-    static std::vector<std::string> names() { return {"z0", "psi", "r_cavity", "r_taper", "q_taper"}; }
-    template <class T>
-    static flared_surface<T> make(parameter_reader<T>& in) {
-        flared_surface<T> surface;
-        surface.z0 = in.next();
-        surface.psi = in.next();
-        surface.r_cavity = in.next();
-        surface.r_taper = in.next();
-        surface.q_taper = in.next();
-        return surface;
-    }
-};
+/// The name of type T as the compiler spells it (for messages).
+template <class T>
+std::string_view type_name() {
+    const std::string_view signature = __PRETTY_FUNCTION__;  // "... [with T = name; ...]" (g++), "[T = name]" (clang)
+    const std::size_t start = signature.find("T = ");
+    if (start == std::string_view::npos) return "a component";
+    const std::size_t end = signature.find_first_of(";]", start);
+    return signature.substr(start + 4, end - start - 4);
+}
 
-/// Keplerian rotation: mstar, dist.
-struct keplerian_component {
-    static std::vector<std::string> names() { return {"mstar", "dist"}; }
-    template <class T>
-    static keplerian_rotation<T> make(parameter_reader<T>& in) {
-        keplerian_rotation<T> rotation;
-        rotation.mstar = in.next();
-        rotation.dist = in.next();
-        return rotation;
-    }
-};
+}  // namespace detail
 
-/// eddy's power-law rotation: vp_100, vp_q, dist.
-struct power_law_component {
-    static std::vector<std::string> names() { return {"vp_100", "vp_q", "dist"}; }
-    template <class T>
-    static power_law_rotation<T> make(parameter_reader<T>& in) {
-        power_law_rotation<T> rotation;
-        rotation.vp_100 = in.next();
-        rotation.vp_q = in.next();
-        rotation.dist = in.next();
-        return rotation;
-    }
-};
-
-/// Keplerian rotation with eddy's pseudo self-gravity: mstar, dist, mdisk, gamma, r_in, r_out.
-struct self_gravitating_component {
-    static std::vector<std::string> names() { return {"mstar", "dist", "mdisk", "gamma", "r_in", "r_out"}; }
-    template <class T>
-    static self_gravitating_rotation<T> make(parameter_reader<T>& in) {
-        self_gravitating_rotation<T> rotation;
-        rotation.mstar = in.next();
-        rotation.dist = in.next();
-        rotation.mdisk = in.next();
-        rotation.gamma = in.next();
-        rotation.r_in = in.next();
-        rotation.r_out = in.next();
-        return rotation;
-    }
-};
-
-/// A family from a surface component and a rotation component. Its names are
-/// x0, y0, inc, PA, vlsr, then the surface's, then the rotation's.
+/// A family from a surface component and a rotation component
+/// (concepts/disk_component.hpp). Its names are x0, y0, inc, PA, vlsr, then
+/// the surface's, then the rotation's; its catalogue is their declarations.
+/// A name declared twice (by the two components, or by a component and the
+/// geometry) is refused when the family is constructed, naming the parameter
+/// and both declarers.
 template <class SurfaceComponent = flared_component, class RotationComponent = keplerian_component>
 struct disk_family {
+    static_assert(require_disk_component<SurfaceComponent>());
+    static_assert(require_disk_component<RotationComponent>());
+
     int flared_niter = 5;  ///< fixed-point iterations of the deprojection (eddy's default)
 
+    /// The parameter names, in the order of the full vector make() reads.
     std::vector<std::string> parameter_names() const {
-        std::vector<std::string> names = {"x0", "y0", "inc", "PA", "vlsr"};
-        for (auto& name : SurfaceComponent::names()) names.push_back(std::move(name));
-        for (auto& name : RotationComponent::names()) names.push_back(std::move(name));
+        std::vector<std::string> names;
+        for (const auto& entry : declarations()) names.push_back(entry.name);
         return names;
+    }
+
+    /// The parameters' defaults, default priors, valid ranges and units:
+    /// exactly parameter_names(), in that order.
+    inference::parameter_catalogue catalogue() const { return inference::parameter_catalogue(declarations()); }
+
+    /// Checks the values of a full vector (of parameter_names()) against the
+    /// components' checks and the geometry's valid ranges.
+    /// @throws invalid_input naming the first bad parameter and its value
+    void check(std::string_view where, const Eigen::VectorXd& full) const {
+        const std::vector<inference::parameter_info> declared = declarations();
+        if (full.size() != static_cast<Eigen::Index>(declared.size()))
+            detail::throw_invalid_input(where, ": the family has ", declared.size(), " parameters, got ",
+                                        full.size(), " values");
+        const auto model = make<double>(full);
+        check_model(model, where);  // the geometry (and the built-in components again)
+        SurfaceComponent::check(where, model.surface);
+        RotationComponent::check(where, model.rotation);
     }
 
     template <class T>
@@ -135,6 +108,56 @@ struct disk_family {
         model.rotation = RotationComponent::make(in);
         model.flared_niter = flared_niter;
         return model;
+    }
+
+    // Runs the checks of the components' declarations when a family is
+    // constructed, aggregate initialisation included (so it is public: a
+    // private member would make the family no aggregate). Not for use.
+    struct declarations_checked {
+        declarations_checked() { disk_family::declarations(); }
+    };
+    [[no_unique_address]] declarations_checked declarations_checked_{};
+
+private:
+    /// The geometry's, the surface's and the rotation's declarations, in
+    /// order; throws if a name is declared twice, or a component's make reads
+    /// another number of parameters than it declares.
+    static std::vector<inference::parameter_info> declarations() {
+        struct part {
+            std::string_view who;
+            std::vector<inference::parameter_info> entries;
+        };
+        const part parts[] = {{"the geometry (x0, y0, inc, PA, vlsr)", geometry_parameters()},
+                              {detail::type_name<SurfaceComponent>(), SurfaceComponent::parameters()},
+                              {detail::type_name<RotationComponent>(), RotationComponent::parameters()}};
+        std::vector<inference::parameter_info> all;
+        std::vector<std::string_view> declared_by;
+        for (const part& p : parts)
+            for (const inference::parameter_info& entry : p.entries) {
+                for (std::size_t k = 0; k < all.size(); ++k)
+                    if (all[k].name == entry.name)
+                        detail::throw_invalid_input("disk_family: parameter '", entry.name, "' is declared by both ",
+                                                    declared_by[k], " and ", p.who,
+                                                    "; a family's components need distinct parameter names");
+                all.push_back(entry);
+                declared_by.push_back(p.who);
+            }
+        check_reads<SurfaceComponent>(parts[1]);
+        check_reads<RotationComponent>(parts[2]);
+        return all;
+    }
+
+    template <class Component, class Part>
+    static void check_reads(const Part& p) {
+        const Eigen::VectorXd values =
+            Eigen::VectorXd::Constant(static_cast<Eigen::Index>(p.entries.size()) + 64,  // room to count over-reads
+                                      std::numeric_limits<double>::quiet_NaN());
+        parameter_reader<double> in(values);
+        Component::make(in);
+        if (in.position() != static_cast<Eigen::Index>(p.entries.size()))
+            detail::throw_invalid_input("disk_family: ", p.who, "'s make() reads ", in.position(),
+                                        " parameters but its parameters() declares ", p.entries.size(),
+                                        "; make must read exactly the declared parameters, in order");
     }
 };
 

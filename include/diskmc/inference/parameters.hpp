@@ -29,114 +29,44 @@
 #include <utility>
 #include <vector>
 
+#include "diskmc/disk/components.hpp"
 #include "diskmc/errors.hpp"
+#include "diskmc/inference/parameter_catalogue.hpp"
 #include "diskmc/inference/prior.hpp"
 #include "diskmc/inference/transform.hpp"
 
 namespace diskmc::inference {
 
-/// What a catalogue knows about one parameter name.
-struct parameter_info {
-    std::string name;
-    /// The value a model uses when the user gives none (eddy's default);
-    /// empty when the parameter has no default and must be given.
-    std::optional<double> default_value;
-    inference::prior prior;  ///< the default prior when the parameter is free
-    /// > 0 for an angle that repeats with this period: samples are wrapped to
-    /// [0, period) for reporting, as eddy does for PA.
-    double period = 0.0;
-    std::string unit;
-    std::string description;
-};
-
-/// The parameter names a model understands, with defaults and priors.
-class parameter_catalogue {
-public:
-    parameter_catalogue() = default;
-
-    /// @throws diskmc::invalid_input on a repeated or empty name, or a malformed prior
-    explicit parameter_catalogue(std::vector<parameter_info> entries) {
-        for (auto& entry : entries) add(std::move(entry));
-    }
-
-    /// The entry for `name`, or null.
-    const parameter_info* find(std::string_view name) const {
-        const auto it = std::find_if(entries_.begin(), entries_.end(),
-                                     [&](const parameter_info& e) { return e.name == name; });
-        return it == entries_.end() ? nullptr : &*it;
-    }
-
-    /// The entry for `name`; throws diskmc::invalid_input naming it (and the
-    /// known names) if there is none.
-    const parameter_info& at(std::string_view name) const {
-        if (const parameter_info* entry = find(name)) return *entry;
-        std::string known;
-        for (const auto& e : entries_) known += (known.empty() ? "" : ", ") + e.name;
-        detail::throw_invalid_input("unknown parameter '", name, "' (known: ", known, ")");
-    }
-
-    /// Replaces the default prior of `name` (which must be known).
-    parameter_catalogue& set_prior(std::string_view name, const inference::prior& new_prior) {
-        new_prior.check(name);
-        at(name);  // throws for an unknown name
-        for (auto& entry : entries_)
-            if (entry.name == name) entry.prior = new_prior;
-        return *this;
-    }
-
-    /// Adds a parameter a custom model understands.
-    parameter_catalogue& add(parameter_info entry) {
-        check_argument(!entry.name.empty(), "parameter_catalogue", "parameter names must not be empty");
-        if (find(entry.name)) detail::throw_invalid_input("parameter_catalogue: '", entry.name, "' listed twice");
-        entry.prior.check(entry.name);
-        check_nonnegative("parameter_catalogue", entry.name + " period", entry.period);
-        entries_.push_back(std::move(entry));
-        return *this;
-    }
-
-    const std::vector<parameter_info>& entries() const { return entries_; }
-
-private:
-    std::vector<parameter_info> entries_;
-};
-
 /// eddy's parameter table (default_parameters.yml of richteague/eddy; the
 /// README of the shared eddy fixtures lists the same priors): names, default
 /// values and flat default priors. A single prior value v in eddy means
 /// [-v, v]. Units as eddy: arcsec, degrees, m/s, solar masses, pc.
+///
+/// Assembled from the declarations of the geometry and the built-in
+/// components (disk/components.hpp), then eddy's parameters that no built-in
+/// component models yet (warp, pressure support, rotation taper, radial
+/// flow, vortex) and the mask radii.
 inline parameter_catalogue eddy_parameters() {
-    constexpr double inf = std::numeric_limits<double>::infinity();
+    parameter_catalogue catalogue;
+    const auto add_new = [&](const std::vector<parameter_info>& entries) {
+        for (const parameter_info& entry : entries)
+            if (!catalogue.find(entry.name)) catalogue.add(entry);
+    };
+    add_new(geometry_parameters());
+    add_new(flared_component::parameters());
+    add_new(keplerian_component::parameters());
+    add_new(power_law_component::parameters());
+    add_new(self_gravitating_component::parameters());
     const auto flat = [](double lower, double upper) { return prior::flat(lower, upper); };
     const std::nullopt_t none = std::nullopt;
-    return parameter_catalogue({
-        // Source properties.
-        {"x0", 0.0, flat(-0.5, 0.5), 0.0, "arcsec", "source offset in right ascension"},
-        {"y0", 0.0, flat(-0.5, 0.5), 0.0, "arcsec", "source offset in declination"},
-        {"inc", 0.0, flat(-90.0, 90.0), 0.0, "deg", "inclination; > 0 rotates clockwise on the sky"},
-        {"PA", 0.0, flat(-360.0, 360.0), 360.0, "deg", "position angle of the red-shifted major axis, east of north"},
-        {"vlsr", 0.0, flat(-1e4, 1e4), 0.0, "m/s", "systemic velocity"},
-        {"dist", 100.0, flat(0.0, 1000.0), 0.0, "pc", "distance"},
-        // Emission surface.
-        {"z0", none, flat(0.0, 5.0), 0.0, "arcsec", "emission height at 1 arcsec; < 0 for the far side"},
-        {"psi", none, flat(0.0, 5.0), 0.0, "", "flaring index of the emission surface"},
-        {"r_cavity", 0.0, flat(0.0, 1000.0), 0.0, "arcsec", "inside this radius the surface is flat"},
-        {"r_taper", inf, flat(0.0, inf), 0.0, "arcsec", "exponential taper radius of the surface"},
-        {"q_taper", 1.0, flat(0.0, 15.0), 0.0, "", "exponent of the surface taper"},
+    add_new({
         // Warp.
         {"w_i", none, flat(-90.0, 90.0), 0.0, "deg", "warp inclination at the centre"},
         {"w_r", none, flat(-10.0, 10.0), 0.0, "arcsec", "warp scale radius"},
         {"w_t", none, flat(-180.0, 180.0), 0.0, "deg", "warp angle of nodes"},
-        // Disk surface density (self-gravity).
-        {"mdisk", none, flat(-10.0, 10.0), 0.0, "Msun", "disk mass"},
-        {"r_in", none, flat(0.0, 10.0), 0.0, "arcsec", "inner radius of the disk mass"},
-        {"r_out", none, flat(0.0, 100.0), 0.0, "arcsec", "outer radius of the disk mass"},
-        {"gamma", none, flat(-20.0, 20.0), 0.0, "", "surface density index"},
         // Velocity profiles.
-        {"mstar", 1.0, flat(0.01, 10.0), 0.0, "Msun", "stellar mass"},
         {"r_pressure", none, flat(0.0, 10.0), 0.0, "arcsec", "pressure-gradient radius"},
         {"w_pressure", none, flat(0.0, 100.0), 0.0, "arcsec", "pressure-gradient width"},
-        {"vp_100", none, flat(0.0, 1e4), 0.0, "m/s", "rotation velocity at 100 au (power law instead of mstar)"},
-        {"vp_q", none, flat(-2.0, 0.0), 0.0, "", "power-law index of the rotation velocity"},
         {"vp_rtaper", none, flat(0.0, 1000.0), 0.0, "arcsec", "taper radius of the rotation velocity"},
         {"vp_qtaper", none, flat(-2.0, 2.0), 0.0, "", "taper exponent of the rotation velocity"},
         {"vr_100", none, flat(-1000.0, 1000.0), 0.0, "m/s", "radial velocity at 100 au"},
@@ -154,6 +84,7 @@ inline parameter_catalogue eddy_parameters() {
         {"r_min", 0.0, flat(-10.0, 10.0), 0.0, "arcsec", "inner radius of the fitted region"},
         {"r_max", 10.0, flat(0.0, 20.0), 0.0, "arcsec", "outer radius of the fitted region"},
     });
+    return catalogue;
 }
 
 /// One parameter as the user gives it: free with a start, or fixed.

@@ -1,0 +1,218 @@
+#pragma once
+// The built-in disk components (concepts/disk_component.hpp): eddy's
+// surfaces and rotation profiles with eddy's parameter declarations
+// (default_parameters.yml of richteague/eddy: defaults and flat default
+// priors; a single prior value v in eddy means [-v, v]), and the geometry's
+// parameters every family has. eddy_parameters() (inference/parameters.hpp)
+// is assembled from these declarations.
+//
+// check_model() checks a model made of built-in surfaces and profiles with
+// their components' check; a user's own surface or profile is checked by its
+// component when a family makes it (disk_family::check).
+
+#include <limits>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "diskmc/concepts/disk_component.hpp"
+#include "diskmc/disk/rotation.hpp"
+#include "diskmc/disk/surfaces.hpp"
+#include "diskmc/inference/parameter_catalogue.hpp"
+#include "diskmc/inference/prior.hpp"
+
+namespace diskmc {
+
+namespace detail {
+
+inline inference::prior flat_prior(double lower, double upper) { return inference::prior::flat(lower, upper); }
+
+// Parameters more than one component uses, declared once.
+inline inference::parameter_info stellar_mass_parameter() {
+    return {"mstar", 1.0, flat_prior(0.01, 10.0), 0.0, "Msun", "stellar mass", inference::valid_range::positive()};
+}
+inline inference::parameter_info distance_parameter() {
+    return {"dist", 100.0, flat_prior(0.0, 1000.0), 0.0, "pc", "distance", inference::valid_range::positive()};
+}
+
+}  // namespace detail
+
+/// The parameters of the disk's position and orientation and of the systemic
+/// velocity, which every disk_family has first: x0, y0, inc, PA, vlsr.
+inline std::vector<inference::parameter_info> geometry_parameters() {
+    using detail::flat_prior;
+    return {
+        {"x0", 0.0, flat_prior(-0.5, 0.5), 0.0, "arcsec", "source offset in right ascension"},
+        {"y0", 0.0, flat_prior(-0.5, 0.5), 0.0, "arcsec", "source offset in declination"},
+        {"inc", 0.0, flat_prior(-90.0, 90.0), 0.0, "deg", "inclination; > 0 rotates clockwise on the sky"},
+        {"PA", 0.0, flat_prior(-360.0, 360.0), 360.0, "deg",
+         "position angle of the red-shifted major axis, east of north"},
+        {"vlsr", 0.0, flat_prior(-1e4, 1e4), 0.0, "m/s", "systemic velocity"},
+    };
+}
+
+/// The midplane surface: no parameters.
+struct thin_component {
+    static std::vector<inference::parameter_info> parameters() { return {}; }
+    static void check(std::string_view, const thin_surface&) {}
+    template <class T>
+    static thin_surface make(parameter_reader<T>&) {
+        return {};
+    }
+};
+
+/// eddy's flared, tapered surface: z0, psi, r_cavity, r_taper, q_taper.
+struct flared_component {
+    static std::vector<inference::parameter_info> parameters() {
+        using detail::flat_prior;
+        using inference::valid_range;
+        const std::nullopt_t none = std::nullopt;
+        return {
+            {"z0", none, flat_prior(0.0, 5.0), 0.0, "arcsec", "emission height at 1 arcsec; < 0 for the far side"},
+            {"psi", none, flat_prior(0.0, 5.0), 0.0, "", "flaring index of the emission surface"},
+            {"r_cavity", 0.0, flat_prior(0.0, 1000.0), 0.0, "arcsec", "inside this radius the surface is flat"},
+            {"r_taper", std::numeric_limits<double>::infinity(),
+             flat_prior(0.0, std::numeric_limits<double>::infinity()), 0.0, "arcsec",
+             "exponential taper radius of the surface", valid_range::positive_or_infinite()},
+            {"q_taper", 1.0, flat_prior(0.0, 15.0), 0.0, "", "exponent of the surface taper"},
+        };
+    }
+    template <class T>
+    static void check(std::string_view where, const flared_surface<T>& s) {
+        check_declared<flared_component>(where, {s.z0, s.psi, s.r_cavity, s.r_taper, s.q_taper});
+    }
+    template <class T>
+    static flared_surface<T> make(parameter_reader<T>& in) {
+        flared_surface<T> surface;
+        surface.z0 = in.next();
+        surface.psi = in.next();
+        surface.r_cavity = in.next();
+        surface.r_taper = in.next();
+        surface.q_taper = in.next();
+        return surface;
+    }
+};
+
+/// Keplerian rotation: mstar, dist.
+struct keplerian_component {
+    static std::vector<inference::parameter_info> parameters() {
+        return {detail::stellar_mass_parameter(), detail::distance_parameter()};
+    }
+    template <class T>
+    static void check(std::string_view where, const keplerian_rotation<T>& p) {
+        check_declared<keplerian_component>(where, {p.mstar, p.dist});
+    }
+    template <class T>
+    static keplerian_rotation<T> make(parameter_reader<T>& in) {
+        keplerian_rotation<T> rotation;
+        rotation.mstar = in.next();
+        rotation.dist = in.next();
+        return rotation;
+    }
+};
+
+/// eddy's power-law rotation: vp_100, vp_q, dist.
+struct power_law_component {
+    static std::vector<inference::parameter_info> parameters() {
+        using detail::flat_prior;
+        return {
+            {"vp_100", std::nullopt, flat_prior(0.0, 1e4), 0.0, "m/s",
+             "rotation velocity at 100 au (power law instead of mstar)"},
+            {"vp_q", std::nullopt, flat_prior(-2.0, 0.0), 0.0, "", "power-law index of the rotation velocity"},
+            detail::distance_parameter(),
+        };
+    }
+    template <class T>
+    static void check(std::string_view where, const power_law_rotation<T>& p) {
+        check_declared<power_law_component>(where, {p.vp_100, p.vp_q, p.dist});
+    }
+    template <class T>
+    static power_law_rotation<T> make(parameter_reader<T>& in) {
+        power_law_rotation<T> rotation;
+        rotation.vp_100 = in.next();
+        rotation.vp_q = in.next();
+        rotation.dist = in.next();
+        return rotation;
+    }
+};
+
+/// Keplerian rotation with eddy's pseudo self-gravity: mstar, dist, mdisk, gamma, r_in, r_out.
+struct self_gravitating_component {
+    static std::vector<inference::parameter_info> parameters() {
+        using detail::flat_prior;
+        using inference::valid_range;
+        const std::nullopt_t none = std::nullopt;
+        return {
+            detail::stellar_mass_parameter(),
+            detail::distance_parameter(),
+            {"mdisk", none, flat_prior(-10.0, 10.0), 0.0, "Msun", "disk mass", valid_range::nonnegative()},
+            {"gamma", none, flat_prior(-20.0, 20.0), 0.0, "", "surface density index"},
+            {"r_in", none, flat_prior(0.0, 10.0), 0.0, "arcsec", "inner radius of the disk mass",
+             valid_range::nonnegative()},
+            {"r_out", none, flat_prior(0.0, 100.0), 0.0, "arcsec", "outer radius of the disk mass",
+             valid_range::positive()},
+        };
+    }
+    template <class T>
+    static void check(std::string_view where, const self_gravitating_rotation<T>& p) {
+        check_declared<self_gravitating_component>(where, {p.mstar, p.dist, p.mdisk, p.gamma, p.r_in, p.r_out});
+        if constexpr (math::has_value_of<T>) {
+            const double r_in = math::value_of(p.r_in), r_out = math::value_of(p.r_out);
+            // r_in^(2-gamma) is infinite (or log 0) at r_in = 0 unless gamma < 2.
+            if (!(r_in > 0.0 || math::value_of(p.gamma) < 2.0))
+                detail::throw_invalid_input(where, ": parameter 'r_in' = ", r_in, " must be > 0 when gamma >= 2 (gamma = ",
+                                            math::value_of(p.gamma), ")");
+            if (!(r_out > r_in))
+                detail::throw_invalid_input(where, ": parameter 'r_out' = ", r_out,
+                                            " must be larger than r_in = ", r_in);
+        }
+    }
+    template <class T>
+    static self_gravitating_rotation<T> make(parameter_reader<T>& in) {
+        self_gravitating_rotation<T> rotation;
+        rotation.mstar = in.next();
+        rotation.dist = in.next();
+        rotation.mdisk = in.next();
+        rotation.gamma = in.next();
+        rotation.r_in = in.next();
+        rotation.r_out = in.next();
+        return rotation;
+    }
+};
+
+static_assert(require_disk_component<thin_component>());
+static_assert(require_disk_component<flared_component>());
+static_assert(require_disk_component<keplerian_component>());
+static_assert(require_disk_component<power_law_component>());
+static_assert(require_disk_component<self_gravitating_component>());
+
+namespace detail {
+
+// check_model's value checks of the built-in surfaces and profiles, by their
+// components. A user's own surface or profile is not known here: its
+// component checks it when a family makes it.
+template <class Made>
+void check_surface(std::string_view, const Made&) {}
+template <class T>
+void check_surface(std::string_view where, const flared_surface<T>& s) {
+    flared_component::check(where, s);
+}
+
+template <class Made>
+void check_rotation(std::string_view, const Made&) {}
+template <class T>
+void check_rotation(std::string_view where, const keplerian_rotation<T>& p) {
+    keplerian_component::check(where, p);
+}
+template <class T>
+void check_rotation(std::string_view where, const self_gravitating_rotation<T>& p) {
+    self_gravitating_component::check(where, p);
+}
+template <class T>
+void check_rotation(std::string_view where, const power_law_rotation<T>& p) {
+    power_law_component::check(where, p);
+}
+
+}  // namespace detail
+
+}  // namespace diskmc
