@@ -58,6 +58,19 @@ TEST_CASE("fit_rotation_map refuses bad options before any work", "[fit]") {
         o.parameters.push_back(free_parameter("mstr", 1.0));
         require_throws_naming(o, "unknown parameter 'mstr'");
     }
+    SECTION("a parameter of eddy's the family does not model") {
+        // The fit's names come from the family's catalogue: mdisk belongs to
+        // self_gravitating_component, not to the flared Keplerian family.
+        fit_options o = small_problem();
+        o.parameters.push_back(fixed_parameter("mdisk", 0.1));
+        require_throws_naming(o, "unknown parameter 'mdisk'");
+    }
+    SECTION("a fixed value outside its component's valid range") {
+        fit_options o = small_problem();
+        for (auto& p : o.parameters)
+            if (p.name == "dist") p.value = -101.0;
+        require_throws_naming(o, "parameter 'dist' = -101 lies outside its valid range");
+    }
     SECTION("start outside its prior") {
         fit_options o = small_problem();
         o.parameters[0] = free_parameter("x0", 0.9);  // eddy's prior is [-0.5, 0.5]
