@@ -205,3 +205,36 @@ TEST_CASE("distributed likelihood: NUTS draws are identical for every rank count
         }
     }
 }
+
+TEST_CASE("distributed likelihood: ranks with different parameters are named, on every rank", "[mpi]") {
+    const problem p(false);
+    const distributed_likelihood<> distributed(p.map, p.mask, {}, {.rows_per_block = 16});
+    const Eigen::VectorXd agreed = test_points()[0];
+    Eigen::VectorXd grad;
+    // All alike: no complaint, as many times as asked.
+    const double value = distributed.log_likelihood<double>(agreed);
+    const double value_with_gradient = distributed.log_likelihood_gradient(agreed, grad);
+    if (world_size() < 2) return;
+    // The last rank drifts by one bit in one parameter.
+    Eigen::VectorXd drifted = agreed;
+    if (world_rank() == world_size() - 1) drifted[3] = std::nextafter(drifted[3], 1e300);
+    const std::string last = std::to_string(world_size() - 1);
+    CHECK_THROWS_WITH(distributed.log_likelihood<double>(drifted),
+                      Catch::Contains("log_likelihood: rank " + last + " holds a different parameter vector"));
+    try {
+        distributed.log_likelihood_gradient(drifted, grad);
+        FAIL("no ranks_disagree");
+    } catch (const diskmc::mpi::ranks_disagree& e) {
+        CHECK(e.ranks() == std::vector<int>{world_size() - 1});
+        CHECK_THAT(e.what(), Catch::Contains("same seed"));
+    }
+    // Every rank but rank 0 drifts: all of them named.
+    Eigen::VectorXd others = agreed;
+    if (world_rank() > 0) others[0] += 1e-3 * world_rank();
+    if (world_size() == 3)
+        CHECK_THROWS_WITH(distributed.log_likelihood<double>(others),
+                          Catch::Contains("ranks 1 and 2 hold a different parameter vector than rank 0"));
+    // The ranks are still in step after the errors.
+    CHECK(distributed.log_likelihood<double>(agreed) == value);
+    CHECK(distributed.log_likelihood_gradient(agreed, grad) == value_with_gradient);
+}
