@@ -45,7 +45,10 @@ inline column_share column_share_of(int points, int rank, int ranks) {
 /// A log_density whose batches of points are spread over the ranks of a
 /// communicator; satisfies batch_log_density, so the ensemble sampler hands
 /// it each group's proposals in one call. Every rank must run the same
-/// sampler with the same seed and options (each batch is collective).
+/// sampler with the same seed and options (each batch is collective). The
+/// model is evaluated by one rank per point: not a distributed_likelihood
+/// on the same communicator (its collective calls would see different
+/// points on different ranks, and throw ranks_disagree).
 template <log_density M>
 class walkers_over_ranks {
 public:
