@@ -12,16 +12,50 @@
 // "value_ns_per_pixel", "gradient_ns_per_pixel" (value and gradient together)
 // and "ratio" (medians), and "min_ratio" (of the fastest calls: less moved
 // by other work on the machine).
+//
+// A second table: a wide beam (0.49" x 0.39" on 0.052" pixels: a 33 x 33
+// kernel) on 256 x 256 pixels of the same disk, the beam convolved by
+// direct sums and by FFT (with diskmc::fftw; the likelihood's automatic
+// choice for this kernel); JSON rows have "table": "wide_beam" and
+// "algorithm".
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "bench_common.hpp"
 #include "diskmc/disk.hpp"
+#include "diskmc/disk/grid_beam_convolution.hpp"
+#include "diskmc/fit/hd163296_like.hpp"
 #include "diskmc/inference/disk_likelihood.hpp"
 
+namespace {
+
+/// Seconds per call of a likelihood's value and of value + gradient at the
+/// benchmark's truth (medians and minima of `repeats`).
+struct likelihood_timing {
+    diskmc::bench::timing value, gradient;
+    double pixels = 0;
+    double value_ns() const { return value.median / pixels * 1e9; }
+    double gradient_ns() const { return gradient.median / pixels * 1e9; }
+};
+
+likelihood_timing time_likelihood(const diskmc::disk_likelihood<>& likelihood, int repeats) {
+    const Eigen::VectorXd full = diskmc::bench::bench_truth();
+    double sink = 0.0;
+    Eigen::VectorXd grad;
+    // Value and gradient alternate, so that both see the same machine (a
+    // shared machine's speed drifts over a run).
+    const auto [value_s, gradient_s] = diskmc::bench::time_repeats_alternating(
+        repeats, [&] { sink += likelihood.log_likelihood(full); },
+        [&] { sink += likelihood.log_likelihood_gradient(full, grad); });
+    if (sink == 1.2345) std::puts("");  // keep the work
+    return {value_s, gradient_s, static_cast<double>(likelihood.pixel_count())};
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     diskmc::bench::json_repeats_data arguments{.repeats = 21};
@@ -43,18 +77,9 @@ int main(int argc, char** argv) {
             for (std::size_t threads : {1u, 2u}) {
                 const diskmc::disk_likelihood<> likelihood(map, mask, family,
                                                            {.convolve_beam = beam, .threads = threads});
-                const Eigen::VectorXd full = diskmc::bench::bench_truth();
-                double sink = 0.0;
-                Eigen::VectorXd grad;
-                // Value and gradient alternate, so that both see the same
-                // machine (a shared machine's speed drifts over a run).
-                const auto [value_s, gradient_s] = diskmc::bench::time_repeats_alternating(
-                    repeats, [&] { sink += likelihood.log_likelihood(full); },
-                    [&] { sink += likelihood.log_likelihood_gradient(full, grad); });
-                const double pixels = static_cast<double>(likelihood.pixel_count());
-                const double value_ns = value_s.median / pixels * 1e9, gradient_ns = gradient_s.median / pixels * 1e9;
-                const double min_ratio = gradient_s.minimum / value_s.minimum;
-                if (sink == 1.2345) std::puts("");  // keep the work
+                const likelihood_timing timing = time_likelihood(likelihood, repeats);
+                const double pixels = timing.pixels, value_ns = timing.value_ns(), gradient_ns = timing.gradient_ns();
+                const double min_ratio = timing.gradient.minimum / timing.value.minimum;
                 if (json) {
                     std::printf("{\"beam\": %s, \"threads\": %zu, \"pixels\": %.0f, \"value_ns_per_pixel\": %.3f, "
                                 "\"gradient_ns_per_pixel\": %.3f, \"ratio\": %.3f, \"min_ratio\": %.3f, "
@@ -66,6 +91,36 @@ int main(int argc, char** argv) {
                                 pixels, value_ns, gradient_ns, gradient_ns / value_ns, min_ratio);
                 }
             }
+        }
+        // The wide beam: direct sums against the FFT, value and value + gradient.
+        diskmc::grid_header header = diskmc::hd163296_like::grid();
+        header.nx = header.ny = 256;
+        header.beam = diskmc::beam_shape{0.49, 0.392, 95.0};
+        const diskmc::sky_map wide = diskmc::hd163296_like::map(true, 163296, header);
+        const diskmc::disk_family<> family;
+        const auto mask = diskmc::fit_mask(wide, family.make<double>(diskmc::bench::bench_start()), {.r_min = 0.3});
+        if (!json)
+            std::printf("\nwide beam, 33 x 33 kernel, 256 x 256 pixels, 1 thread, median (and fastest) of %d "
+                        "repeats\n%-10s %8s %22s %22s\n",
+                        repeats, "algorithm", "pixels", "value ns/px", "grad ns/px");
+        std::vector<diskmc::beam_algorithm> algorithms{diskmc::beam_algorithm::direct};
+        if (diskmc::beam_fft_available) algorithms.push_back(diskmc::beam_algorithm::fft);
+        for (const diskmc::beam_algorithm algorithm : algorithms) {
+            const char* name = algorithm == diskmc::beam_algorithm::fft ? "fft" : "direct";
+            const diskmc::disk_likelihood<> likelihood(wide, mask, family, {.convolve_beam = true, .beam = algorithm});
+            const likelihood_timing timing = time_likelihood(likelihood, repeats);
+            const double pixels = timing.pixels, value_ns = timing.value_ns(), gradient_ns = timing.gradient_ns();
+            const double min_value_ns = timing.value.minimum / pixels * 1e9;
+            const double min_gradient_ns = timing.gradient.minimum / pixels * 1e9;
+            if (json)
+                std::printf("{\"table\": \"wide_beam\", \"grid\": \"256x256\", \"kernel\": \"33x33\", "
+                            "\"algorithm\": \"%s\", \"pixels\": %.0f, \"value_ns_per_pixel\": %.3f, "
+                            "\"gradient_ns_per_pixel\": %.3f, \"min_value_ns_per_pixel\": %.3f, "
+                            "\"min_gradient_ns_per_pixel\": %.3f}\n",
+                            name, pixels, value_ns, gradient_ns, min_value_ns, min_gradient_ns);
+            else
+                std::printf("%-10s %8.0f %12.2f (%7.2f) %12.2f (%7.2f)\n", name, pixels, value_ns, min_value_ns,
+                            gradient_ns, min_gradient_ns);
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_likelihood: %s\n", e.what());

@@ -9,9 +9,9 @@
 // --json prints one JSON line from rank 0: "ranks", "threads", "beam",
 // "size", "pixels", "rows_per_block", "gradient_s" (median; each repeat's
 // time is the slowest rank's), "gradient_min_s", "reduction_s" (median of
-// one ordered_sum of 1 + d numbers), "single_process_s" (disk_likelihood on
-// rank 0 alone, the whole map, T threads) and "local_pixels_max" (the
-// largest rank's share).
+// one ordered_sum of 1 + d numbers, with the parameters' fingerprint),
+// "single_process_s" (disk_likelihood on rank 0 alone, the whole map, T
+// threads) and "local_pixels_max" (the largest rank's share).
 
 #include <mpi.h>
 
@@ -105,7 +105,8 @@ int main(int argc, char** argv) {
         const diskmc::bench::timing gradient =
             time_collective(repeats, [&] { sink += likelihood.log_likelihood_gradient(full, grad); });
 
-        // One reduction as the likelihood makes it: 1 + d numbers per block.
+        // One reduction as the likelihood makes it: 1 + d numbers per block,
+        // and the fingerprint of the parameters that checks the ranks agree.
         const int width = static_cast<int>(full.size()) + 1;
         const std::vector<int> blocks = diskmc::mpi::blocks_per_rank(
             static_cast<int>(diskmc::mpi::row_blocks(size, likelihood.options().rows_per_block).size()), ranks);
@@ -114,7 +115,8 @@ int main(int argc, char** argv) {
         constexpr int reductions_per_repeat = 200;
         const diskmc::bench::timing reduction = time_collective(21, [&] {
             for (int k = 0; k < reductions_per_repeat; ++k)
-                diskmc::mpi::ordered_sum(MPI_COMM_WORLD, local, blocks, width, total);
+                diskmc::mpi::ordered_sum(MPI_COMM_WORLD, local, blocks, width, total,
+                                         diskmc::mpi::fingerprint({full.data(), static_cast<std::size_t>(full.size())}));
         });
         const double reduction_s = reduction.median / reductions_per_repeat;
 

@@ -6,8 +6,8 @@
 // as `fit_rotation_map --config FILE --out DIR/STEM` would (the same
 // function, its own staged output folder), STEM being the config file's name
 // without its extension; two configs with one stem are refused before any
-// work. DIR/batch_summary.csv gets one row per fit that ran, in LIST's
-// order, written under a temporary name and renamed into place.
+// work. DIR/batch_summary.csv gets one row per config, in LIST's order,
+// written under a temporary name and renamed into place.
 //
 // Under `mpiexec -n R` (R > 1, the program built with diskmc::mpi) rank 0
 // hands the fits out one at a time to ranks 1..R-1, the costliest first,
@@ -18,7 +18,12 @@
 // A fit that fails (bad JSON, a missing map, an invalid option) gets a
 // "failed" row with its message, and the batch goes on. Ctrl-C (SIGTERM,
 // which mpiexec sends every rank on Ctrl-C) stops handing out fits; the
-// running ones stop as a single run does; the summary lists what ran.
+// running ones stop as a single run does; the summary lists the finished
+// fits and marks every other one interrupted (running, or not started).
+// Under mpiexec rank 0 writes that summary as soon as it sees the signal,
+// before the running fits report: mpirun kills every rank 1 s after its
+// SIGTERM (odls_base_sigkill_timeout), and a fit may take longer to stop.
+// Each report that still arrives rewrites it.
 // Exit status: 1 if a fit failed, else 130 if interrupted, else 0.
 
 #include <algorithm>
@@ -33,6 +38,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -253,6 +259,41 @@ inline std::string batch_summary_csv(const std::vector<batch_entry>& entries,
     return text;
 }
 
+/// The reports as the summary shows them when the batch stops now: the
+/// finished fits' own, and an "interrupted" one for every other entry,
+/// saying whether it was running (on rank running_on_rank[i] >= 0; its
+/// folder continues with --resume) or never started. `running_on_rank`
+/// may be empty (nothing running).
+inline std::vector<std::optional<fit_report>> with_unfinished_marked(
+    const std::vector<batch_entry>& entries, std::vector<std::optional<fit_report>> reports,
+    const std::vector<int>& running_on_rank = {}) {
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+        if (reports[i]) continue;
+        const int rank = i < running_on_rank.size() ? running_on_rank[i] : -1;
+        reports[i] = fit_report{
+            .status = "interrupted",
+            .error = rank >= 0 ? "interrupted while running on rank " + std::to_string(rank) +
+                                     " (no report before the summary; --resume " + entries[i].out.string() +
+                                     " continues it)"
+                               : std::string("not started")};
+    }
+    return reports;
+}
+
+/// Writes DIR/batch_summary.csv (under a temporary name, renamed into
+/// place); false, with a message, if it cannot.
+inline bool write_batch_summary(const std::filesystem::path& out, const std::vector<batch_entry>& entries,
+                                const std::vector<std::optional<fit_report>>& reports) {
+    try {
+        io::detail::write_atomically(out / "batch_summary.csv", batch_summary_csv(entries, reports),
+                                     "fit_rotation_map: batch");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "fit_rotation_map: %s\n", e.what());
+        return false;
+    }
+    return true;
+}
+
 namespace detail {
 
 template <class RunFit>
@@ -269,23 +310,33 @@ void run_sequentially(const std::vector<batch_entry>& entries, const std::vector
 inline constexpr int batch_work_tag = 1, batch_stop_tag = 2, batch_report_tag = 3;
 
 /// Rank 0: hands out the entries in `order` to whichever rank is idle and
-/// collects the reports; polls for Ctrl-C while it waits.
-inline void hand_out(const std::vector<std::size_t>& order, std::vector<std::optional<fit_report>>& reports,
-                     int ranks) {
+/// collects the reports; polls for Ctrl-C while it waits, and on it writes
+/// the summary at once (the running fits marked interrupted), and again
+/// at each report that still arrives.
+inline void hand_out(const std::vector<batch_entry>& entries, const std::vector<std::size_t>& order,
+                     std::vector<std::optional<fit_report>>& reports, int ranks, const std::filesystem::path& out) {
     std::size_t next = 0;
     int busy = 0;
+    std::vector<int> running_on_rank(entries.size(), -1);
     const auto send_next_or_stop = [&](int rank) {
         if (next < order.size() && !interrupt_requested()) {
             const int index = static_cast<int>(order[next++]);
             MPI_Send(&index, 1, MPI_INT, rank, batch_work_tag, MPI_COMM_WORLD);
+            running_on_rank[static_cast<std::size_t>(index)] = rank;
             ++busy;
         } else {
             MPI_Send(nullptr, 0, MPI_INT, rank, batch_stop_tag, MPI_COMM_WORLD);
         }
     };
+    bool summarised_interrupt = false;
+    const auto summarise_if_interrupted = [&] {
+        if (!interrupt_requested()) return;
+        write_batch_summary(out, entries, with_unfinished_marked(entries, reports, running_on_rank));
+        summarised_interrupt = true;
+    };
     for (int rank = 1; rank < ranks; ++rank) send_next_or_stop(rank);
-    std::vector<int> index_of(static_cast<std::size_t>(ranks), -1);
     while (busy > 0) {
+        if (!summarised_interrupt) summarise_if_interrupted();
         int arrived = 0;
         MPI_Status status;
         MPI_Iprobe(MPI_ANY_SOURCE, batch_report_tag, MPI_COMM_WORLD, &arrived, &status);
@@ -300,8 +351,11 @@ inline void hand_out(const std::vector<std::size_t>& order, std::vector<std::opt
         MPI_Recv(message.data(), bytes, MPI_CHAR, status.MPI_SOURCE, batch_report_tag, MPI_COMM_WORLD,
                  MPI_STATUS_IGNORE);
         const nlohmann::json j = nlohmann::json::parse(message);
-        reports[j.at("index").get<std::size_t>()] = report_of(j.at("report"));
+        const auto index = j.at("index").get<std::size_t>();
+        reports[index] = report_of(j.at("report"));
+        running_on_rank[index] = -1;
         --busy;
+        if (summarised_interrupt) summarise_if_interrupted();
         send_next_or_stop(status.MPI_SOURCE);
     }
 }
@@ -356,7 +410,7 @@ int run_batch(int& argc, char**& argv, const std::filesystem::path& list, const 
 #if DISKMC_WITH_MPI
     if (ranks > 1) {
         if (rank == 0)
-            detail::hand_out(longest_first(entries), reports, ranks);
+            detail::hand_out(entries, longest_first(entries), reports, ranks, out);
         else
             detail::work(entries, run_fit);
     } else {
@@ -366,18 +420,14 @@ int run_batch(int& argc, char**& argv, const std::filesystem::path& list, const 
     detail::run_sequentially(entries, longest_first(entries), reports, run_fit);
 #endif
     if (rank != 0) return 0;
+    // Entries without a report were never started (the batch was interrupted).
+    reports = with_unfinished_marked(entries, std::move(reports));
     bool failed = false, interrupted = false;
     for (const auto& report : reports) {
-        failed = failed || (report && report->status == "failed");
-        interrupted = interrupted || !report || report->status == "interrupted";
+        failed = failed || report->status == "failed";
+        interrupted = interrupted || report->status == "interrupted";
     }
-    try {
-        io::detail::write_atomically(out / "batch_summary.csv", batch_summary_csv(entries, reports),
-                                     "fit_rotation_map: batch");
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "fit_rotation_map: %s\n", e.what());
-        return 1;
-    }
+    if (!write_batch_summary(out, entries, reports)) return 1;
     std::printf("Batch summary in %s\n", (out / "batch_summary.csv").c_str());
     return failed ? 1 : interrupted ? 130 : 0;
 }

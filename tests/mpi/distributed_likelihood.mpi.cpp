@@ -205,3 +205,69 @@ TEST_CASE("distributed likelihood: NUTS draws are identical for every rank count
         }
     }
 }
+
+TEST_CASE("distributed likelihood: ranks with different parameters are named, on every rank", "[mpi]") {
+    const problem p(false);
+    const distributed_likelihood<> distributed(p.map, p.mask, {}, {.rows_per_block = 16});
+    const Eigen::VectorXd agreed = test_points()[0];
+    Eigen::VectorXd grad;
+    // All alike: no complaint, as many times as asked.
+    const double value = distributed.log_likelihood<double>(agreed);
+    const double value_with_gradient = distributed.log_likelihood_gradient(agreed, grad);
+    if (world_size() < 2) return;
+    // The last rank drifts by one bit in one parameter.
+    Eigen::VectorXd drifted = agreed;
+    if (world_rank() == world_size() - 1) drifted[3] = std::nextafter(drifted[3], 1e300);
+    const std::string last = std::to_string(world_size() - 1);
+    CHECK_THROWS_WITH(distributed.log_likelihood<double>(drifted),
+                      Catch::Contains("log_likelihood: rank " + last + " holds a different parameter vector"));
+    try {
+        distributed.log_likelihood_gradient(drifted, grad);
+        FAIL("no ranks_disagree");
+    } catch (const diskmc::mpi::ranks_disagree& e) {
+        CHECK(e.ranks() == std::vector<int>{world_size() - 1});
+        CHECK_THAT(e.what(), Catch::Contains("same seed"));
+    }
+    // Every rank but rank 0 drifts: all of them named.
+    Eigen::VectorXd others = agreed;
+    if (world_rank() > 0) others[0] += 1e-3 * world_rank();
+    if (world_size() == 3)
+        CHECK_THROWS_WITH(distributed.log_likelihood<double>(others),
+                          Catch::Contains("ranks 1 and 2 hold a different parameter vector than rank 0"));
+    // The ranks are still in step after the errors.
+    CHECK(distributed.log_likelihood<double>(agreed) == value);
+    CHECK(distributed.log_likelihood_gradient(agreed, grad) == value_with_gradient);
+}
+
+#ifdef DISKMC_WITH_FFTW
+TEST_CASE("distributed likelihood: a wide beam convolved by FFT in every block", "[mpi][fftw]") {
+    // A 0.49" beam on the benchmark's 0.052" pixels: a 33 x 33 kernel (halos
+    // of 16 rows), which the blocks and the whole map convolve by FFT.
+    diskmc::grid_header header = diskmc::hd163296_like::grid();
+    header.beam = diskmc::beam_shape{0.49, 0.392, 95.0};
+    const diskmc::sky_map map = diskmc::hd163296_like::map(true, 163296, header);
+    const boolean_image mask = diskmc::fit_mask(
+        map, diskmc::disk_family<>{}.make<double>(diskmc::hd163296_like::full_vector(diskmc::hd163296_like::start())),
+        {.r_min = diskmc::hd163296_like::r_min});
+    const diskmc::disk_likelihood<> single(map, mask, {}, {.convolve_beam = true});
+    const diskmc::disk_likelihood<> direct(map, mask, {}, {.convolve_beam = true, .beam = diskmc::beam_algorithm::direct});
+    const distributed_likelihood<> distributed(map, mask, {}, {.likelihood = {.convolve_beam = true}});
+    // Away from the optimum (where the gradient is a sum of noise-like terms
+    // that cancel, see tests/fftw/grid_beam_convolution.test.cpp): the start
+    // and the shifted point.
+    const std::vector<Eigen::VectorXd> points = test_points();
+    for (std::size_t k = 1; k < points.size(); ++k) {
+        const Eigen::VectorXd& full = points[k];
+        INFO("at " << full.transpose());
+        Eigen::VectorXd single_gradient, direct_gradient, distributed_gradient;
+        const double single_value = single.log_likelihood_gradient(full, single_gradient);
+        const double direct_value = direct.log_likelihood_gradient(full, direct_gradient);
+        const double value = distributed.log_likelihood_gradient(full, distributed_gradient);
+        REQUIRE(std::isfinite(single_value));
+        CHECK(std::abs(value - single_value) <= 1e-12 * std::abs(single_value));
+        CHECK(std::abs(value - direct_value) <= 1e-12 * std::abs(direct_value));
+        CHECK(relatively_equal(distributed_gradient, single_gradient));
+        CHECK(relatively_equal(distributed_gradient, direct_gradient));
+    }
+}
+#endif

@@ -4,18 +4,8 @@
 # write the two good fits' folders whole, a summary with three rows (the bad
 # one failed), and the same summary but for the wall times.
 #   fit_rotation_map_batch.sh PROGRAM MPIEXEC [MPIEXEC FLAGS...]
-set -u
-program=$1
-shift
-dir=$(mktemp -d "${TMPDIR:-/tmp}/diskmc_batch_XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-fail() { echo "FAILED: $*"; exit 1; }
-cd "$dir" || exit 1
-mkdir configs
-# The built-in benchmark problem downsampled 5x: a second or so each.
-echo '{"downsample": 5, "threads": 1, "sampler": {"kind": "ensemble", "walkers": 32, "burn": 20, "steps": 40, "seed": 11}}' > configs/walkers.json
+. "$(dirname "$0")/batch_scratch.sh"
 echo '{"downsample": 5, "threads": 1, "sampler": {"kind": "nuts", "chains": 2, "warmup": 50, "samples": 50, "seed": 3}}' > configs/chains.json
-echo '{"downsample": 5, "sampler": ' > configs/broken.json
 printf '# a survey\nwalkers.json\n\n  broken.json\nchains.json\n' > configs/list.txt
 
 "$@" "$program" --batch configs/list.txt --out mpi --no-plots > mpi.log 2>&1 && fail "the MPI batch with a bad config exited 0"

@@ -8,9 +8,11 @@
 #include <cmath>
 #include <optional>
 #include <type_traits>
+#include <utility>
 
 #include "diskmc/detail/eigen.hpp"
 #include "diskmc/disk/beam.hpp"
+#include "diskmc/disk/grid_beam_convolution.hpp"
 #include "diskmc/disk/model.hpp"
 #include "diskmc/disk/sky_grid.hpp"
 
@@ -87,6 +89,10 @@ void line_of_sight_velocity(const disk_projection<T, Surface, Rotation, Thin>& p
 struct image_options {
     /// Convolve with the grid's beam as eddy's `beam=True` (the grid must have one).
     bool convolve_beam = false;
+    /// The convolution's algorithm for double images (automatic: by FFT for
+    /// kernels from 15 x 15 pixels when built with diskmc::fftw); other
+    /// scalar types take the direct sums.
+    beam_algorithm beam = beam_algorithm::automatic;
 };
 
 /// The model rotation map on a grid, in m/s (line-of-sight velocity
@@ -101,8 +107,8 @@ Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic> model_image(
     const disk_model<T, Surface, Rotation>& model, const sky_grid& grid,
     const image_options& options = {}) {
     check_model(model, "model_image");
-    std::optional<beam_convolution> beam;
-    if (options.convolve_beam) beam.emplace(beam_kernel(grid));
+    std::optional<Eigen::ArrayXXd> kernel;
+    if (options.convolve_beam) kernel = beam_kernel(grid);
 
     const pixel_positions positions = pixel_positions_of(grid);
     Eigen::Array<T, Eigen::Dynamic, 1> values;
@@ -110,8 +116,14 @@ Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic> model_image(
     Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic> image =
         Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic>>(values.data(), grid.ny(),
                                                                           grid.nx());
-    if (beam) return beam->apply(image);
-    return image;
+    if (!kernel) return image;
+    if constexpr (std::is_same_v<T, double>) {
+        Eigen::ArrayXXd convolved;
+        grid_beam_convolution(std::move(*kernel), grid.ny(), grid.nx(), options.beam).apply(image, convolved);
+        return convolved;
+    } else {
+        return beam_convolution(std::move(*kernel)).apply(image);
+    }
 }
 
 /// Disk-frame cylindrical coordinates of every pixel (eddy's disk_coords).

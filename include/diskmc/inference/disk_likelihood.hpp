@@ -22,6 +22,12 @@
 //     pixels (autodiff/tile_tape.hpp).
 // The two are tested against each other and against autodiff::var.
 //
+// The beam convolution and its adjoint go by the faster algorithm for the
+// kernel (disk/grid_beam_convolution.hpp): direct sums, or, built with
+// diskmc::fftw, the FFT from 15 x 15 pixels across; the streamed gradient
+// is the direct sums' (it convolves a column at a time), so an FFT
+// convolution takes the two-pass gradient: model, A, chi^2, A^T, adjoint.
+//
 // log_likelihood<T> for any other scalar T evaluates the model one pixel at
 // a time: the general (slow) path that automatic differentiation with
 // autodiff::var uses, and the reference the fast gradient is tested against.
@@ -42,6 +48,7 @@
 #include "diskmc/autodiff/var.hpp"
 #include "diskmc/detail/thread_buffers.hpp"
 #include "diskmc/disk/beam.hpp"
+#include "diskmc/disk/grid_beam_convolution.hpp"
 #include "diskmc/disk/model_adjoint.hpp"
 #include "diskmc/disk/model_image.hpp"
 #include "diskmc/disk/sky_map.hpp"
@@ -72,6 +79,10 @@ struct disk_likelihood_options {
     /// The gradient's path through the per-pixel model; both give the same
     /// gradient to rounding.
     gradient_path gradient = gradient_path::automatic;
+    /// The beam convolution's algorithm (automatic: the FFT for kernels from
+    /// 15 x 15 pixels when built with diskmc::fftw, else direct sums); all
+    /// give the same value and gradient to rounding.
+    beam_algorithm beam = beam_algorithm::automatic;
 };
 
 namespace detail {
@@ -118,7 +129,7 @@ struct jacobian_buffers {
     Eigen::MatrixXd grid_partials;  // d m / d quantities at every grid pixel (beam only)
     Eigen::MatrixXd partials;       // ... of the (convolved) model at the masked pixels
     Eigen::ArrayXd grid_model, model;
-    Eigen::ArrayXXd image, convolved, reach, used;  // one grid image each (beam only)
+    Eigen::ArrayXXd image, convolved;  // one grid image each (beam only)
 };
 
 /// eddy's beam convolution for scalars without a vectorised path (the
@@ -241,13 +252,19 @@ public:
         if (options_.convolve_beam) {
             check_argument(map.grid.beam().has_value(), where,
                            "convolve_beam is set but the map has no beam (BMAJ/BMIN)");
-            convolution_.emplace(beam_kernel(map.grid));
+            convolution_.emplace(beam_kernel(map.grid), ny_, nx_, options_.beam);
             grid_data_.setZero(ny_, nx_);
             grid_weight_.setZero(ny_, nx_);
             for (Eigen::Index k = 0; k < used; ++k) {
                 grid_data_(mask_index_[k]) = data_[k];
                 grid_weight_(mask_index_[k]) = weight_[k];
             }
+            // The pixels whose model the convolution carries into a masked
+            // pixel: A^T of the mask is nonzero there. By direct sums, which
+            // are exactly 0 elsewhere (an FFT leaves rounding noise).
+            Eigen::ArrayXXd reach;
+            convolution_->direct().apply_adjoint(grid_data_, (grid_weight_ > 0.0).cast<double>(), reach);
+            beam_reach_ = reach != 0.0;
         }
         grid_x_ = grid_positions.x;
         grid_y_ = grid_positions.y;
@@ -292,7 +309,7 @@ public:
             });
         }
         if constexpr (closed_form_adjoint_family<Family>) {
-            if (options_.gradient == gradient_path::automatic) {
+            if (options_.gradient == gradient_path::automatic && !convolution_->by_fft()) {
                 double value = 0.0;
                 if (streamed_beam_gradient(full, grad, value)) return value;
             }
@@ -314,6 +331,7 @@ public:
             return detail::minus_infinity;
         }
         convolution_->apply_adjoint(buffers.model, buffers.cotangent, buffers.seed, options_.threads);
+        keep_within_reach(buffers.seed);
         const double swept =
             sweep(full, grid_x_, grid_y_, grad, [&](Eigen::Index start, Eigen::Index count, const double*, double* seed) {
                 Eigen::Map<Eigen::ArrayXd>(seed, count) = buffers.seed.reshaped().segment(start, count);
@@ -435,6 +453,14 @@ public:
 
 private:
     friend struct detail::disk_likelihood_access;
+
+    /// Zeroes d log L / d model off the pixels that reach the mask: the
+    /// FFT's A^T leaves rounding noise there (~1e-17 where the direct sums
+    /// give 0), which would run the model's reverse pass on every tile and
+    /// meet its singular partials (e.g. at the star).
+    void keep_within_reach(Eigen::ArrayXXd& seed) const {
+        if (convolution_->by_fft()) seed = beam_reach_.select(seed, 0.0);
+    }
 
     /// The unconvolved model at every grid pixel (vectorised, in chunks
     /// shared among the threads) into `model`, resized to the grid.
@@ -558,6 +584,7 @@ private:
             buffers.cotangent.setZero(ny_, nx_);
             buffers.cotangent.reshaped()(mask_index_) = seed;
             convolution_->apply_adjoint(buffers.model, buffers.cotangent, buffers.seed, options_.threads);
+            keep_within_reach(buffers.seed);
             swept = sweep(full, grid_x_, grid_y_, product,
                           [&](Eigen::Index start, Eigen::Index count, const double*, double* s) {
                               Eigen::Map<Eigen::ArrayXd>(s, count) = buffers.seed.reshaped().segment(start, count);
@@ -614,11 +641,9 @@ private:
         buffers.image = buffers.grid_model.reshaped(ny_, nx_);
         // Pixels the convolution carries into no masked pixel take no part
         // (their partials may be singular, e.g. at the star).
-        buffers.used = (grid_weight_ > 0.0).cast<double>();
-        convolution_->apply_adjoint(buffers.image, buffers.used, buffers.reach, options_.threads);
         convolution_->apply(buffers.image, buffers.convolved, options_.threads);
         buffers.model = buffers.convolved.reshaped()(mask_index_);
-        const auto reaches = buffers.reach.reshaped() != 0.0;
+        const auto reaches = beam_reach_.reshaped();
         buffers.partials.resize(data_.size(), grid_partials.cols());
         for (Eigen::Index q = 0; q < grid_partials.cols(); ++q) {
             buffers.image.reshaped() = reaches.select(grid_partials.col(q).array(), 0.0);
@@ -765,7 +790,7 @@ private:
     template <class Adjoint, class Projection>
     bool stream_band(const Projection& projection, Eigen::Index first, Eigen::Index last,
                      std::vector<typename Adjoint::adjoints>& block_sums, std::vector<double>& block_chi2) const {
-        const beam_convolution& beam = *convolution_;
+        const beam_convolution& beam = convolution_->direct();
         const Eigen::Index h = beam.half(), ny = ny_;
         const Eigen::Index tiles = (ny + adjoint_tile_size - 1) / adjoint_tile_size;
         const Eigen::Index ring = 2 * h + 1;  // columns whose forward states are kept
@@ -884,9 +909,11 @@ private:
     // With the beam: the data and the weights as images, both 0 off the mask
     // (for the streamed beam gradient, which works a column at a time).
     Eigen::ArrayXXd grid_data_, grid_weight_;
+    // With the beam: the pixels whose model reaches a masked pixel.
+    Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> beam_reach_;
     // Every grid pixel's sky offsets (for model images, and the beam), and the beam.
     Eigen::ArrayXd grid_x_, grid_y_;
-    std::optional<beam_convolution> convolution_;
+    std::optional<grid_beam_convolution> convolution_;
 };
 
 }  // namespace diskmc

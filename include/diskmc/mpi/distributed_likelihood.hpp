@@ -21,6 +21,13 @@
 // parameters in the same order: each call is collective), and rank 0 writes
 // the outputs. Calls must come from one thread per rank: run NUTS chains
 // with threads = 1 and the ensemble sampler with threads = 1.
+//
+// A guard: every call checks, within its one reduction, that all ranks hold
+// the same parameter vector bit for bit (a fingerprint of it rides in the
+// gather), and throws ranks_disagree on every rank, naming the ranks that
+// differ, if not: ranks that drift apart (another seed, threads > 1, a
+// rank-dependent branch) would otherwise add up blocks of different models
+// without a word.
 
 #include <mpi.h>
 
@@ -29,6 +36,9 @@
 #include <cmath>
 #include <concepts>
 #include <optional>
+#include <span>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -40,6 +50,37 @@
 #include "diskmc/mpi/row_blocks.hpp"
 
 namespace diskmc::mpi {
+
+/// The ranks called a collective likelihood with different parameters: the
+/// program does not run the same sampler, seed and options on every rank
+/// from one thread. Thrown on every rank; names the ranks that differ.
+class ranks_disagree : public std::logic_error {
+public:
+    ranks_disagree(const std::string& message, std::vector<int> ranks)
+        : std::logic_error(message), ranks_(std::move(ranks)) {}
+    /// The ranks whose parameters differ from rank 0's.
+    const std::vector<int>& ranks() const { return ranks_; }
+
+private:
+    std::vector<int> ranks_;
+};
+
+namespace detail {
+
+/// Throws ranks_disagree if `differing` (from ordered_sum) names a rank.
+inline void check_ranks_agree(const std::vector<int>& differing, std::string_view call) {
+    if (differing.empty()) return;
+    std::ostringstream message;
+    message << "distributed_likelihood::" << call << ": rank" << (differing.size() > 1 ? "s " : " ");
+    for (std::size_t k = 0; k < differing.size(); ++k)
+        message << (k == 0 ? "" : k + 1 == differing.size() ? " and " : ", ") << differing[k];
+    message << (differing.size() > 1 ? " hold" : " holds")
+            << " a different parameter vector than rank 0: every rank must run the same sampler with the same "
+               "seed and options, calling from one thread (threads = 1)";
+    throw ranks_disagree(message.str(), differing);
+}
+
+}  // namespace detail
 
 /// Options of distributed_likelihood.
 struct distributed_likelihood_options {
@@ -124,7 +165,8 @@ public:
         local.reserve(blocks_.size());
         for (const auto& block : blocks_) local.push_back(block ? block->log_likelihood(full) : 0.0);
         std::vector<double> total;
-        ordered_sum(communicator_, local, blocks_per_rank_, 1, total);
+        detail::check_ranks_agree(ordered_sum(communicator_, local, blocks_per_rank_, 1, total, fingerprint(std::span<const double>(full.data(), static_cast<std::size_t>(full.size())))),
+                                  "log_likelihood");
         return std::isfinite(total[0]) ? total[0] : diskmc::detail::minus_infinity;
     }
 
@@ -140,7 +182,9 @@ public:
             Eigen::Map<Eigen::VectorXd>(partial + 1, dim) = grad;
         }
         std::vector<double> total;
-        ordered_sum(communicator_, local, blocks_per_rank_, static_cast<int>(width), total);
+        detail::check_ranks_agree(
+            ordered_sum(communicator_, local, blocks_per_rank_, static_cast<int>(width), total, fingerprint(std::span<const double>(full.data(), static_cast<std::size_t>(full.size())))),
+            "log_likelihood_gradient");
         grad = Eigen::Map<const Eigen::VectorXd>(total.data() + 1, dim);
         if (!std::isfinite(total[0]) || !grad.allFinite()) {
             grad.setZero();
