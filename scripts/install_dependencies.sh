@@ -13,6 +13,7 @@ packages=(
   liblbfgspp-dev     # L-BFGS-B for the MAP step (header-only, on Eigen)
   nlohmann-json3-dev # fit configuration files
   python3-matplotlib python3-numpy python3-astropy  # optional: scripts/plot_fit.py (PNG plots of a fit)
+  pybind11-dev python3-dev python3-pybind11 python3-pytest  # optional: the Python module (diskmc for Python) and its tests
 )
 
 missing=()
