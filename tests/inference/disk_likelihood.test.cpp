@@ -293,6 +293,67 @@ TEST_CASE("a user's own surface takes the tile autodiff path", "[inference][like
     }
 }
 
+TEST_CASE("the hand-written adjoint with radial and vertical flows", "[inference][likelihood][adjoint][flows]") {
+    const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
+    const sky_map map = synthetic_map(truth);
+    const auto mask = fit_mask(map, disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    using flow_family = disk_family<flared_component, keplerian_component, radial_power_law_component,
+                                    vertical_power_law_component>;
+    STATIC_REQUIRE(disk_likelihood<flow_family>::has_closed_form_gradient);
+    struct point {
+        const char* name;
+        Eigen::VectorXd full;  // full_vector's twelve, then vr_100, vr_q, vz_100, vz_q
+    };
+    auto with_flows = [](Eigen::VectorXd base, double vr_100, double vr_q, double vz_100, double vz_q) {
+        Eigen::VectorXd full(16);
+        full << base, vr_100, vr_q, vz_100, vz_q;
+        return full;
+    };
+    const point points[] = {
+        {"ordinary", with_flows(full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.0, 2.1, 2.0, 0.04, -0.02), 90.0,
+                                -0.7, -35.0, 0.4)},
+        {"cavity", with_flows(full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.45, 2.1, 2.0, 0.04, -0.02), -60.0,
+                              0.5, 20.0, -1.2)},
+        {"far side, inc < 0", with_flows(full_vector(-38.0, 69.0, 1.15, 3010.0, -0.2, 1.1, 0.0, 1e6, 2.0, -0.02, 0.01),
+                                         70.0, -0.4, 25.0, 0.2)},
+        {"inc >= 90", with_flows(full_vector(128.0, 72.0, 1.2, 3005.0, 0.2, 1.2, 0.0, 2.0, 2.0, 0.02, 0.01), 70.0,
+                                 -0.4, 25.0, 0.2)},
+    };
+    for (bool beam : {false, true}) {
+        for (const auto& [name, full] : points) {
+            INFO((beam ? "beam, " : "no beam, ") << name);
+            check_gradient_paths(map, mask, flow_family{}, full, beam);
+        }
+    }
+    SECTION("thin, radial flow only") {
+        using thin_radial_family = disk_family<thin_component, keplerian_component, radial_power_law_component>;
+        STATIC_REQUIRE(disk_likelihood<thin_radial_family>::has_closed_form_gradient);
+        // x0, y0, inc, PA, vlsr, mstar, dist, vr_100, vr_q
+        const Eigen::VectorXd full =
+            (Eigen::VectorXd(9) << 0.03, -0.02, -37.0, 71.0, 2990.0, 1.25, 101.0, 110.0, -0.8).finished();
+        check_gradient_paths(map, mask, thin_radial_family{}, full, false);
+    }
+}
+
+TEST_CASE("eddy's conical surface takes the tile autodiff path", "[inference][likelihood][adjoint][conical]") {
+    const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
+    const sky_map map = synthetic_map(truth);
+    const auto mask = fit_mask(map, disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    using conical_family = disk_family<conical_component, keplerian_component, radial_power_law_component>;
+    STATIC_REQUIRE_FALSE(disk_likelihood<conical_family>::has_closed_form_gradient);
+    // x0, y0, inc, PA, vlsr, z0, mstar, dist, vr_100, vr_q
+    for (const double inc : {41.0, -38.0}) {
+        for (const double z0 : {0.2, -0.18}) {
+            for (bool beam : {false, true}) {
+                INFO((beam ? "beam, " : "no beam, ") << "inc " << inc << ", z0 " << z0);
+                const Eigen::VectorXd full =
+                    (Eigen::VectorXd(10) << 0.03, -0.02, inc, 71.0, 2990.0, z0, 1.25, 101.0, 60.0, -0.5).finished();
+                check_gradient_paths(map, mask, conical_family{}, full, beam);
+            }
+        }
+    }
+}
+
 TEST_CASE("the likelihood does not depend on the thread count", "[inference][likelihood][threads]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth, 90, 80);  // several chunks of pixels, so threads split the work

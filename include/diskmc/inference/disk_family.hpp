@@ -4,12 +4,14 @@
 // disk_model<T, ...> from a vector of any scalar type T, so one family serves
 // the double path, the tile autodiff path and the reference autodiff path.
 //
-// The built-in family is composed of a surface and a rotation component;
-// a user's own surface or rotation profile plugs in by writing a component
-// of the same shape (see flared_component), or a whole family.
+// The built-in family is composed of a surface and a rotation component and
+// optional radial and vertical flow components; a user's own surface,
+// rotation profile or flow plugs in by writing a component of the same shape
+// (see flared_component, radial_power_law_component), or a whole family.
 
 #include <Eigen/Core>
 #include <concepts>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -66,6 +68,17 @@ struct flared_component {
     }
 };
 
+/// eddy's conical surface (z0 given, psi not: its analytic deprojection): z0.
+struct conical_component {
+    static std::vector<std::string> names() { return {"z0"}; }
+    template <class T>
+    static conical_surface<T> make(parameter_reader<T>& in) {
+        conical_surface<T> surface;
+        surface.z0 = in.next();
+        return surface;
+    }
+};
+
 /// Keplerian rotation: mstar, dist.
 struct keplerian_component {
     static std::vector<std::string> names() { return {"mstar", "dist"}; }
@@ -107,9 +120,64 @@ struct self_gravitating_component {
     }
 };
 
-/// A family from a surface component and a rotation component. Its names are
-/// x0, y0, inc, PA, vlsr, then the surface's, then the rotation's.
-template <class SurfaceComponent = flared_component, class RotationComponent = keplerian_component>
+// Flow components: make(in, dist) with the rotation's distance (a flow's
+// power law is in au, as eddy's vp_100, and dist is the rotation's parameter).
+
+/// No flow (the default): no parameters, no term in the model.
+struct no_flow_component {
+    static std::vector<std::string> names() { return {}; }
+    template <class T>
+    static no_flow make(parameter_reader<T>&, const T&) {
+        return {};
+    }
+};
+
+/// A radial flow, power law of radius: vr_100 (eddy's name: m/s at 100 au,
+/// > 0 outward), vr_q.
+struct radial_power_law_component {
+    static std::vector<std::string> names() { return {"vr_100", "vr_q"}; }
+    template <class T>
+    static power_law_flow<T> make(parameter_reader<T>& in, const T& dist) {
+        power_law_flow<T> flow;
+        flow.v_100 = in.next();
+        flow.q = in.next();
+        flow.dist = dist;
+        return flow;
+    }
+};
+
+/// A vertical flow, power law of radius: vz_100 (m/s at 100 au; it enters
+/// the line of sight as -vz cos(inc), eddy's _proj_valt), vz_q.
+struct vertical_power_law_component {
+    static std::vector<std::string> names() { return {"vz_100", "vz_q"}; }
+    template <class T>
+    static power_law_flow<T> make(parameter_reader<T>& in, const T& dist) {
+        power_law_flow<T> flow;
+        flow.v_100 = in.next();
+        flow.q = in.next();
+        flow.dist = dist;
+        return flow;
+    }
+};
+
+namespace detail {
+
+/// The distance of a rotation profile, for the flows' power laws.
+template <class Rotation>
+const auto& distance_of(const Rotation& rotation) {
+    static_assert(requires { rotation.dist; },
+                  "diskmc: flow components take the distance of the rotation profile, "
+                  "which needs a `dist` member (as the built-in profiles have)");
+    return rotation.dist;
+}
+
+}  // namespace detail
+
+/// A family from a surface component, a rotation component and optional
+/// radial and vertical flow components. Its names are x0, y0, inc, PA, vlsr,
+/// then the surface's, the rotation's, the radial flow's, the vertical flow's.
+template <class SurfaceComponent = flared_component, class RotationComponent = keplerian_component,
+          class RadialComponent = no_flow_component, class VerticalComponent = no_flow_component>
 struct disk_family {
     int flared_niter = 5;  ///< fixed-point iterations of the deprojection (eddy's default)
 
@@ -117,6 +185,8 @@ struct disk_family {
         std::vector<std::string> names = {"x0", "y0", "inc", "PA", "vlsr"};
         for (auto& name : SurfaceComponent::names()) names.push_back(std::move(name));
         for (auto& name : RotationComponent::names()) names.push_back(std::move(name));
+        for (auto& name : RadialComponent::names()) names.push_back(std::move(name));
+        for (auto& name : VerticalComponent::names()) names.push_back(std::move(name));
         return names;
     }
 
@@ -125,7 +195,9 @@ struct disk_family {
         parameter_reader<T> in(full);
         using surface_type = decltype(SurfaceComponent::make(in));
         using rotation_type = decltype(RotationComponent::make(in));
-        disk_model<T, surface_type, rotation_type> model;
+        using radial_type = decltype(RadialComponent::make(in, std::declval<const T&>()));
+        using vertical_type = decltype(VerticalComponent::make(in, std::declval<const T&>()));
+        disk_model<T, surface_type, rotation_type, radial_type, vertical_type> model;
         model.geometry.x0 = in.next();
         model.geometry.y0 = in.next();
         model.geometry.inc = in.next();
@@ -133,6 +205,9 @@ struct disk_family {
         model.vlsr = in.next();
         model.surface = SurfaceComponent::make(in);
         model.rotation = RotationComponent::make(in);
+        if constexpr (has_flow<radial_type>) model.radial = RadialComponent::make(in, detail::distance_of(model.rotation));
+        if constexpr (has_flow<vertical_type>)
+            model.vertical = VerticalComponent::make(in, detail::distance_of(model.rotation));
         model.flared_niter = flared_niter;
         return model;
     }

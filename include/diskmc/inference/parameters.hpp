@@ -139,10 +139,16 @@ inline parameter_catalogue eddy_parameters() {
         {"vp_q", none, flat(-2.0, 0.0), 0.0, "", "power-law index of the rotation velocity"},
         {"vp_rtaper", none, flat(0.0, 1000.0), 0.0, "arcsec", "taper radius of the rotation velocity"},
         {"vp_qtaper", none, flat(-2.0, 2.0), 0.0, "", "taper exponent of the rotation velocity"},
-        {"vr_100", none, flat(-1000.0, 1000.0), 0.0, "m/s", "radial velocity at 100 au"},
+        {"vr_100", none, flat(-1000.0, 1000.0), 0.0, "m/s", "radial velocity at 100 au; > 0 outward"},
         {"vr_q", none, flat(-2.0, 2.0), 0.0, "", "power-law index of the radial velocity"},
         {"vr_rtaper", none, flat(0.0, 1000.0), 0.0, "arcsec", "taper radius of the radial velocity"},
         {"vr_qtaper", none, flat(-2.0, 2.0), 0.0, "", "taper exponent of the radial velocity"},
+        // Not in eddy's table: the vertical flow as a power law of radius,
+        // priors as eddy's for the radial one (|v| up to 1 km/s at 100 au,
+        // index in [-2, 2]: both far wider than measured flows).
+        {"vz_100", none, flat(-1000.0, 1000.0), 0.0, "m/s",
+         "vertical velocity at 100 au; enters the line of sight as -vz cos(inc) (eddy's _proj_valt)"},
+        {"vz_q", none, flat(-2.0, 2.0), 0.0, "", "power-law index of the vertical velocity"},
         // Vortex.
         {"r0_vortex", none, flat(0.0, 10.0), 0.0, "arcsec", "vortex radius"},
         {"p0_vortex", none, flat(-180.0, 180.0), 0.0, "deg", "vortex azimuth"},
