@@ -15,6 +15,7 @@
 #include "diskmc/autodiff/gradient.hpp"
 #include "diskmc/disk.hpp"
 #include "diskmc/inference/disk_family.hpp"
+#include "support/component_adjoint.hpp"
 #include "support/gradient_check.hpp"
 #include "support/test_values.hpp"
 
@@ -177,17 +178,9 @@ TEST_CASE("the power-law flow's closed-form partials", "[disk][flows][adjoint]")
             INFO("r = " << r[i]);
             CHECK(at.dv_dr[i] == Approx(fd.gradient[0]).epsilon(1e-7).margin(1e-12));
         }
-        std::array<adjoint_tile, prepared_type::adjoint_count> sums;
-        for (auto& s : sums) s.setZero();
-        prepared.add_adjoints(at, cotangent, sums);
-        std::array<double, prepared_type::adjoint_count> adjoints{};
-        for (std::size_t k = 0; k < sums.size(); ++k) adjoints[k] = sums[k].sum();
-        Eigen::VectorXd fast, oracle;
-        autodiff::gradient(
-            [&](const Eigen::Matrix<autodiff::var, Eigen::Dynamic, 1>& p) {
-                return flow_of(p).prepared().paired_with(adjoints);
-            },
-            parameters, fast);
+        const Eigen::VectorXd fast = diskmc::testing::chained_component_gradient(
+            prepared, at, cotangent, [&](const auto& p) { return flow_of(p).prepared(); }, parameters);
+        Eigen::VectorXd oracle;
         diskmc::testing::oracle_gradient(
             [&](const auto& p) {
                 using T = typename std::decay_t<decltype(p)>::Scalar;

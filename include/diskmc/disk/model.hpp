@@ -57,6 +57,11 @@ struct disk_orientation {
 ///       .surface = {.z0 = 0.3, .psi = 1.25, .r_taper = 2.5, .q_taper = 2.0},
 ///       .rotation = {.mstar = 2.0, .dist = 101.0},
 ///       .vlsr = 5760.0};
+///   // with a radial inflow (disk/velocity_fields.hpp), v_rad = -40 (r / 100 au)^-0.5 m/s:
+///   diskmc::disk_model<double, diskmc::flared_surface<double>, diskmc::keplerian_rotation<double>,
+///                      diskmc::power_law_flow<double>>
+///       inflow{.geometry = m.geometry, .surface = m.surface, .rotation = m.rotation, .vlsr = m.vlsr,
+///              .radial = {.v_100 = -40.0, .q = -0.5, .dist = 101.0}};
 /// @endcode
 template <class T, class Surface = flared_surface<T>, class Rotation = keplerian_rotation<T>,
           class Radial = no_flow, class Vertical = no_flow>
@@ -160,29 +165,8 @@ struct disk_projection {
                       "diskmc: the rotation profile needs "
                       "`template <class V> V v_phi(const V& r, const V& z) const`");
         const surface_point<V> p = deproject(x, y);
-        return velocity_at(p, V(rotation.v_phi(p.r, p.z)), radial_speed(p.r), vertical_speed(p.r));
-    }
-
-    /// The radial flow's speed at r (no_speed without a radial flow).
-    template <class V>
-    auto radial_speed(const V& r) const {
-        if constexpr (radial_flow) {
-            static_assert(flow_profile<Radial, V>, "diskmc: a flow needs `template <class V> V speed(const V& r) const`");
-            return V(radial.speed(r));
-        } else {
-            return no_speed{};
-        }
-    }
-
-    /// The vertical flow's speed at r (no_speed without a vertical flow).
-    template <class V>
-    auto vertical_speed(const V& r) const {
-        if constexpr (vertical_flow) {
-            static_assert(flow_profile<Vertical, V>, "diskmc: a flow needs `template <class V> V speed(const V& r) const`");
-            return V(vertical.speed(r));
-        } else {
-            return no_speed{};
-        }
+        return velocity_at(p, V(rotation.v_phi(p.r, p.z)), detail::flow_speed(radial, p.r),
+                           detail::flow_speed(vertical, p.r));
     }
 
     /// The line-of-sight velocity at a deprojected point where the rotation

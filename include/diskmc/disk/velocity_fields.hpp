@@ -130,6 +130,17 @@ struct power_law_flow {
 
 namespace detail {
 
+/// A flow's speed at r for the model's velocity_at: V, or no_speed for no_flow.
+template <class Flow, class V>
+auto flow_speed(const Flow& flow, const V& r) {
+    if constexpr (has_flow<Flow>) {
+        static_assert(flow_profile<Flow, V>, "diskmc: a flow needs `template <class V> V speed(const V& r) const`");
+        return V(flow.speed(r));
+    } else {
+        return no_speed{};
+    }
+}
+
 /// Value checks at the API boundary (user flows are not checked); `which`
 /// names the flow ("radial flow", "vertical flow").
 template <class F>

@@ -132,17 +132,28 @@ struct no_flow_component {
     }
 };
 
+namespace detail {
+
+/// A power-law flow from the next two parameters (its speed at 100 au and
+/// its exponent) and the rotation's distance.
+template <class T>
+power_law_flow<T> read_power_law_flow(parameter_reader<T>& in, const T& dist) {
+    power_law_flow<T> flow;
+    flow.v_100 = in.next();
+    flow.q = in.next();
+    flow.dist = dist;
+    return flow;
+}
+
+}  // namespace detail
+
 /// A radial flow, power law of radius: vr_100 (eddy's name: m/s at 100 au,
 /// > 0 outward), vr_q.
 struct radial_power_law_component {
     static std::vector<std::string> names() { return {"vr_100", "vr_q"}; }
     template <class T>
     static power_law_flow<T> make(parameter_reader<T>& in, const T& dist) {
-        power_law_flow<T> flow;
-        flow.v_100 = in.next();
-        flow.q = in.next();
-        flow.dist = dist;
-        return flow;
+        return detail::read_power_law_flow(in, dist);
     }
 };
 
@@ -152,11 +163,7 @@ struct vertical_power_law_component {
     static std::vector<std::string> names() { return {"vz_100", "vz_q"}; }
     template <class T>
     static power_law_flow<T> make(parameter_reader<T>& in, const T& dist) {
-        power_law_flow<T> flow;
-        flow.v_100 = in.next();
-        flow.q = in.next();
-        flow.dist = dist;
-        return flow;
+        return detail::read_power_law_flow(in, dist);
     }
 };
 
