@@ -450,6 +450,37 @@ TEST_CASE("the posterior of the disk likelihood: fast gradient against autodiff"
     CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-9);
 }
 
+TEST_CASE("a posterior with flows takes their priors from eddy's catalogue", "[inference][likelihood][flows]") {
+    const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
+    const sky_map map = synthetic_map(truth);
+    using flow_family = disk_family<flared_component, keplerian_component, radial_power_law_component,
+                                    vertical_power_law_component>;
+    const flow_family family;
+    const auto mask = fit_mask(map, disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    const disk_likelihood<flow_family> likelihood(map, mask, family);
+    using namespace diskmc::inference;
+    const parameter_set parameters({free_parameter("PA", 70.5), free_parameter("mstar", 1.1),
+                                    free_parameter("vlsr", 3005.0), free_parameter("vr_100", 40.0),
+                                    free_parameter("vr_q", -0.5), free_parameter("vz_100", -20.0),
+                                    free_parameter("vz_q", 0.3), fixed_parameter("inc", 40.0),
+                                    fixed_parameter("dist", 101.0), fixed_parameter("z0", 0.25),
+                                    fixed_parameter("psi", 1.4), fixed_parameter("r_taper", 2.5),
+                                    fixed_parameter("q_taper", 2.0)});
+    const parameter_catalogue catalogue = eddy_parameters();
+    for (const char* name : {"vr_100", "vz_100"}) {
+        INFO(name);
+        CHECK(catalogue.at(name).prior.log_density(-999.0) == catalogue.at(name).prior.log_density(999.0));
+        CHECK_FALSE(std::isfinite(catalogue.at(name).prior.log_density(1001.0)));
+    }
+    const auto posterior = inference::make_posterior(parameters, likelihood);
+    const Eigen::VectorXd theta = (Eigen::VectorXd(7) << 70.5, 1.1, 3005.0, 40.0, -0.5, -20.0, 0.3).finished();
+    Eigen::VectorXd fast, reference;
+    const double value = posterior.log_density_gradient(theta, fast);
+    REQUIRE(std::isfinite(value));
+    CHECK(value == Approx(posterior.log_density_gradient_autodiff(theta, reference)).epsilon(1e-12));
+    CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-9);
+}
+
 TEST_CASE("bad likelihood input throws before any work", "[inference][likelihood]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     sky_map map = synthetic_map(truth);

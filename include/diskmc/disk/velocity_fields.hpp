@@ -83,11 +83,16 @@ struct prepared_power_law_flow {
     /// dv/dr = q v / r, dv/dv_100 = u, dv/dq = v log(r s), dv/ds = q v / s.
     template <class A>
     void linearise(const A& r, linearisation<A>& out) const {
-        using namespace diskmc::math;
         const A r_100au = r * au_per_100_arcsec;
-        out.unit = pow(r_100au, q);
-        out.v = v_100 * out.unit;  // as speed(r)
-        out.log_rs = log(r_100au);
+        out.log_rs = r_100au.log();
+        // math::pow's own formula for tiles (one log per pixel, shared with
+        // dv/dq), so v is speed(r) exactly.
+        if (q == 0.0) {
+            out.unit.setOnes();
+        } else {
+            out.unit = (q * out.log_rs).exp();
+        }
+        out.v = v_100 * out.unit;
         out.dv_dr = q * out.v / r;
     }
 
