@@ -2,13 +2,16 @@
 // pixel of the log-likelihood value, and of value + gradient (automatic
 // differentiation over pixel tiles), with and without the beam, on 1 and 2
 // threads; the ratio (value + gradient) / value is what a NUTS gradient costs
-// in likelihoods. Medians of repeats.
+// in likelihoods. Medians of repeats. The "flows" column: "none" is the
+// default family (flared surface, Keplerian rotation), "radial" adds a
+// radial power-law flow (vr_100 = 50 m/s, vr_q = -0.5; the closed-form
+// adjoint covers it too).
 //
 //   bench_likelihood [--json] [--repeats N] [--data DIR]
 //
 // DIR (default: $DISKMC_DATA_DIR) holds bench/hd163296_like_*.fits; without
 // it the same problem is built in memory from the noiseless model.
-// --json prints one JSON object per line with "beam", "threads", "pixels",
+// --json prints one JSON object per line with "flows", "beam", "threads", "pixels",
 // "value_ns_per_pixel", "gradient_ns_per_pixel" (value and gradient together)
 // and "ratio" (medians), and "min_ratio" (of the fastest calls: less moved
 // by other work on the machine).
@@ -23,6 +26,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bench_common.hpp"
@@ -33,8 +37,8 @@
 
 namespace {
 
-/// Seconds per call of a likelihood's value and of value + gradient at the
-/// benchmark's truth (medians and minima of `repeats`).
+/// Seconds per call of a likelihood's value and of value + gradient at
+/// `full` (medians and minima of `repeats`).
 struct likelihood_timing {
     diskmc::bench::timing value, gradient;
     double pixels = 0;
@@ -42,8 +46,8 @@ struct likelihood_timing {
     double gradient_ns() const { return gradient.median / pixels * 1e9; }
 };
 
-likelihood_timing time_likelihood(const diskmc::disk_likelihood<>& likelihood, int repeats) {
-    const Eigen::VectorXd full = diskmc::bench::bench_truth();
+template <class Likelihood>
+likelihood_timing time_likelihood(const Likelihood& likelihood, const Eigen::VectorXd& full, int repeats) {
     double sink = 0.0;
     Eigen::VectorXd grad;
     // Value and gradient alternate, so that both see the same machine (a
@@ -67,30 +71,47 @@ int main(int argc, char** argv) {
         if (!json) {
             std::printf("log-likelihood, HD163296-like problem (%s), median of %d repeats\n",
                         from_files ? "shared/data/bench FITS files" : "built in memory: no data dir", repeats);
-            std::printf("%-6s %-8s %8s %14s %14s %8s %10s\n", "beam", "threads", "pixels", "value ns/px",
-                        "grad ns/px", "ratio", "min ratio");
+            std::printf("%-7s %-6s %-8s %8s %14s %14s %8s %10s\n", "flows", "beam", "threads", "pixels",
+                        "value ns/px", "grad ns/px", "ratio", "min ratio");
         }
-        for (bool beam : {false, true}) {
+        // The benchmark's full vector, with vr_100 and vr_q appended for the radial row.
+        auto full_of = [](const Eigen::VectorXd& base, bool radial) {
+            if (!radial) return base;
+            Eigen::VectorXd full(base.size() + 2);
+            full << base, 50.0, -0.5;
+            return full;
+        };
+        auto run = [&](const auto& family, bool radial, bool beam) {
+            using family_type = std::decay_t<decltype(family)>;
             const diskmc::sky_map map = diskmc::bench::bench_map(data_dir, beam);
-            const diskmc::disk_family<> family;
-            const auto mask = diskmc::fit_mask(map, family.make<double>(diskmc::bench::bench_start()), {.r_min = 0.3});
+            const auto mask =
+                diskmc::fit_mask(map, family.template make<double>(full_of(diskmc::bench::bench_start(), radial)),
+                                 {.r_min = 0.3});
             for (std::size_t threads : {1u, 2u}) {
-                const diskmc::disk_likelihood<> likelihood(map, mask, family,
-                                                           {.convolve_beam = beam, .threads = threads});
-                const likelihood_timing timing = time_likelihood(likelihood, repeats);
+                const diskmc::disk_likelihood<family_type> likelihood(map, mask, family,
+                                                                      {.convolve_beam = beam, .threads = threads});
+                const likelihood_timing timing =
+                    time_likelihood(likelihood, full_of(diskmc::bench::bench_truth(), radial), repeats);
                 const double pixels = timing.pixels, value_ns = timing.value_ns(), gradient_ns = timing.gradient_ns();
                 const double min_ratio = timing.gradient.minimum / timing.value.minimum;
+                const char* flows = radial ? "radial" : "none";
                 if (json) {
-                    std::printf("{\"beam\": %s, \"threads\": %zu, \"pixels\": %.0f, \"value_ns_per_pixel\": %.3f, "
-                                "\"gradient_ns_per_pixel\": %.3f, \"ratio\": %.3f, \"min_ratio\": %.3f, "
-                                "\"from_files\": %s}\n",
-                                beam ? "true" : "false", threads, pixels, value_ns, gradient_ns,
+                    std::printf("{\"flows\": \"%s\", \"beam\": %s, \"threads\": %zu, \"pixels\": %.0f, "
+                                "\"value_ns_per_pixel\": %.3f, \"gradient_ns_per_pixel\": %.3f, \"ratio\": %.3f, "
+                                "\"min_ratio\": %.3f, \"from_files\": %s}\n",
+                                flows, beam ? "true" : "false", threads, pixels, value_ns, gradient_ns,
                                 gradient_ns / value_ns, min_ratio, from_files ? "true" : "false");
                 } else {
-                    std::printf("%-6s %-8zu %8.0f %14.2f %14.2f %8.2f %10.2f\n", beam ? "yes" : "no", threads,
-                                pixels, value_ns, gradient_ns, gradient_ns / value_ns, min_ratio);
+                    std::printf("%-7s %-6s %-8zu %8.0f %14.2f %14.2f %8.2f %10.2f\n", flows, beam ? "yes" : "no",
+                                threads, pixels, value_ns, gradient_ns, gradient_ns / value_ns, min_ratio);
                 }
             }
+        };
+        for (bool beam : {false, true}) {
+            run(diskmc::disk_family<>{}, false, beam);
+            run(diskmc::disk_family<diskmc::flared_component, diskmc::keplerian_component,
+                                    diskmc::radial_power_law_component>{},
+                true, beam);
         }
         // The wide beam: direct sums against the FFT, value and value + gradient.
         diskmc::grid_header header = diskmc::hd163296_like::grid();
@@ -108,7 +129,7 @@ int main(int argc, char** argv) {
         for (const diskmc::beam_algorithm algorithm : algorithms) {
             const char* name = algorithm == diskmc::beam_algorithm::fft ? "fft" : "direct";
             const diskmc::disk_likelihood<> likelihood(wide, mask, family, {.convolve_beam = true, .beam = algorithm});
-            const likelihood_timing timing = time_likelihood(likelihood, repeats);
+            const likelihood_timing timing = time_likelihood(likelihood, diskmc::bench::bench_truth(), repeats);
             const double pixels = timing.pixels, value_ns = timing.value_ns(), gradient_ns = timing.gradient_ns();
             const double min_value_ns = timing.value.minimum / pixels * 1e9;
             const double min_gradient_ns = timing.gradient.minimum / pixels * 1e9;

@@ -13,4 +13,5 @@
 #include "diskmc/disk/sky_map.hpp"
 #include "diskmc/disk/surfaces.hpp"
 #include "diskmc/disk/unset.hpp"
+#include "diskmc/disk/velocity_fields.hpp"
 #include "diskmc/math/functions.hpp"

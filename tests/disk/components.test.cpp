@@ -119,7 +119,11 @@ struct component_reading_too_few {
 }  // namespace
 
 TEST_CASE("eddy's catalogue, assembled from the components, is eddy's table entry by entry", "[disk][components]") {
-    const std::vector<parameter_info> table = eddy_table_as_written();
+    std::vector<parameter_info> table = eddy_table_as_written();
+    // The vertical flow's parameters are the one addition to eddy's table.
+    table.push_back({"vz_100", std::nullopt, prior::flat(-1000.0, 1000.0), 0.0, "m/s",
+                     "vertical velocity at 100 au; enters the line of sight as -vz cos(inc) (eddy's _proj_valt)"});
+    table.push_back({"vz_q", std::nullopt, prior::flat(-2.0, 2.0), 0.0, "", "power-law index of the vertical velocity"});
     const inference::parameter_catalogue eddy = inference::eddy_parameters();
     REQUIRE(eddy.entries().size() == table.size());
     for (const parameter_info& expected : table) {
@@ -137,6 +141,11 @@ TEST_CASE("eddy's catalogue, assembled from the components, is eddy's table entr
     check_family(disk_family<thin_component, keplerian_component>{});
     check_family(disk_family<flared_component, power_law_component>{});
     check_family(disk_family<thin_component, self_gravitating_component>{});
+    check_family(disk_family<conical_component, keplerian_component, radial_power_law_component,
+                             vertical_power_law_component>{});
+    CHECK(disk_family<flared_component, keplerian_component, radial_power_law_component>{}.parameter_names() ==
+          std::vector<std::string>{"x0", "y0", "inc", "PA", "vlsr", "z0", "psi", "r_cavity", "r_taper", "q_taper",
+                                   "mstar", "dist", "vr_100", "vr_q"});
     CHECK(disk_family<thin_component, power_law_component>{}.parameter_names() ==
           std::vector<std::string>{"x0", "y0", "inc", "PA", "vlsr", "vp_100", "vp_q", "dist"});
 }

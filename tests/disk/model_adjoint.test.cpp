@@ -13,6 +13,7 @@
 
 #include "diskmc/autodiff/gradient.hpp"
 #include "diskmc/disk.hpp"
+#include "support/component_adjoint.hpp"
 #include "support/gradient_check.hpp"
 #include "support/test_values.hpp"
 
@@ -104,17 +105,9 @@ TEST_CASE("the flared surface's closed-form partials", "[disk][adjoint]") {
 
         // sum_i cotangent_i dz(r_i)/d(parameters): the adjoint sums chained
         // through prepared() by autodiff::var, against the forward-mode oracle.
-        std::array<adjoint_tile, prepared_type::adjoint_count> sums;
-        for (auto& s : sums) s.setZero();
-        prepared.add_adjoints(at, cotangent, sums);
-        std::array<double, prepared_type::adjoint_count> adjoints{};
-        for (std::size_t k = 0; k < sums.size(); ++k) adjoints[k] = sums[k].sum();
-        Eigen::VectorXd fast, oracle;
-        autodiff::gradient(
-            [&](const Eigen::Matrix<autodiff::var, Eigen::Dynamic, 1>& p) {
-                return surface_of(p).prepared().paired_with(adjoints);
-            },
-            parameters, fast);
+        const Eigen::VectorXd fast = diskmc::testing::chained_component_gradient(
+            prepared, at, cotangent, [&](const auto& p) { return surface_of(p).prepared(); }, parameters);
+        Eigen::VectorXd oracle;
         diskmc::testing::oracle_gradient(
             [&](const auto& p) {
                 using T = typename std::decay_t<decltype(p)>::Scalar;
@@ -151,16 +144,11 @@ TEST_CASE("Keplerian rotation's closed-form partials", "[disk][adjoint]") {
         CHECK(at.dv_dr[i] == Approx(fd.gradient[0]).epsilon(1e-7));
         CHECK(at.dv_dz[i] == Approx(fd.gradient[1]).epsilon(1e-7).margin(1e-9 * std::abs(at.v[i])));
     }
-    std::array<adjoint_tile, prepared_type::adjoint_count> sums;
-    for (auto& s : sums) s.setZero();
-    prepared.add_adjoints(at, cotangent, sums);
-    const std::array<double, 1> adjoints{sums[0].sum()};
-    Eigen::VectorXd fast, reference;
-    autodiff::gradient(
-        [&](const Eigen::Matrix<autodiff::var, Eigen::Dynamic, 1>& p) {
-            return keplerian_rotation<autodiff::var>{.mstar = p[0], .dist = p[1]}.prepared().paired_with(adjoints);
-        },
-        parameters, fast);
+    const Eigen::VectorXd fast = diskmc::testing::chained_component_gradient(
+        prepared, at, cotangent,
+        [](const auto& p) { return keplerian_rotation<autodiff::var>{.mstar = p[0], .dist = p[1]}.prepared(); },
+        parameters);
+    Eigen::VectorXd reference;
     // The reference: reverse-mode autodiff of v_phi itself, and finite differences.
     auto weighted_speed = [&](const auto& p) {
         using T = typename std::decay_t<decltype(p)>::Scalar;
@@ -184,4 +172,12 @@ TEST_CASE("which components have the closed-form adjoint", "[disk][adjoint]") {
     STATIC_REQUIRE(projection_with_adjoint<flared_projection>);
     STATIC_REQUIRE(projection_with_adjoint<thin_projection>);
     STATIC_REQUIRE_FALSE(projection_with_adjoint<power_law_projection>);
+    // Power-law flows have it; eddy's conical surface (its analytic
+    // deprojection) has not: its models take the tile autodiff path.
+    using flowing_projection = decltype(prepare(
+        std::declval<disk_model<double, flared_surface<double>, keplerian_rotation<double>, power_law_flow<double>,
+                                power_law_flow<double>>>()));
+    using conical_projection = decltype(prepare(std::declval<disk_model<double, conical_surface<double>>>()));
+    STATIC_REQUIRE(projection_with_adjoint<flowing_projection>);
+    STATIC_REQUIRE_FALSE(projection_with_adjoint<conical_projection>);
 }

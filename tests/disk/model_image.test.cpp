@@ -19,6 +19,7 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <tuple>
 #include <unsupported/Eigen/AutoDiff>
 
 using namespace diskmc;
@@ -413,7 +414,7 @@ namespace {
 
 // A user's own emission surface and rotation profile: any types with
 // scalar-generic height(r) and v_phi(r, z).
-struct conical_surface {
+struct straight_cone_surface {
     double slope;
     template <class V>
     V height(const V& r) const {
@@ -434,13 +435,13 @@ struct solid_body_rotation {
 TEST_CASE("a user's own surface and rotation profile plug in", "[disk][model_image]") {
     const sky_grid grid = small_grid(30, 0.13);
     const auto reference = flared_model();
-    STATIC_REQUIRE(emission_surface<conical_surface, double>);
-    STATIC_REQUIRE(emission_surface<conical_surface, Eigen::Array<double, 64, 1>>);
+    STATIC_REQUIRE(emission_surface<straight_cone_surface, double>);
+    STATIC_REQUIRE(emission_surface<straight_cone_surface, Eigen::Array<double, 64, 1>>);
     STATIC_REQUIRE(rotation_profile<solid_body_rotation, double>);
     STATIC_REQUIRE(!emission_surface<solid_body_rotation, double>);
 
     SECTION("a conical surface is eddy's with psi = 1 and no taper or cavity") {
-        const disk_model<double, conical_surface> cone{.geometry = reference.geometry,
+        const disk_model<double, straight_cone_surface> cone{.geometry = reference.geometry,
                                                        .surface = {.slope = 0.2},
                                                        .rotation = reference.rotation,
                                                        .vlsr = 5000.0};
@@ -553,4 +554,95 @@ TEST_CASE("case files: the reader rejects what eddy would silently ignore", "[di
                          invalid_input, diskmc::testing::message_contains("excludes mstar"));
     CHECK_THROWS_MATCHES(read(geometry), invalid_input, diskmc::testing::message_contains("mstar"));
     std::filesystem::remove(file);
+}
+
+namespace {
+
+/// eddy's conical surface as eddy writes it (datacube.disk_coords with z0
+/// given and psi None: _get_conical_cart_coords, then _get_conical_polar_coords
+/// and rotationmap._proj_vphi), line by line for one pixel: r, phi, z, v0.
+std::array<double, 4> eddy_conical_pixel(double x, double y, double x0, double y0, double inc_in, double pa_in,
+                                         double z0, double mstar, double dist, double vlsr) {
+    const double degree = std::numbers::pi / 180.0;
+    const double inc_folded = inc_in < 90.0 ? inc_in : inc_in - 180.0;  // disk_coords
+    const double inc = inc_folded * degree;
+    const double pa = (pa_in - 90.0) * degree;
+    const double x_sky = x - x0, y_sky = y - y0;
+    const double x_rot = x_sky * std::cos(pa) - y_sky * std::sin(pa);
+    const double y_rot = x_sky * std::sin(pa) + y_sky * std::cos(pa);
+    const double psi = std::tan(z0);
+    const double a = std::cos(2 * inc) + std::cos(2 * psi);
+    const double b = -4.0 * std::pow(std::sin(psi), 2) * y_rot * std::tan(inc);
+    const double c = -2.0 * std::pow(std::sin(psi), 2) * (x_rot * x_rot + y_rot * y_rot / std::pow(std::cos(inc), 2));
+    const double t = -b + std::sqrt(b * b - 4 * a * c) / 2 / a;
+    const double x_d = x_rot;
+    const double y_d = y_rot / std::cos(inc) + t * std::sin(inc);
+    const double z_d = z0 * std::hypot(x_d, y_d);
+    const double r = std::hypot(y_d, x_d), phi = std::atan2(y_d, x_d);
+    // _vkep and _proj_vphi (the raw inc)
+    const double r_m = r * constants::astronomical_unit * dist, z_m = z_d * constants::astronomical_unit * dist;
+    const double v_kep = std::sqrt(constants::gravitational_constant * mstar * constants::solar_mass * r_m * r_m /
+                                   std::pow(std::hypot(r_m, z_m), 3));
+    return {r, phi, z_d, v_kep * std::cos(phi) * std::sin(std::abs(inc_in * degree)) + vlsr};
+}
+
+}  // namespace
+
+TEST_CASE("the conical surface is eddy's analytic deprojection", "[disk][model_image][conical]") {
+    const sky_grid grid = small_grid(26, 0.14);
+    STATIC_REQUIRE(analytic_deprojection<detail::prepared_conical_surface<double>, double, double>);
+    STATIC_REQUIRE(emission_surface<conical_surface<double>, double>);
+    struct geometry {
+        double inc, pa, z0;
+    };
+    for (const auto& [inc, pa, z0] : {geometry{40.0, 130.0, 0.25}, geometry{-35.0, 250.0, 0.2},
+                                      geometry{128.0, 70.0, 0.3}, geometry{47.0, 312.0, -0.22},
+                                      geometry{-50.0, 10.0, -0.15}}) {
+        INFO("inc " << inc << ", PA " << pa << ", z0 " << z0);
+        const disk_model<double, conical_surface<double>> cone{
+            .geometry = {.x0 = 0.03, .y0 = -0.02, .inc = inc, .PA = pa},
+            .surface = {.z0 = z0},
+            .rotation = {.mstar = 1.8, .dist = 110.0},
+            .vlsr = 5000.0};
+        const Eigen::ArrayXXd image = model_image(cone, grid);
+        const disk_coordinates coordinates = deproject(cone, grid);
+        Eigen::ArrayXXd r(grid.ny(), grid.nx()), phi(grid.ny(), grid.nx()), z(grid.ny(), grid.nx()),
+            v(grid.ny(), grid.nx());
+        for (Eigen::Index i = 0; i < grid.nx(); ++i)
+            for (Eigen::Index j = 0; j < grid.ny(); ++j) {
+                const auto pixel =
+                    eddy_conical_pixel(grid.x()[i], grid.y()[j], 0.03, -0.02, inc, pa, z0, 1.8, 110.0, 5000.0);
+                r(j, i) = pixel[0];
+                phi(j, i) = pixel[1];
+                z(j, i) = pixel[2];
+                v(j, i) = pixel[3];
+            }
+        REQUIRE(v.allFinite());
+        for (const auto& [name, ours, eddys] : {std::tuple{"image", &image, &v}, std::tuple{"r", &coordinates.r, &r},
+                                                std::tuple{"z", &coordinates.z, &z}}) {
+            const auto d = compare_images(*ours, *eddys);
+            INFO(name << ": max relative difference " << d.max_relative);
+            CHECK(d.same_nan_pixels);
+            CHECK(d.max_relative <= 1e-10);
+        }
+        // phi to rounding in absolute terms (it crosses 0)
+        CHECK(max_abs_difference(coordinates.phi, phi) <= 1e-10);
+    }
+    SECTION("eddy's rule, not the cone's geometry: z0 -> 0 mirrors phi of the midplane") {
+        const disk_model<double, conical_surface<double>> flat_cone{
+            .geometry = {.inc = 40.0, .PA = 130.0}, .surface = {.z0 = 0.0}, .rotation = {.mstar = 1.8, .dist = 110.0},
+            .vlsr = 5000.0};
+        const disk_model<double, thin_surface> thin{
+            .geometry = flat_cone.geometry, .surface = {}, .rotation = flat_cone.rotation, .vlsr = 5000.0};
+        const disk_coordinates a = deproject(flat_cone, grid), b = deproject(thin, grid);
+        CHECK(max_abs_difference(a.r, b.r) <= 1e-12);
+        CHECK(max_abs_difference(a.phi.sin(), -b.phi.sin()) <= 1e-12);
+        CHECK(compare_images(model_image(flat_cone, grid), model_image(thin, grid)).max_relative <= 1e-13);
+    }
+    SECTION("bad z0 is named") {
+        const disk_model<double, conical_surface<double>> unset{
+            .geometry = {.inc = 40.0, .PA = 130.0}, .surface = {}, .rotation = {.mstar = 1.8, .dist = 110.0},
+            .vlsr = 5000.0};
+        CHECK_THROWS_MATCHES(model_image(unset, grid), invalid_input, diskmc::testing::message_contains("z0"));
+    }
 }

@@ -106,10 +106,11 @@ Eigen::VectorXd check_gradient_paths_agree(const sky_map& map,
 
 /// check_gradient_paths_agree, and the default path in agreement with
 /// Ridders' finite differences over the finite coordinates (r_taper = inf
-/// is not varied).
+/// is not varied), stepped as `steps` says.
 template <class Family>
 void check_gradient_paths(const sky_map& map, const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>& mask,
-                          const Family& family, const Eigen::VectorXd& full, bool beam) {
+                          const Family& family, const Eigen::VectorXd& full, bool beam,
+                          const diskmc::testing::finite_difference_options& steps = {}) {
     const Eigen::VectorXd fast = check_gradient_paths_agree(map, mask, family, full, beam);
     const disk_likelihood<Family> automatic(map, mask, family, {.convolve_beam = beam});
     const double value = automatic.log_likelihood(full);
@@ -128,7 +129,7 @@ void check_gradient_paths(const sky_map& map, const Eigen::Array<bool, Eigen::Dy
             for (Eigen::Index k = 0; k < x.size(); ++k) probe[varied[static_cast<std::size_t>(k)]] = x[k];
             return automatic.log_likelihood(probe);
         },
-        point, value, fast_varied);
+        point, value, fast_varied, steps);
     INFO(report.describe());
     CHECK(report.agrees_with_finite_difference(1e-6));
 }
@@ -301,6 +302,71 @@ TEST_CASE("a user's own surface takes the tile autodiff path", "[inference][like
     }
 }
 
+TEST_CASE("the hand-written adjoint with radial and vertical flows", "[inference][likelihood][adjoint][flows]") {
+    const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
+    const sky_map map = synthetic_map(truth);
+    const auto mask = fit_mask(map, disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    using flow_family = disk_family<flared_component, keplerian_component, radial_power_law_component,
+                                    vertical_power_law_component>;
+    STATIC_REQUIRE(disk_likelihood<flow_family>::has_closed_form_gradient);
+    struct point {
+        const char* name;
+        Eigen::VectorXd full;  // full_vector's twelve, then vr_100, vr_q, vz_100, vz_q
+    };
+    auto with_flows = [](Eigen::VectorXd base, double vr_100, double vr_q, double vz_100, double vz_q) {
+        Eigen::VectorXd full(16);
+        full << base, vr_100, vr_q, vz_100, vz_q;
+        return full;
+    };
+    const point points[] = {
+        {"ordinary", with_flows(full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.0, 2.1, 2.0, 0.04, -0.02), 90.0,
+                                -0.7, -35.0, 0.4)},
+        {"cavity", with_flows(full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.45, 2.1, 2.0, 0.04, -0.02), -60.0,
+                              0.5, 20.0, -1.2)},
+        {"far side, inc < 0", with_flows(full_vector(-38.0, 69.0, 1.15, 3010.0, -0.2, 1.1, 0.0, 1e6, 2.0, -0.02, 0.01),
+                                         70.0, -0.4, 25.0, 0.2)},
+        {"inc >= 90", with_flows(full_vector(128.0, 72.0, 1.2, 3005.0, 0.2, 1.2, 0.0, 2.0, 2.0, 0.02, 0.01), 70.0,
+                                 -0.4, 25.0, 0.2)},
+    };
+    for (bool beam : {false, true}) {
+        for (const auto& [name, full] : points) {
+            INFO((beam ? "beam, " : "no beam, ") << name);
+            check_gradient_paths(map, mask, flow_family{}, full, beam);
+        }
+    }
+    SECTION("thin, radial flow only") {
+        using thin_radial_family = disk_family<thin_component, keplerian_component, radial_power_law_component>;
+        STATIC_REQUIRE(disk_likelihood<thin_radial_family>::has_closed_form_gradient);
+        // x0, y0, inc, PA, vlsr, mstar, dist, vr_100, vr_q
+        const Eigen::VectorXd full =
+            (Eigen::VectorXd(9) << 0.03, -0.02, -37.0, 71.0, 2990.0, 1.25, 101.0, 110.0, -0.8).finished();
+        check_gradient_paths(map, mask, thin_radial_family{}, full, false);
+    }
+}
+
+TEST_CASE("eddy's conical surface takes the tile autodiff path", "[inference][likelihood][adjoint][conical]") {
+    const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
+    const sky_map map = synthetic_map(truth);
+    const auto mask = fit_mask(map, disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    using conical_family = disk_family<conical_component, keplerian_component, radial_power_law_component>;
+    STATIC_REQUIRE_FALSE(disk_likelihood<conical_family>::has_closed_form_gradient);
+    // x0, y0, inc, PA, vlsr, z0, mstar, dist, vr_100, vr_q
+    for (const double inc : {41.0, -38.0, 128.0}) {
+        for (const double z0 : {0.2, -0.18}) {
+            for (bool beam : {false, true}) {
+                INFO((beam ? "beam, " : "no beam, ") << "inc " << inc << ", z0 " << z0);
+                const Eigen::VectorXd full =
+                    (Eigen::VectorXd(10) << 0.03, -0.02, inc, 71.0, 2990.0, z0, 1.25, 101.0, 60.0, -0.5).finished();
+                // With the beam the model runs on every pixel, 0.02-0.03" from the
+                // star for some: first steps in x0, y0 of 1e-4" (1e-2 of the
+                // 0.01 floor), not 1e-2", so that no difference spans the
+                // singularity there.
+                check_gradient_paths(map, mask, conical_family{}, full, beam, {.step_floor = 0.01});
+            }
+        }
+    }
+}
+
 TEST_CASE("the likelihood does not depend on the thread count", "[inference][likelihood][threads]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth, 90, 80);  // several chunks of pixels, so threads split the work
@@ -393,6 +459,37 @@ TEST_CASE("the posterior of the disk likelihood: fast gradient against autodiff"
     const Eigen::VectorXd theta = (Eigen::VectorXd(6) << 0.01, 70.5, 1.1, 3005.0, 0.2, 1.3).finished();
     Eigen::VectorXd fast, reference;
     const double value = posterior.log_density_gradient(theta, fast);
+    CHECK(value == Approx(posterior.log_density_gradient_autodiff(theta, reference)).epsilon(1e-12));
+    CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-9);
+}
+
+TEST_CASE("a posterior with flows takes their priors from eddy's catalogue", "[inference][likelihood][flows]") {
+    const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
+    const sky_map map = synthetic_map(truth);
+    using flow_family = disk_family<flared_component, keplerian_component, radial_power_law_component,
+                                    vertical_power_law_component>;
+    const flow_family family;
+    const auto mask = fit_mask(map, disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    const disk_likelihood<flow_family> likelihood(map, mask, family);
+    using namespace diskmc::inference;
+    const parameter_set parameters({free_parameter("PA", 70.5), free_parameter("mstar", 1.1),
+                                    free_parameter("vlsr", 3005.0), free_parameter("vr_100", 40.0),
+                                    free_parameter("vr_q", -0.5), free_parameter("vz_100", -20.0),
+                                    free_parameter("vz_q", 0.3), fixed_parameter("inc", 40.0),
+                                    fixed_parameter("dist", 101.0), fixed_parameter("z0", 0.25),
+                                    fixed_parameter("psi", 1.4), fixed_parameter("r_taper", 2.5),
+                                    fixed_parameter("q_taper", 2.0)});
+    const parameter_catalogue catalogue = eddy_parameters();
+    for (const char* name : {"vr_100", "vz_100"}) {
+        INFO(name);
+        CHECK(catalogue.at(name).prior.log_density(-999.0) == catalogue.at(name).prior.log_density(999.0));
+        CHECK_FALSE(std::isfinite(catalogue.at(name).prior.log_density(1001.0)));
+    }
+    const auto posterior = inference::make_posterior(parameters, likelihood);
+    const Eigen::VectorXd theta = (Eigen::VectorXd(7) << 70.5, 1.1, 3005.0, 40.0, -0.5, -20.0, 0.3).finished();
+    Eigen::VectorXd fast, reference;
+    const double value = posterior.log_density_gradient(theta, fast);
+    REQUIRE(std::isfinite(value));
     CHECK(value == Approx(posterior.log_density_gradient_autodiff(theta, reference)).epsilon(1e-12));
     CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-9);
 }

@@ -18,6 +18,7 @@
 #include "diskmc/concepts/disk_component.hpp"
 #include "diskmc/disk/rotation.hpp"
 #include "diskmc/disk/surfaces.hpp"
+#include "diskmc/disk/velocity_fields.hpp"
 #include "diskmc/inference/parameter_catalogue.hpp"
 #include "diskmc/inference/prior.hpp"
 
@@ -33,6 +34,10 @@ inline inference::parameter_info stellar_mass_parameter() {
 }
 inline inference::parameter_info distance_parameter() {
     return {"dist", 100.0, flat_prior(0.0, 1000.0), 0.0, "pc", "distance", inference::valid_range::positive()};
+}
+inline inference::parameter_info surface_height_parameter() {
+    return {"z0", std::nullopt, flat_prior(0.0, 5.0), 0.0, "arcsec",
+            "emission height at 1 arcsec; < 0 for the far side"};
 }
 
 }  // namespace detail
@@ -68,7 +73,7 @@ struct flared_component {
         using inference::valid_range;
         const std::nullopt_t none = std::nullopt;
         return {
-            {"z0", none, flat_prior(0.0, 5.0), 0.0, "arcsec", "emission height at 1 arcsec; < 0 for the far side"},
+            detail::surface_height_parameter(),
             {"psi", none, flat_prior(0.0, 5.0), 0.0, "", "flaring index of the emission surface"},
             {"r_cavity", 0.0, flat_prior(0.0, 1000.0), 0.0, "arcsec", "inside this radius the surface is flat"},
             {"r_taper", std::numeric_limits<double>::infinity(),
@@ -89,6 +94,21 @@ struct flared_component {
         surface.r_cavity = in.next();
         surface.r_taper = in.next();
         surface.q_taper = in.next();
+        return surface;
+    }
+};
+
+/// eddy's conical surface (z0 given, psi not: its analytic deprojection): z0.
+struct conical_component {
+    static std::vector<inference::parameter_info> parameters() { return {detail::surface_height_parameter()}; }
+    template <class T>
+    static void check(std::string_view where, const conical_surface<T>& s) {
+        check_declared<conical_component>(where, {s.z0});
+    }
+    template <class T>
+    static conical_surface<T> make(parameter_reader<T>& in) {
+        conical_surface<T> surface;
+        surface.z0 = in.next();
         return surface;
     }
 };
@@ -180,11 +200,83 @@ struct self_gravitating_component {
     }
 };
 
+// Flow components. A flow's power law is in au, as eddy's vp_100, so it
+// needs the distance: that is the rotation's parameter, and disk_family
+// gives it to a made flow with a `dist` member (flows declare no `dist`).
+
+/// No flow (the default radial and vertical flow of disk_family): no parameters.
+struct no_flow_component {
+    static std::vector<inference::parameter_info> parameters() { return {}; }
+    static void check(std::string_view, const no_flow&) {}
+    template <class T>
+    static no_flow make(parameter_reader<T>&) {
+        return {};
+    }
+};
+
+namespace detail {
+
+/// A power-law flow from the next two parameters (its speed at 100 au and
+/// its exponent); its distance is set by the family.
+template <class T>
+power_law_flow<T> read_power_law_flow(parameter_reader<T>& in) {
+    power_law_flow<T> flow;
+    flow.v_100 = in.next();
+    flow.q = in.next();
+    return flow;
+}
+
+}  // namespace detail
+
+/// A radial flow, power law of radius: vr_100 (eddy's name: m/s at 100 au,
+/// > 0 outward), vr_q. Priors as eddy's.
+struct radial_power_law_component {
+    static std::vector<inference::parameter_info> parameters() {
+        using detail::flat_prior;
+        return {{"vr_100", std::nullopt, flat_prior(-1000.0, 1000.0), 0.0, "m/s",
+                 "radial velocity at 100 au; > 0 outward"},
+                {"vr_q", std::nullopt, flat_prior(-2.0, 2.0), 0.0, "", "power-law index of the radial velocity"}};
+    }
+    template <class T>
+    static void check(std::string_view where, const power_law_flow<T>& f) {
+        check_declared<radial_power_law_component>(where, {f.v_100, f.q});
+    }
+    template <class T>
+    static power_law_flow<T> make(parameter_reader<T>& in) {
+        return detail::read_power_law_flow(in);
+    }
+};
+
+/// A vertical flow, power law of radius: vz_100 (m/s at 100 au; it enters
+/// the line of sight as -vz cos(inc), eddy's _proj_valt), vz_q. Not in
+/// eddy's table; priors as eddy's radial ones (|v| up to 1 km/s at 100 au,
+/// index in [-2, 2]: both far wider than measured flows).
+struct vertical_power_law_component {
+    static std::vector<inference::parameter_info> parameters() {
+        using detail::flat_prior;
+        return {{"vz_100", std::nullopt, flat_prior(-1000.0, 1000.0), 0.0, "m/s",
+                 "vertical velocity at 100 au; enters the line of sight as -vz cos(inc) (eddy's _proj_valt)"},
+                {"vz_q", std::nullopt, flat_prior(-2.0, 2.0), 0.0, "", "power-law index of the vertical velocity"}};
+    }
+    template <class T>
+    static void check(std::string_view where, const power_law_flow<T>& f) {
+        check_declared<vertical_power_law_component>(where, {f.v_100, f.q});
+    }
+    template <class T>
+    static power_law_flow<T> make(parameter_reader<T>& in) {
+        return detail::read_power_law_flow(in);
+    }
+};
+
 static_assert(require_disk_component<thin_component>());
 static_assert(require_disk_component<flared_component>());
 static_assert(require_disk_component<keplerian_component>());
 static_assert(require_disk_component<power_law_component>());
 static_assert(require_disk_component<self_gravitating_component>());
+static_assert(require_disk_component<conical_component>());
+static_assert(require_disk_component<no_flow_component>());
+static_assert(require_disk_component<radial_power_law_component>());
+static_assert(require_disk_component<vertical_power_law_component>());
 
 namespace detail {
 
@@ -196,6 +288,10 @@ void check_surface(std::string_view, const Made&) {}
 template <class T>
 void check_surface(std::string_view where, const flared_surface<T>& s) {
     flared_component::check(where, s);
+}
+template <class T>
+void check_surface(std::string_view where, const conical_surface<T>& s) {
+    conical_component::check(where, s);
 }
 
 template <class Made>
@@ -211,6 +307,21 @@ void check_rotation(std::string_view where, const self_gravitating_rotation<T>& 
 template <class T>
 void check_rotation(std::string_view where, const power_law_rotation<T>& p) {
     power_law_component::check(where, p);
+}
+
+// The flows' parameters are named by their role (vr_* or vz_*), so the
+// radial and the vertical slot have their own check.
+template <class Made>
+void check_radial_flow(std::string_view, const Made&) {}
+template <class T>
+void check_radial_flow(std::string_view where, const power_law_flow<T>& f) {
+    radial_power_law_component::check(where, f);
+}
+template <class Made>
+void check_vertical_flow(std::string_view, const Made&) {}
+template <class T>
+void check_vertical_flow(std::string_view where, const power_law_flow<T>& f) {
+    vertical_power_law_component::check(where, f);
 }
 
 }  // namespace detail

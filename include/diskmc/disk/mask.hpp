@@ -44,9 +44,9 @@ struct mask_options {
 ///         with no usable pixel (check_usable_pixels names why), ranges with
 ///         min > max or NaN, a user mask of the wrong shape, or a mask that
 ///         keeps no pixel
-template <class Surface, class Rotation>
+template <class Surface, class Rotation, class Radial, class Vertical>
 Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> fit_mask(
-    const sky_map& map, const disk_model<double, Surface, Rotation>& model,
+    const sky_map& map, const disk_model<double, Surface, Rotation, Radial, Vertical>& model,
     const mask_options& options = {}) {
     constexpr std::string_view where = "fit_mask";
     const Eigen::Index ny = map.grid.ny(), nx = map.grid.nx();

@@ -14,7 +14,11 @@
 //       y_s = y_mid + z(r) tan(inc_c),  r = hypot(y_s, x_mid)
 //   z = z(r) at the final r;  phi = atan2(y_s, x_mid)
 //   v_los = v_phi(r, z) cos(phi) sin|inc| + vlsr   (the raw inc)
-// with cos(phi) = x_mid / r, so no trigonometry is done per pixel.
+// with cos(phi) = x_mid / r, so no trigonometry is done per pixel; with
+// flows (disk/velocity_fields.hpp, eddy's _proj_vrad and _proj_valt) also
+//   + v_rad(r) sin(phi) sin(-inc) - v_z(r) cos(inc),  sin(phi) = y_s / r.
+// A surface with an analytic deprojection (eddy's conical surface) replaces
+// the fixed-point iterations by its own formula.
 
 #include <cmath>
 #include <limits>
@@ -27,6 +31,7 @@
 #include "diskmc/disk/rotation.hpp"
 #include "diskmc/disk/surfaces.hpp"
 #include "diskmc/disk/unset.hpp"
+#include "diskmc/disk/velocity_fields.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/math/functions.hpp"
 
@@ -53,36 +58,36 @@ struct disk_orientation {
 ///       .surface = {.z0 = 0.3, .psi = 1.25, .r_taper = 2.5, .q_taper = 2.0},
 ///       .rotation = {.mstar = 2.0, .dist = 101.0},
 ///       .vlsr = 5760.0};
+///   // with a radial inflow (disk/velocity_fields.hpp), v_rad = -40 (r / 100 au)^-0.5 m/s:
+///   diskmc::disk_model<double, diskmc::flared_surface<double>, diskmc::keplerian_rotation<double>,
+///                      diskmc::power_law_flow<double>>
+///       inflow{.geometry = m.geometry, .surface = m.surface, .rotation = m.rotation, .vlsr = m.vlsr,
+///              .radial = {.v_100 = -40.0, .q = -0.5, .dist = 101.0}};
 /// @endcode
-template <class T, class Surface = flared_surface<T>, class Rotation = keplerian_rotation<T>>
+template <class T, class Surface = flared_surface<T>, class Rotation = keplerian_rotation<T>,
+          class Radial = no_flow, class Vertical = no_flow>
 struct disk_model {
     using scalar_type = T;
     using surface_type = Surface;
     using rotation_type = Rotation;
+    using radial_type = Radial;
+    using vertical_type = Vertical;
 
     disk_orientation<T> geometry{};  ///< x0, y0, inc, PA
     Surface surface{};               ///< emission surface z(r)
     Rotation rotation{};             ///< rotation profile v_phi(r, z)
     T vlsr = T(detail::not_set);     ///< systemic velocity, m/s
     int flared_niter = 5;  ///< fixed-point iterations of the deprojection (eddy's default)
-};
-
-/// A pixel deprojected onto the emission surface: disk-frame cartesian
-/// coordinates and cylindrical radius and height, all in arcsec.
-/// cos(phi) = x / r, sin(phi) = y / r, phi = atan2(y, x).
-template <class V>
-struct surface_point {
-    V x;  ///< along the red-shifted major axis (eddy's x_mid)
-    V y;  ///< along the minor axis, on the surface (eddy's y_tmp)
-    V r;  ///< cylindrical radius, hypot(x, y)
-    V z;  ///< height of the surface at r
+    // The flows come last, so that initialisers written before them still fit.
+    Radial radial{};      ///< radial flow v_rad(r), > 0 outward (none by default)
+    Vertical vertical{};  ///< vertical flow v_z(r), entering as -v_z cos(inc) (none by default)
 };
 
 /// A disk model with its per-parameter work done (angles in radians, their
 /// trigonometric functions, the prepared surface and rotation): the object
 /// per-pixel code is evaluated on. Make one per parameter vector with
 /// prepare(model); it is cheap.
-template <class T, class Surface, class Rotation, bool Thin>
+template <class T, class Surface, class Rotation, bool Thin, class Radial = no_flow, class Vertical = no_flow>
 struct disk_projection {
     T x0, y0;
     T cos_pa, sin_pa;
@@ -93,11 +98,19 @@ struct disk_projection {
     int flared_niter;
     Surface surface;    // prepared surface
     Rotation rotation;  // prepared rotation profile
+    Radial radial;      // prepared radial flow (no_flow: none)
+    Vertical vertical;  // prepared vertical flow (no_flow: none)
+    T sin_minus_inc;    // sin(-inc), the radial flow's projection (0 without one)
+    T minus_cos_inc;    // -cos(inc), the vertical flow's projection (0 without one)
 
     using scalar_type = T;
     using surface_type = Surface;
     using rotation_type = Rotation;
+    using radial_type = Radial;
+    using vertical_type = Vertical;
     static constexpr bool thin = Thin;
+    static constexpr bool radial_flow = has_flow<Radial>;
+    static constexpr bool vertical_flow = has_flow<Vertical>;
 
     /// Deprojects the sky offsets (x, y) in arcsec onto the emission surface.
     template <class V>
@@ -111,7 +124,8 @@ struct disk_projection {
     /// deproject() with the surface's height at the k-th radius given by
     /// `height_at(r, k)` (k = 0 .. flared_niter, the last one is z), and
     /// `visit(k, p)` shown every iterate (k = 0: the midplane point; p.z not
-    /// yet set): the hand-written adjoint records them.
+    /// yet set): the hand-written adjoint records them. A surface with an
+    /// analytic deprojection is deprojected by it (neither is called).
     template <class V, class Height, class Visit>
     surface_point<V> deproject_with(const V& x, const V& y, Height&& height_at, Visit&& visit) const {
         using namespace diskmc::math;
@@ -120,20 +134,28 @@ struct disk_projection {
         surface_point<V> p;
         p.x = dy * cos_pa + dx * sin_pa;
         const V y_mid = (dx * cos_pa - dy * sin_pa) * inverse_cos_inc;
-        p.y = y_mid;
-        p.r = hypot(p.x, y_mid);
-        visit(0, std::as_const(p));
-        if constexpr (Thin) {
-            p.z = zero_like(p.r);
+        if constexpr (analytic_deprojection<Surface, V, T>) {
+            // sin(inc_c) and cos(2 inc_c) from the prepared 1/cos and tan.
+            (void)height_at;
+            (void)visit;
+            const T cos_inc = T(1.0 / inverse_cos_inc);
+            return surface.deproject(p.x, y_mid, T(tan_inc * cos_inc), T(2.0 * cos_inc * cos_inc - 1.0));
         } else {
-            for (int k = 0; k < flared_niter; ++k) {
-                p.y = y_mid + height_at(std::as_const(p.r), k) * tan_inc;
-                p.r = hypot(p.y, p.x);
-                visit(k + 1, std::as_const(p));
+            p.y = y_mid;
+            p.r = hypot(p.x, y_mid);
+            visit(0, std::as_const(p));
+            if constexpr (Thin) {
+                p.z = zero_like(p.r);
+            } else {
+                for (int k = 0; k < flared_niter; ++k) {
+                    p.y = y_mid + height_at(std::as_const(p.r), k) * tan_inc;
+                    p.r = hypot(p.y, p.x);
+                    visit(k + 1, std::as_const(p));
+                }
+                p.z = height_at(std::as_const(p.r), flared_niter);
             }
-            p.z = height_at(std::as_const(p.r), flared_niter);
+            return p;
         }
-        return p;
     }
 
     /// The model line-of-sight velocity (m/s, including vlsr) at the sky
@@ -144,14 +166,28 @@ struct disk_projection {
                       "diskmc: the rotation profile needs "
                       "`template <class V> V v_phi(const V& r, const V& z) const`");
         const surface_point<V> p = deproject(x, y);
-        return velocity_at(p, V(rotation.v_phi(p.r, p.z)));
+        return velocity_at(p, V(rotation.v_phi(p.r, p.z)), detail::flow_speed(radial, p.r),
+                           detail::flow_speed(vertical, p.r));
     }
 
     /// The line-of-sight velocity at a deprojected point where the rotation
-    /// speed is v_phi: v_phi cos(phi) sin|inc| + vlsr, cos(phi) = x / r.
-    template <class V>
-    V velocity_at(const surface_point<V>& p, const V& v_phi) const {
-        return V(v_phi * (p.x / p.r) * sin_abs_inc + vlsr);
+    /// speed is v_phi and the flows' speeds are v_rad and v_z (no_speed for
+    /// an absent flow, whose term is then not computed at all):
+    ///   v_phi cos(phi) sin|inc| + v_rad sin(phi) sin(-inc) - v_z cos(inc) + vlsr,
+    /// cos(phi) = x / r, sin(phi) = y / r.
+    template <class V, class RadialSpeed = no_speed, class VerticalSpeed = no_speed>
+    V velocity_at(const surface_point<V>& p, const V& v_phi, const RadialSpeed& v_rad = {},
+                  const VerticalSpeed& v_z = {}) const {
+        constexpr bool with_radial = !std::is_same_v<RadialSpeed, no_speed>;
+        constexpr bool with_vertical = !std::is_same_v<VerticalSpeed, no_speed>;
+        if constexpr (!with_radial && !with_vertical) {
+            return V(v_phi * (p.x / p.r) * sin_abs_inc + vlsr);
+        } else {
+            V v = V(v_phi * (p.x / p.r) * sin_abs_inc);
+            if constexpr (with_radial) v = V(v + v_rad * (p.y / p.r) * sin_minus_inc);
+            if constexpr (with_vertical) v = V(v + v_z * minus_cos_inc);
+            return V(v + vlsr);
+        }
     }
 };
 
@@ -172,8 +208,8 @@ auto prepared_form(const Component& component) {
 /// Prepares a model for per-pixel evaluation (trigonometry of inc and PA,
 /// the surface's and profile's constants). Does not validate: NaN parameters
 /// give NaN pixels; use check_model at the API boundary.
-template <class T, class Surface, class Rotation>
-auto prepare(const disk_model<T, Surface, Rotation>& model) {
+template <class T, class Surface, class Rotation, class Radial, class Vertical>
+auto prepare(const disk_model<T, Surface, Rotation, Radial, Vertical>& model) {
     using std::cos;
     using std::sin;
     using std::tan;
@@ -189,8 +225,14 @@ auto prepare(const disk_model<T, Surface, Rotation>& model) {
 
     using prepared_surface = decltype(detail::prepared_form(model.surface));
     using prepared_rotation = decltype(detail::prepared_form(model.rotation));
+    using prepared_radial = decltype(detail::prepared_form(model.radial));
+    using prepared_vertical = decltype(detail::prepared_form(model.vertical));
     constexpr bool thin = std::is_same_v<Surface, thin_surface>;
-    return disk_projection<T, prepared_surface, prepared_rotation, thin>{
+    // The flows' projections (eddy's _proj_vrad, _proj_valt: the raw inc),
+    // not computed without flows.
+    const T sin_minus_inc = has_flow<Radial> ? T(-sin(inc_radians)) : T(0.0);
+    const T minus_cos_inc = has_flow<Vertical> ? T(-cos(inc_radians)) : T(0.0);
+    return disk_projection<T, prepared_surface, prepared_rotation, thin, prepared_radial, prepared_vertical>{
         model.geometry.x0,
         model.geometry.y0,
         T(cos(pa_radians)),
@@ -201,17 +243,21 @@ auto prepare(const disk_model<T, Surface, Rotation>& model) {
         model.vlsr,
         model.flared_niter,
         detail::prepared_form(model.surface),
-        detail::prepared_form(model.rotation)};
+        detail::prepared_form(model.rotation),
+        detail::prepared_form(model.radial),
+        detail::prepared_form(model.vertical),
+        sin_minus_inc,
+        minus_cos_inc};
 }
 
 /// Validates a model at the API boundary.
 /// @throws invalid_input naming the first bad value: x0, y0, inc, PA, vlsr
-///         not finite, flared_niter < 1, or a value of a built-in surface or
-///         rotation profile outside its component's valid range (e.g.
+///         not finite, flared_niter < 1, or a value of a built-in surface,
+///         rotation profile or flow outside its component's valid range (e.g.
 ///         r_taper <= 0, mstar <= 0, dist <= 0; disk/components.hpp).
 ///         Scalars without a readable value (see math::value_of) are not checked.
-template <class T, class Surface, class Rotation>
-void check_model(const disk_model<T, Surface, Rotation>& model,
+template <class T, class Surface, class Rotation, class Radial, class Vertical>
+void check_model(const disk_model<T, Surface, Rotation, Radial, Vertical>& model,
                  std::string_view where = "disk model") {
     if constexpr (math::has_value_of<T>) {
         check_finite(where, "x0", math::value_of(model.geometry.x0));
@@ -224,6 +270,8 @@ void check_model(const disk_model<T, Surface, Rotation>& model,
         detail::throw_invalid_input(where, ": flared_niter must be >= 1, got ", model.flared_niter);
     detail::check_surface(where, model.surface);
     detail::check_rotation(where, model.rotation);
+    detail::check_radial_flow(where, model.radial);
+    detail::check_vertical_flow(where, model.vertical);
 }
 
 }  // namespace diskmc

@@ -11,10 +11,12 @@
 // then, given d loss / d v per pixel, runs the chain rule backwards through
 // the fixed-point iterations of the flared deprojection
 //     y_k = y_mid + h(r_{k-1}) tan(inc_c),  r_k = hypot(y_k, x_mid),
-//     z = h(r_n),  v = v_phi(r_n, z) (x_mid / r_n) sin|inc| + vlsr,
+//     z = h(r_n),  v = v_phi(r_n, z) (x_mid / r_n) sin|inc| + vlsr
+//                      [+ v_rad(r_n) (y_n / r_n) sin(-inc) - v_z(r_n) cos(inc)],
 // and sums, over the tile, the adjoints of the per-parameter quantities of
 // the prepared model (x0, y0, cos PA, sin PA, 1/cos inc_c, tan inc_c,
-// sin|inc|, vlsr, and each component's prepared fields).
+// sin|inc|, vlsr, and each component's prepared fields; with a radial flow
+// sin(-inc) and its fields, with a vertical flow -cos(inc) and its fields).
 //
 // Those uniform adjoints are chained back to the named parameters by reverse
 // automatic differentiation (autodiff::var) of the pairing
@@ -25,7 +27,9 @@
 // A component takes part when its prepared form provides, for tiles A:
 //   adjoint_count; linearisation<A>; linearise(r[, z], out);
 //   add_adjoints(at, cotangent, sums); paired_with(adjoints)
-// (see prepared_flared_surface and prepared_keplerian_rotation).
+// (see prepared_flared_surface, prepared_keplerian_rotation and
+// prepared_power_law_flow). A surface with an analytic deprojection (the
+// conical surface) has none: its models take the tile autodiff path.
 //
 // Strong zero, as the tapes: a pixel whose seed is exactly 0 contributes
 // nothing, even where one of its partial derivatives is not finite.
@@ -77,49 +81,113 @@ concept rotation_with_adjoint =
         rotation.paired_with(adjoints);
     };
 
+/// A prepared flow with the closed-form adjoint of its speed (or no flow).
+template <class F>
+concept flow_with_adjoint =
+    !has_flow<F> ||
+    requires(const F& flow, const adjoint_tile& r, typename F::template linearisation<adjoint_tile>& at,
+             std::array<adjoint_tile, F::adjoint_count>& sums, const std::array<double, F::adjoint_count>& adjoints) {
+        flow.linearise(r, at);
+        { at.v } -> std::convertible_to<adjoint_tile>;
+        { at.dv_dr } -> std::convertible_to<adjoint_tile>;
+        flow.add_adjoints(at, r, sums);
+        flow.paired_with(adjoints);
+    };
+
 /// A prepared model (prepare(model) with double parameters) whose every
 /// component has the closed-form adjoint: the likelihood's fast path.
 template <class P>
 concept projection_with_adjoint =
     std::same_as<typename P::scalar_type, double> && (P::thin || surface_with_adjoint<typename P::surface_type>) &&
-    rotation_with_adjoint<typename P::rotation_type>;
+    rotation_with_adjoint<typename P::rotation_type> && flow_with_adjoint<typename P::radial_type> &&
+    flow_with_adjoint<typename P::vertical_type>;
+
+namespace detail {
+
+/// The fields of a flow the adjoint is taken with respect to (none for no_flow).
+template <class F>
+constexpr std::size_t flow_field_count() {
+    if constexpr (has_flow<F>)
+        return F::adjoint_count;
+    else
+        return 0;
+}
+
+/// A flow's quantities in projection_adjoints: its projection factor
+/// (sin(-inc) or -cos(inc)) and its fields; none for no_flow.
+template <class F>
+constexpr std::size_t flow_quantity_count() {
+    if constexpr (has_flow<F>)
+        return 1 + F::adjoint_count;
+    else
+        return 0;
+}
+
+}  // namespace detail
 
 /// Adjoints (sums over pixels of seed x partial derivative) of the
 /// per-parameter quantities of a prepared model.
-template <std::size_t SurfaceCount, std::size_t RotationCount>
+template <std::size_t SurfaceCount, std::size_t RotationCount, std::size_t FlowCount = 0>
 struct projection_adjoints {
     /// x0, y0, cos PA, sin PA, 1/cos inc_c, tan inc_c, sin|inc|, vlsr.
     std::array<double, 8> geometry{};
     std::array<double, SurfaceCount> surface{};
     std::array<double, RotationCount> rotation{};
+    /// With a radial flow: sin(-inc), then its fields; then with a vertical
+    /// flow: -cos(inc), then its fields.
+    std::array<double, FlowCount> flows{};
 
     /// How many quantities, and quantity i in the order geometry, surface,
-    /// rotation (a flat view for the Jacobian's columns).
-    static constexpr std::size_t size() { return 8 + SurfaceCount + RotationCount; }
+    /// rotation, flows (a flat view for the Jacobian's columns).
+    static constexpr std::size_t size() { return 8 + SurfaceCount + RotationCount + FlowCount; }
     double& operator[](std::size_t i) {
-        return i < 8 ? geometry[i] : i < 8 + SurfaceCount ? surface[i - 8] : rotation[i - 8 - SurfaceCount];
+        if (i < 8) return geometry[i];
+        if (i < 8 + SurfaceCount) return surface[i - 8];
+        if (i < 8 + SurfaceCount + RotationCount) return rotation[i - 8 - SurfaceCount];
+        return flows[i - 8 - SurfaceCount - RotationCount];
     }
 
     projection_adjoints& operator+=(const projection_adjoints& other) {
         for (std::size_t i = 0; i < geometry.size(); ++i) geometry[i] += other.geometry[i];
         for (std::size_t i = 0; i < SurfaceCount; ++i) surface[i] += other.surface[i];
         for (std::size_t i = 0; i < RotationCount; ++i) rotation[i] += other.rotation[i];
+        for (std::size_t i = 0; i < FlowCount; ++i) flows[i] += other.flows[i];
         return *this;
     }
 };
 
+namespace detail {
+
+/// A flow's projection factor times adjoints[offset] plus its fields paired
+/// with adjoints[offset + 1 ...] (see projection_adjoints::flows).
+template <class T, class Flow, std::size_t FlowCount>
+T flow_paired_with(const T& factor, const Flow& flow, const std::array<double, FlowCount>& adjoints,
+                   std::size_t offset) {
+    std::array<double, Flow::adjoint_count> fields;
+    for (std::size_t i = 0; i < fields.size(); ++i) fields[i] = adjoints[offset + 1 + i];
+    return T(factor * adjoints[offset] + flow.paired_with(fields));
+}
+
+}  // namespace detail
+
 /// sum over the per-parameter quantities of `projection` (of any scalar T)
 /// times their adjoints: differentiating it with respect to whatever made the
 /// projection chains the adjoints back there.
-template <class T, class Surface, class Rotation, bool Thin, std::size_t SurfaceCount, std::size_t RotationCount>
-T paired_with(const disk_projection<T, Surface, Rotation, Thin>& projection,
-              const projection_adjoints<SurfaceCount, RotationCount>& adjoints) {
+template <class T, class Surface, class Rotation, bool Thin, class Radial, class Vertical, std::size_t SurfaceCount,
+          std::size_t RotationCount, std::size_t FlowCount>
+T paired_with(const disk_projection<T, Surface, Rotation, Thin, Radial, Vertical>& projection,
+              const projection_adjoints<SurfaceCount, RotationCount, FlowCount>& adjoints) {
     const auto& g = adjoints.geometry;
     T sum = T(projection.x0 * g[0] + projection.y0 * g[1] + projection.cos_pa * g[2] + projection.sin_pa * g[3] +
               projection.inverse_cos_inc * g[4] + projection.tan_inc * g[5] + projection.sin_abs_inc * g[6] +
               projection.vlsr * g[7]);
     if constexpr (!Thin) sum += T(projection.surface.paired_with(adjoints.surface));
     sum += T(projection.rotation.paired_with(adjoints.rotation));
+    if constexpr (has_flow<Radial>)
+        sum += detail::flow_paired_with(projection.sin_minus_inc, projection.radial, adjoints.flows, 0);
+    if constexpr (has_flow<Vertical>)
+        sum += detail::flow_paired_with(projection.minus_cos_inc, projection.vertical, adjoints.flows,
+                                        detail::flow_quantity_count<Radial>());
     return sum;
 }
 
@@ -133,6 +201,15 @@ struct surface_linearisation_of {
 template <class Surface>
 struct surface_linearisation_of<Surface, false> {
     using type = typename Surface::template linearisation<adjoint_tile>;
+};
+/// What the adjoint keeps of one evaluation of a flow (nothing for no_flow).
+template <class Flow, bool = has_flow<Flow>>
+struct flow_linearisation_of {
+    using type = no_speed;
+};
+template <class Flow>
+struct flow_linearisation_of<Flow, true> {
+    using type = typename Flow::template linearisation<adjoint_tile>;
 };
 }  // namespace detail
 
@@ -150,10 +227,16 @@ class projection_adjoint {
 public:
     using surface_type = typename Projection::surface_type;
     using rotation_type = typename Projection::rotation_type;
+    using radial_type = typename Projection::radial_type;
+    using vertical_type = typename Projection::vertical_type;
     static constexpr bool thin = Projection::thin;
+    static constexpr bool radial_flow = Projection::radial_flow;
+    static constexpr bool vertical_flow = Projection::vertical_flow;
     static constexpr std::size_t surface_count = surface_type::adjoint_count;
     static constexpr std::size_t rotation_count = rotation_type::adjoint_count;
-    using adjoints = projection_adjoints<surface_count, rotation_count>;
+    static constexpr std::size_t radial_count = detail::flow_quantity_count<radial_type>();
+    static constexpr std::size_t vertical_count = detail::flow_quantity_count<vertical_type>();
+    using adjoints = projection_adjoints<surface_count, rotation_count, radial_count + vertical_count>;
     using surface_linearisation = typename detail::surface_linearisation_of<surface_type, thin>::type;
 
     /// What reverse() needs of one tile's forward pass.
@@ -162,6 +245,8 @@ public:
         std::vector<adjoint_tile> radius, ordinate;  // r_k and y_k, k = 0 .. iterations
         std::vector<surface_linearisation> heights;  // h at r_k, k = 0 .. iterations (flared only)
         typename rotation_type::template linearisation<adjoint_tile> rotation;
+        typename detail::flow_linearisation_of<radial_type>::type radial;      // at r_n (radial flow only)
+        typename detail::flow_linearisation_of<vertical_type>::type vertical;  // at r_n (vertical flow only)
     };
 
     explicit projection_adjoint(const Projection& projection)
@@ -202,7 +287,10 @@ public:
             });
         state.x_mid = p.x;
         projection_.rotation.linearise(p.r, p.z, state.rotation);
-        return projection_.velocity_at(p, state.rotation.v);
+        if constexpr (radial_flow) projection_.radial.linearise(p.r, state.radial);
+        if constexpr (vertical_flow) projection_.vertical.linearise(p.r, state.vertical);
+        return projection_.velocity_at(p, state.rotation.v, speed_of<radial_flow>(state.radial),
+                                       speed_of<vertical_flow>(state.vertical));
     }
 
     /// forward() keeping the tile's state in this object.
@@ -244,6 +332,25 @@ public:
             block x_bar = seed_v_phi * p.sin_abs_inc * inverse_r;  // at fixed r_n
             block r_bar = v_phi_bar * lane(rotation.dv_dr) - x_bar * cos_phi;
             block y_mid_bar = block::Zero();
+            // + v_rad(r_n) (y_n / r_n) sin(-inc): y_n's cotangent at fixed r_n
+            // joins the chain below where y_n is formed.
+            block y_n_bar = block::Zero();
+            if constexpr (radial_flow) {
+                const block sin_phi = lane(ordinate[n]) * inverse_r;
+                const block seed_v_rad = seed_j * lane(state.radial.v);
+                lane_of(radial_factor_sums_, j) = seed_v_rad * sin_phi;  // sin(-inc)
+                const block v_rad_bar = seed_j * sin_phi * p.sin_minus_inc;
+                lane_of(v_rad_bar_, j) = v_rad_bar;
+                y_n_bar = seed_v_rad * p.sin_minus_inc * inverse_r;
+                r_bar += v_rad_bar * lane(state.radial.dv_dr) - y_n_bar * sin_phi;
+            }
+            // - v_z(r_n) cos(inc)
+            if constexpr (vertical_flow) {
+                lane_of(vertical_factor_sums_, j) = seed_j * lane(state.vertical.v);  // -cos(inc)
+                const block v_z_bar = seed_j * p.minus_cos_inc;
+                lane_of(v_z_bar_, j) = v_z_bar;
+                r_bar += v_z_bar * lane(state.vertical.dv_dr);
+            }
             if constexpr (!thin) {
                 // z = h(r_n)
                 const block z_bar = v_phi_bar * lane(rotation.dv_dz);
@@ -253,7 +360,9 @@ public:
                 block tan_bar = block::Zero();
                 for (std::size_t k = n; k >= 1; --k) {
                     const block r_bar_over_r = r_bar / lane(radius[k]);
-                    const block y_bar = r_bar_over_r * lane(ordinate[k]);
+                    block y_bar = r_bar_over_r * lane(ordinate[k]);
+                    if constexpr (radial_flow)
+                        if (k == n) y_bar += y_n_bar;
                     x_bar += r_bar_over_r * x_mid;
                     y_mid_bar += y_bar;
                     tan_bar += y_bar * lane(heights[k - 1].height);
@@ -264,6 +373,7 @@ public:
                 lane_of(geometry_sums_[5], j) = tan_bar;
             } else {
                 lane_of(geometry_sums_[5], j).setZero();
+                y_mid_bar += y_n_bar;  // y_n = y_mid
             }
             // r_0 = hypot(x_mid, y_mid)
             const block r_bar_over_r = r_bar / lane(radius[0]);
@@ -287,6 +397,14 @@ public:
         p.rotation.add_adjoints(rotation, v_phi_bar_, rotation_sums_);
         if constexpr (!thin)
             for (std::size_t k = n + 1; k-- > 0;) p.surface.add_adjoints(heights[k], height_bars_[k], surface_sums_);
+        if constexpr (radial_flow) {
+            for (auto& s : radial_sums_) s.setZero();
+            p.radial.add_adjoints(state.radial, v_rad_bar_, radial_sums_);
+        }
+        if constexpr (vertical_flow) {
+            for (auto& s : vertical_sums_) s.setZero();
+            p.vertical.add_adjoints(state.vertical, v_z_bar_, vertical_sums_);
+        }
 
         // Sum over the tile; pixels with a zero seed are left out (strong zero)
         // when there are any, as their intermediates may not be finite.
@@ -297,6 +415,7 @@ public:
         for (std::size_t i = 0; i < 8; ++i) add(sums.geometry[i], geometry_sums_[i]);
         for (std::size_t i = 0; i < surface_count; ++i) add(sums.surface[i], surface_sums_[i]);
         for (std::size_t i = 0; i < rotation_count; ++i) add(sums.rotation[i], rotation_sums_[i]);
+        for_each_flow_sum([&](std::size_t i, const adjoint_tile& contribution) { add(sums.flows[i], contribution); });
     }
 
     /// The partial derivatives d v / d(quantity) at every pixel of the tile
@@ -309,6 +428,9 @@ public:
         for (std::size_t i = 0; i < 8; ++i) out[i] = geometry_sums_[i];
         for (std::size_t i = 0; i < surface_count; ++i) out[8 + i] = surface_sums_[i];
         for (std::size_t i = 0; i < rotation_count; ++i) out[8 + surface_count + i] = rotation_sums_[i];
+        for_each_flow_sum([&](std::size_t i, const adjoint_tile& contribution) {
+            out[8 + surface_count + rotation_count + i] = contribution;
+        });
     }
 
     /// partials() of the tile of the last forward() without a state.
@@ -321,6 +443,29 @@ private:
 
     static auto lane_of(adjoint_tile& tile, Eigen::Index j) { return tile.template segment<lanes>(j); }
 
+    /// A flow's speed on the tile for velocity_at (no_speed without the flow).
+    template <bool Present, class Linearisation>
+    static auto speed_of(const Linearisation& at) {
+        if constexpr (Present)
+            return at.v;
+        else
+            return no_speed{};
+    }
+
+    /// use(i, per-pixel contribution) for each flow quantity i, in
+    /// projection_adjoints::flows' order.
+    template <class Use>
+    void for_each_flow_sum(Use&& use) const {
+        if constexpr (radial_flow) {
+            use(0, radial_factor_sums_);
+            for (std::size_t i = 0; i < radial_sums_.size(); ++i) use(1 + i, radial_sums_[i]);
+        }
+        if constexpr (vertical_flow) {
+            use(radial_count, vertical_factor_sums_);
+            for (std::size_t i = 0; i < vertical_sums_.size(); ++i) use(radial_count + 1 + i, vertical_sums_[i]);
+        }
+    }
+
     const Projection& projection_;
     int iterations_;
     tile_state state_;
@@ -331,6 +476,12 @@ private:
     std::array<adjoint_tile, 8> geometry_sums_;
     std::array<adjoint_tile, surface_count> surface_sums_;
     std::array<adjoint_tile, rotation_count> rotation_sums_;
+    // The flows' (only with flows): per-pixel cotangents of v_rad and v_z,
+    // and the contributions to their projection factors and fields.
+    adjoint_tile v_rad_bar_, v_z_bar_;
+    adjoint_tile radial_factor_sums_, vertical_factor_sums_;
+    std::array<adjoint_tile, detail::flow_field_count<radial_type>()> radial_sums_;
+    std::array<adjoint_tile, detail::flow_field_count<vertical_type>()> vertical_sums_;
 };
 
 }  // namespace diskmc

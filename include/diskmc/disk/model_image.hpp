@@ -46,8 +46,8 @@ void load_tile(const Eigen::ArrayXd& x, const Eigen::ArrayXd& y, Eigen::Index st
 
 /// The model line-of-sight velocity of pixels [start, start + count) of
 /// (x, y) into out[0 .. count), on vectorised tiles of pixels.
-template <class Surface, class Rotation, bool Thin>
-void line_of_sight_velocity_of_range(const disk_projection<double, Surface, Rotation, Thin>& projection,
+template <class Surface, class Rotation, bool Thin, class Radial, class Vertical>
+void line_of_sight_velocity_of_range(const disk_projection<double, Surface, Rotation, Thin, Radial, Vertical>& projection,
                                      const Eigen::ArrayXd& x, const Eigen::ArrayXd& y, Eigen::Index start,
                                      Eigen::Index count, double* out) {
     constexpr Eigen::Index tile = pixel_tile_size;
@@ -70,8 +70,8 @@ void line_of_sight_velocity_of_range(const disk_projection<double, Surface, Rota
 /// @param x, y pixel offsets, arcsec (e.g. pixel_positions_of(grid), or only
 ///        the pixels a likelihood uses)
 /// @param out resized to x.size()
-template <class T, class Surface, class Rotation, bool Thin>
-void line_of_sight_velocity(const disk_projection<T, Surface, Rotation, Thin>& projection,
+template <class T, class Surface, class Rotation, bool Thin, class Radial, class Vertical>
+void line_of_sight_velocity(const disk_projection<T, Surface, Rotation, Thin, Radial, Vertical>& projection,
                             const Eigen::ArrayXd& x, const Eigen::ArrayXd& y,
                             Eigen::Array<T, Eigen::Dynamic, 1>& out) {
     check_argument(x.size() == y.size(), "line_of_sight_velocity", "x and y sizes differ");
@@ -102,9 +102,9 @@ struct image_options {
 /// @param options convolve_beam: apply eddy's beam convolution on this grid
 /// @throws invalid_input for a bad model (check_model), or convolve_beam
 ///         without a beam on the grid
-template <class T, class Surface, class Rotation>
+template <class T, class Surface, class Rotation, class Radial, class Vertical>
 Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic> model_image(
-    const disk_model<T, Surface, Rotation>& model, const sky_grid& grid,
+    const disk_model<T, Surface, Rotation, Radial, Vertical>& model, const sky_grid& grid,
     const image_options& options = {}) {
     check_model(model, "model_image");
     std::optional<Eigen::ArrayXXd> kernel;
@@ -136,8 +136,8 @@ struct disk_coordinates {
 /// The disk coordinates (r, phi, z) of every pixel of the grid, deprojected
 /// with the model's geometry and surface (its rotation is not used).
 /// @throws invalid_input for a bad model (check_model)
-template <class Surface, class Rotation>
-disk_coordinates deproject(const disk_model<double, Surface, Rotation>& model,
+template <class Surface, class Rotation, class Radial, class Vertical>
+disk_coordinates deproject(const disk_model<double, Surface, Rotation, Radial, Vertical>& model,
                            const sky_grid& grid) {
     check_model(model, "deproject");
     const auto projection = prepare(model);

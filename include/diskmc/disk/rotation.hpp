@@ -183,6 +183,15 @@ struct self_gravitating_rotation {
 
 namespace detail {
 
+/// v_100 (r dist / 100 au)^q for r in arcsec, au_per_100_arcsec = dist / 100:
+/// eddy's power law of radius (rotationmap._vpow), for rotation and flows alike.
+template <class V, class T>
+V power_law_speed(const T& v_100, const T& q, const T& au_per_100_arcsec, const V& r) {
+    using namespace diskmc::math;
+    const V r_100au = r * au_per_100_arcsec;
+    return V(v_100 * pow(r_100au, q));
+}
+
 template <class T>
 struct prepared_power_law_rotation {
     T vp_100;
@@ -191,9 +200,7 @@ struct prepared_power_law_rotation {
 
     template <class V>
     V v_phi(const V& r, const V&) const {
-        using namespace diskmc::math;
-        const V r_100au = r * au_per_100_arcsec;
-        return V(vp_100 * pow(r_100au, vp_q));
+        return power_law_speed(vp_100, vp_q, au_per_100_arcsec, r);
     }
 };
 

@@ -1,19 +1,23 @@
 #pragma once
 // Emission surfaces z(r): the midplane, eddy's flared and tapered surface,
-// and the concept a user's own surface satisfies.
+// eddy's conical surface (with its analytic deprojection), and the concept a
+// user's own surface satisfies.
 //
 // A surface is any type with a scalar-generic `height(r)` (r and z in
 // arcsec). `height` is called per pixel with the value type V of the caller
 // (double, a tile of doubles, an autodiff scalar), so it is written with the
 // functions of diskmc/math/functions.hpp and without branches on r.
 // A surface may also provide `prepared()`, returning an equivalent object
-// with its per-parameter work (logs, constants) done once per evaluation.
+// with its per-parameter work (logs, constants) done once per evaluation,
+// and its prepared form a deprojection of its own (analytic_deprojection),
+// which the model then uses instead of the fixed-point iterations.
 
 #include <array>
 #include <concepts>
 #include <cstddef>
 #include <limits>
 #include <string_view>
+#include <cmath>
 
 #include "diskmc/disk/unset.hpp"
 #include "diskmc/errors.hpp"
@@ -22,6 +26,25 @@
 #include "diskmc/detail/vectorised_code_begin.hpp"  // g++ 12 false positive: see there
 
 namespace diskmc {
+
+/// A pixel deprojected onto the emission surface: disk-frame cartesian
+/// coordinates and cylindrical radius and height, all in arcsec.
+/// cos(phi) = x / r, sin(phi) = y / r, phi = atan2(y, x).
+template <class V>
+struct surface_point {
+    V x;  ///< along the red-shifted major axis (eddy's x_mid)
+    V y;  ///< along the minor axis, on the surface (eddy's y_tmp)
+    V r;  ///< cylindrical radius, hypot(x, y)
+    V z;  ///< height of the surface at r
+};
+
+/// A (prepared) surface with a deprojection of its own, from the midplane
+/// point (x_mid, y_mid = y_rot / cos(inc_c)) and the folded inclination's
+/// sin(inc_c) and cos(2 inc_c) (parameter scalars T).
+template <class S, class V, class T>
+concept analytic_deprojection = requires(const S& surface, const V& x_mid, const V& y_mid, const T& angle) {
+    { surface.deproject(x_mid, y_mid, angle, angle) } -> std::same_as<surface_point<V>>;
+};
 
 /// A surface usable with pixel values of type V: `s.height(r)` gives z(r).
 template <class S, class V>
@@ -196,6 +219,73 @@ struct flared_surface {
         return {scale, psi, r_cavity, q_taper, q_log_r_taper, cavity_height, tapered};
     }
 
+    /// z(r) in arcsec for r in arcsec.
+    template <class V>
+    V height(const V& r) const {
+        return prepared().height(r);
+    }
+};
+
+namespace detail {
+
+/// conical_surface with its per-parameter work done.
+template <class T>
+struct prepared_conical_surface {
+    T z0;
+    T sin_psi_squared;  // sin^2(psi), psi = tan(z0) as eddy writes it
+    T cos_two_psi;      // cos(2 psi)
+
+    template <class V>
+    V height(const V& r) const {
+        return V(z0 * r);
+    }
+
+    /// eddy's analytic deprojection (datacube._get_conical_cart_coords), as
+    /// written there: with inc = inc_c and its rotation by PA - 90 degrees,
+    /// whose minor-axis coordinate is -y_rot of the other surfaces,
+    ///   psi = tan(z0),  a = cos(2 inc) + cos(2 psi),
+    ///   b = -4 sin^2(psi) (-y_rot) tan(inc) = 4 sin^2(psi) sin(inc) y_mid,
+    ///   c = -2 sin^2(psi) (x_mid^2 + y_mid^2),
+    ///   t = -b + sqrt(b^2 - 4 a c) / 2 / a        (sic: only the root over 2a),
+    ///   x = x_mid,  y = -y_mid + t sin(inc),  r = hypot(x, y),  z = z0 r.
+    /// So phi = atan2(y, x) has the opposite sign of the other surfaces' at
+    /// z0 -> 0, and psi is tan(z0), not atan(z0): eddy's rule, not the
+    /// cone's geometry (eddy's z0 with psi = 1 is a flared_surface). Where
+    /// b^2 < 4 a c the pixel is NaN, as in eddy.
+    template <class V>
+    surface_point<V> deproject(const V& x_mid, const V& y_mid, const T& sin_inc, const T& cos_two_inc) const {
+        using namespace diskmc::math;
+        const T a = T(cos_two_inc + cos_two_psi);
+        const V b = V(y_mid * T(4.0 * sin_psi_squared * sin_inc));
+        const V c = V((x_mid * x_mid + y_mid * y_mid) * T(-2.0 * sin_psi_squared));
+        const V t = V(sqrt(V(b * b - c * T(4.0 * a))) / T(2.0 * a) - b);
+        surface_point<V> p;
+        p.x = x_mid;
+        p.y = V(t * sin_inc - y_mid);
+        p.r = hypot(p.x, p.y);
+        p.z = V(p.r * z0);
+        return p;
+    }
+};
+
+}  // namespace detail
+
+/// eddy's conical surface, z = z0 r (eddy's z0 given with psi None), with
+/// eddy's analytic deprojection (see detail::prepared_conical_surface: its
+/// formula as eddy writes it, sign and angle conventions included). Negative
+/// z0 is the far side.
+template <class T>
+struct conical_surface {
+    T z0 = T(detail::not_set);  ///< z at r = 1", arcsec (eddy's z0; psi = tan(z0) in the deprojection)
+
+    detail::prepared_conical_surface<T> prepared() const {
+        using std::cos;
+        using std::sin;
+        using std::tan;
+        const T psi = T(tan(z0));
+        const T sin_psi = T(sin(psi));
+        return {z0, T(sin_psi * sin_psi), T(cos(T(2.0 * psi)))};
+    }
     /// z(r) in arcsec for r in arcsec.
     template <class V>
     V height(const V& r) const {

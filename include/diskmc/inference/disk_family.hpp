@@ -5,10 +5,11 @@
 // from a vector of any scalar type T, so one family serves the double path,
 // the tile autodiff path and the reference autodiff path.
 //
-// The built-in family is composed of a surface and a rotation component
-// (concepts/disk_component.hpp, disk/components.hpp); a user's own surface
-// or rotation profile plugs in by writing a component, and its parameters
-// go through the whole fit (fit_rotation_map takes the family's catalogue).
+// The built-in family is composed of a surface and a rotation component and
+// optional radial and vertical flow components (concepts/disk_component.hpp,
+// disk/components.hpp); a user's own surface, rotation profile or flow plugs
+// in by writing a component, and its parameters go through the whole fit
+// (fit_rotation_map takes the family's catalogue).
 
 #include <Eigen/Core>
 #include <concepts>
@@ -53,18 +54,32 @@ std::string_view type_name() {
     return signature.substr(start + 4, end - start - 4);
 }
 
+/// The distance of a rotation profile, for the flows' power laws.
+template <class Rotation>
+const auto& distance_of(const Rotation& rotation) {
+    static_assert(requires { rotation.dist; },
+                  "diskmc: flow components take the distance of the rotation profile, "
+                  "which needs a `dist` member (as the built-in profiles have)");
+    return rotation.dist;
+}
+
 }  // namespace detail
 
-/// A family from a surface component and a rotation component
-/// (concepts/disk_component.hpp). Its names are x0, y0, inc, PA, vlsr, then
-/// the surface's, then the rotation's; its catalogue is their declarations.
-/// A name declared twice (by the two components, or by a component and the
-/// geometry) is refused when the family is constructed, naming the parameter
-/// and both declarers.
-template <class SurfaceComponent = flared_component, class RotationComponent = keplerian_component>
+/// A family from a surface component, a rotation component and optional
+/// radial and vertical flow components (concepts/disk_component.hpp). Its
+/// names are x0, y0, inc, PA, vlsr, then the surface's, the rotation's, the
+/// radial flow's and the vertical flow's; its catalogue is their
+/// declarations. A name declared twice (by two components, or by a
+/// component and the geometry) is refused when the family is constructed,
+/// naming the parameter and both declarers. A made flow with a `dist` member
+/// gets the rotation's distance (a flow's power law is in au).
+template <class SurfaceComponent = flared_component, class RotationComponent = keplerian_component,
+          class RadialComponent = no_flow_component, class VerticalComponent = no_flow_component>
 struct disk_family {
     static_assert(require_disk_component<SurfaceComponent>());
     static_assert(require_disk_component<RotationComponent>());
+    static_assert(require_disk_component<RadialComponent>());
+    static_assert(require_disk_component<VerticalComponent>());
 
     int flared_niter = 5;  ///< fixed-point iterations of the deprojection (eddy's default)
 
@@ -91,6 +106,8 @@ struct disk_family {
         check_model(model, where);  // the geometry (and the built-in components again)
         SurfaceComponent::check(where, model.surface);
         RotationComponent::check(where, model.rotation);
+        RadialComponent::check(where, model.radial);
+        VerticalComponent::check(where, model.vertical);
     }
 
     template <class T>
@@ -98,7 +115,9 @@ struct disk_family {
         parameter_reader<T> in(full);
         using surface_type = decltype(SurfaceComponent::make(in));
         using rotation_type = decltype(RotationComponent::make(in));
-        disk_model<T, surface_type, rotation_type> model;
+        using radial_type = decltype(RadialComponent::make(in));
+        using vertical_type = decltype(VerticalComponent::make(in));
+        disk_model<T, surface_type, rotation_type, radial_type, vertical_type> model;
         model.geometry.x0 = in.next();
         model.geometry.y0 = in.next();
         model.geometry.inc = in.next();
@@ -106,6 +125,10 @@ struct disk_family {
         model.vlsr = in.next();
         model.surface = SurfaceComponent::make(in);
         model.rotation = RotationComponent::make(in);
+        model.radial = RadialComponent::make(in);
+        model.vertical = VerticalComponent::make(in);
+        if constexpr (requires { model.radial.dist; }) model.radial.dist = detail::distance_of(model.rotation);
+        if constexpr (requires { model.vertical.dist; }) model.vertical.dist = detail::distance_of(model.rotation);
         model.flared_niter = flared_niter;
         return model;
     }
@@ -119,7 +142,7 @@ struct disk_family {
     [[no_unique_address]] declarations_checked declarations_checked_{};
 
 private:
-    /// The geometry's, the surface's and the rotation's declarations, in
+    /// The geometry's and the components' declarations, in
     /// order; throws if a name is declared twice, or a component's make reads
     /// another number of parameters than it declares.
     static std::vector<inference::parameter_info> declarations() {
@@ -129,7 +152,9 @@ private:
         };
         const part parts[] = {{"the geometry (x0, y0, inc, PA, vlsr)", geometry_parameters()},
                               {detail::type_name<SurfaceComponent>(), SurfaceComponent::parameters()},
-                              {detail::type_name<RotationComponent>(), RotationComponent::parameters()}};
+                              {detail::type_name<RotationComponent>(), RotationComponent::parameters()},
+                              {detail::type_name<RadialComponent>(), RadialComponent::parameters()},
+                              {detail::type_name<VerticalComponent>(), VerticalComponent::parameters()}};
         std::vector<inference::parameter_info> all;
         std::vector<std::string_view> declared_by;
         for (const part& p : parts)
@@ -144,6 +169,8 @@ private:
             }
         check_reads<SurfaceComponent>(parts[1]);
         check_reads<RotationComponent>(parts[2]);
+        check_reads<RadialComponent>(parts[3]);
+        check_reads<VerticalComponent>(parts[4]);
         return all;
     }
 

@@ -43,9 +43,10 @@ namespace diskmc::inference {
 /// [-v, v]. Units as eddy: arcsec, degrees, m/s, solar masses, pc.
 ///
 /// Assembled from the declarations of the geometry and the built-in
-/// components (disk/components.hpp), then eddy's parameters that no built-in
-/// component models yet (warp, pressure support, rotation taper, radial
-/// flow, vortex) and the mask radii.
+/// components (disk/components.hpp; the vertical flow's vz_100 and vz_q are
+/// not eddy's), then eddy's parameters that no built-in component models yet
+/// (warp, pressure support, rotation and radial-flow tapers, vortex) and the
+/// mask radii.
 inline parameter_catalogue eddy_parameters() {
     parameter_catalogue catalogue;
     const auto add_new = [&](const std::vector<parameter_info>& entries) {
@@ -57,6 +58,8 @@ inline parameter_catalogue eddy_parameters() {
     add_new(keplerian_component::parameters());
     add_new(power_law_component::parameters());
     add_new(self_gravitating_component::parameters());
+    add_new(radial_power_law_component::parameters());
+    add_new(vertical_power_law_component::parameters());  // not in eddy's table
     const auto flat = [](double lower, double upper) { return prior::flat(lower, upper); };
     const std::nullopt_t none = std::nullopt;
     add_new({
@@ -69,8 +72,6 @@ inline parameter_catalogue eddy_parameters() {
         {"w_pressure", none, flat(0.0, 100.0), 0.0, "arcsec", "pressure-gradient width"},
         {"vp_rtaper", none, flat(0.0, 1000.0), 0.0, "arcsec", "taper radius of the rotation velocity"},
         {"vp_qtaper", none, flat(-2.0, 2.0), 0.0, "", "taper exponent of the rotation velocity"},
-        {"vr_100", none, flat(-1000.0, 1000.0), 0.0, "m/s", "radial velocity at 100 au"},
-        {"vr_q", none, flat(-2.0, 2.0), 0.0, "", "power-law index of the radial velocity"},
         {"vr_rtaper", none, flat(0.0, 1000.0), 0.0, "arcsec", "taper radius of the radial velocity"},
         {"vr_qtaper", none, flat(-2.0, 2.0), 0.0, "", "taper exponent of the radial velocity"},
         // Vortex.
