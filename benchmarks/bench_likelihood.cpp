@@ -11,15 +11,19 @@
 // --json prints one JSON object per line with "beam", "threads", "pixels",
 // "value_ns_per_pixel", "gradient_ns_per_pixel" (value and gradient together)
 // and "ratio" (medians), and "min_ratio" (of the fastest calls: less moved
-// by other work on the machine).
+// by other work on the machine), and "erased_ratio": value + gradient through
+// inference::any_disk_likelihood (the fit's type-erased likelihood) over the
+// direct call, medians of alternating calls (the cost of the virtual call).
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 #include "bench_common.hpp"
 #include "diskmc/disk.hpp"
+#include "diskmc/inference/any_disk_likelihood.hpp"
 #include "diskmc/inference/disk_likelihood.hpp"
 
 
@@ -33,8 +37,8 @@ int main(int argc, char** argv) {
         if (!json) {
             std::printf("log-likelihood, HD163296-like problem (%s), median of %d repeats\n",
                         from_files ? "shared/data/bench FITS files" : "built in memory: no data dir", repeats);
-            std::printf("%-6s %-8s %8s %14s %14s %8s %10s\n", "beam", "threads", "pixels", "value ns/px",
-                        "grad ns/px", "ratio", "min ratio");
+            std::printf("%-6s %-8s %8s %14s %14s %8s %10s %14s\n", "beam", "threads", "pixels", "value ns/px",
+                        "grad ns/px", "ratio", "min ratio", "erased/direct");
         }
         for (bool beam : {false, true}) {
             const diskmc::sky_map map = diskmc::bench::bench_map(data_dir, beam);
@@ -54,16 +58,23 @@ int main(int argc, char** argv) {
                 const double pixels = static_cast<double>(likelihood.pixel_count());
                 const double value_ns = value_s.median / pixels * 1e9, gradient_ns = gradient_s.median / pixels * 1e9;
                 const double min_ratio = gradient_s.minimum / value_s.minimum;
+                const diskmc::inference::any_disk_likelihood erased(likelihood);
+                Eigen::VectorXd erased_grad;
+                const auto [direct_s, erased_s] = diskmc::bench::time_repeats_alternating(
+                    repeats, [&] { sink += likelihood.log_likelihood_gradient(full, grad); },
+                    [&] { sink += erased.log_likelihood_gradient(full, erased_grad); });
+                if (erased_grad != grad) throw std::runtime_error("the erased likelihood's gradient differs");
+                const double erased_ratio = erased_s.median / direct_s.median;
                 if (sink == 1.2345) std::puts("");  // keep the work
                 if (json) {
                     std::printf("{\"beam\": %s, \"threads\": %zu, \"pixels\": %.0f, \"value_ns_per_pixel\": %.3f, "
                                 "\"gradient_ns_per_pixel\": %.3f, \"ratio\": %.3f, \"min_ratio\": %.3f, "
-                                "\"from_files\": %s}\n",
+                                "\"erased_ratio\": %.4f, \"from_files\": %s}\n",
                                 beam ? "true" : "false", threads, pixels, value_ns, gradient_ns,
-                                gradient_ns / value_ns, min_ratio, from_files ? "true" : "false");
+                                gradient_ns / value_ns, min_ratio, erased_ratio, from_files ? "true" : "false");
                 } else {
-                    std::printf("%-6s %-8zu %8.0f %14.2f %14.2f %8.2f %10.2f\n", beam ? "yes" : "no", threads,
-                                pixels, value_ns, gradient_ns, gradient_ns / value_ns, min_ratio);
+                    std::printf("%-6s %-8zu %8.0f %14.2f %14.2f %8.2f %10.2f %14.4f\n", beam ? "yes" : "no", threads,
+                                pixels, value_ns, gradient_ns, gradient_ns / value_ns, min_ratio, erased_ratio);
                 }
             }
         }
