@@ -7,6 +7,7 @@
 //     "params": { "x0": {"start": 0.0}, "PA": {"start": 151.0, "prior": {"flat": [0, 360]}},
 //                 "mstar": {"start": 0.8, "prior": {"gaussian": [0.8, 0.1], "bounds": [0, 5]}},
 //                 "inc": 5.8, "dist": 60.1 },
+//     "model": { "surface": "flared", "rotation": "keplerian" },
 //     "mask": { "r_min": 0.3, "r_max": 3.0 }, "beam": false, "optimize": true, "threads": 0,
 //     "sampler": { "kind": "ensemble", "walkers": 64, "burn": 500, "steps": 2000, "seed": 1 } }
 //
@@ -20,6 +21,11 @@
 // - "params": a number fixes a parameter; an object frees it with a "start"
 //   and optionally a "prior": {"flat": [lo, hi]} or {"gaussian": [mean, sd]},
 //   either with optional "bounds": [lo, hi] (a Gaussian is truncated to them).
+// - "model": the model's components by name: "surface" ("thin", "flared" or
+//   "conical"; default: flared when "params" has z0 or psi, else thin),
+//   "rotation" ("keplerian", the default, "power_law" or "self_gravity"),
+//   "radial" and "vertical" flows ("none", the default, or "power_law");
+//   the names come from the library's tables (diskmc/fit/model_choice.hpp).
 // - "mask": r_min, r_max, exclude_r, phi_min, phi_max, exclude_phi, abs_phi,
 //   v_min, v_max, exclude_v (eddy's names and defaults).
 // - "sampler": "kind": "ensemble" with walkers, burn, steps, thin, moves
@@ -169,6 +175,17 @@ inline std::vector<inference::parameter> parameters_at(const json& value, const 
     return parameters;
 }
 
+inline disk_model_choice model_at(const json& value, const std::string& where) {
+    check_keys(value, where, {"surface", "rotation", "radial", "vertical"});
+    disk_model_choice model;
+    if (value.contains("surface")) model.surface = string_at(value.at("surface"), where + ".surface");
+    if (value.contains("rotation")) model.rotation = string_at(value.at("rotation"), where + ".rotation");
+    if (value.contains("radial")) model.radial = string_at(value.at("radial"), where + ".radial");
+    if (value.contains("vertical")) model.vertical = string_at(value.at("vertical"), where + ".vertical");
+    check_disk_model_choice(model, where);
+    return model;
+}
+
 inline mask_options mask_at(const json& value, const std::string& where) {
     check_keys(value, where, {"r_min", "r_max", "exclude_r", "phi_min", "phi_max", "exclude_phi", "abs_phi",
                               "v_min", "v_max", "exclude_v"});
@@ -287,8 +304,8 @@ inline fit_config parse_fit_config(const nlohmann::ordered_json& root, const std
                                    const std::filesystem::path& base) {
     using namespace detail;
     check_keys(root, where,
-               {"map", "uncertainty", "velocity_unit", "fov", "downsample", "params", "mask", "beam", "optimize",
-                "threads", "sampler"});
+               {"map", "uncertainty", "velocity_unit", "fov", "downsample", "params", "model", "mask", "beam",
+                "optimize", "threads", "sampler"});
     fit_config config;
     fit_options& options = config.options;
     if (root.contains("map")) {
@@ -328,6 +345,7 @@ inline fit_config parse_fit_config(const nlohmann::ordered_json& root, const std
     } else {
         options.parameters = hd163296_like::parameters();
     }
+    if (root.contains("model")) options.model = model_at(root.at("model"), where + ": model");
     if (root.contains("mask"))
         options.mask = mask_at(root.at("mask"), where + ": mask");
     else if (!config.map)

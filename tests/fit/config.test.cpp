@@ -79,6 +79,33 @@ TEST_CASE("fit config: NUTS settings, and the built-in problem without a map", "
     CHECK(n.seed == 5);
 }
 
+TEST_CASE("fit config: the model's components by name", "[fit][config]") {
+    CHECK_FALSE(parse("{}").options.model.surface.has_value());  // eddy's rule, decided from the parameters
+    CHECK(parse("{}").options.model.rotation == "keplerian");
+    for (const std::string surface : {"thin", "flared", "conical"})
+        CHECK(*parse(R"({"model": {"surface": ")" + surface + R"("}})").options.model.surface == surface);
+    for (const std::string rotation : {"keplerian", "power_law", "self_gravity"}) {
+        const fit_config c = parse(R"({"model": {"surface": "thin", "rotation": ")" + rotation + R"("}})");
+        CHECK(*c.options.model.surface == "thin");
+        CHECK(c.options.model.rotation == rotation);
+    }
+    require_refused(R"({"model": {"surface": "bowl"}})",
+                    "test.json: model: unknown surface \"bowl\" (the choices: \"thin\", \"flared\", \"conical\")");
+    for (const std::string flow : {"none", "power_law"}) {
+        const fit_config c = parse(R"({"model": {"radial": ")" + flow + R"(", "vertical": ")" + flow + R"("}})");
+        CHECK(c.options.model.radial == flow);
+        CHECK(c.options.model.vertical == flow);
+    }
+    require_refused(R"({"model": {"radial": "infall"}})",
+                    "test.json: model: unknown radial flow \"infall\" (the choices: \"none\", \"power_law\")");
+    require_refused(R"({"model": {"rotation": "kepler"}})",
+                    "test.json: model: unknown rotation \"kepler\" (the choices: \"keplerian\", \"power_law\", "
+                    "\"self_gravity\")");
+    require_refused(R"({"model": {"flows": "radial"}})", "test.json: model: unknown key \"flows\"");
+    require_refused(R"({"model": {"rotation": 1}})", "test.json: model.rotation: must be a string");
+    require_refused(R"({"model": "thin"})", "test.json: model: must be a JSON object");
+}
+
 TEST_CASE("fit config: Laplace and auto settings", "[fit][config]") {
     const fit_config laplace = parse(R"({"sampler": {"kind": "laplace", "draws": 2000, "scale": 1.0, "seed": 3}})");
     const auto& l = std::get<diskmc::laplace_fit_settings>(laplace.options.sampler);

@@ -13,6 +13,7 @@
 
 #include "diskmc/disk/mask.hpp"
 #include "diskmc/disk/sky_map.hpp"
+#include "diskmc/fit/model_choice.hpp"
 #include "diskmc/inference/map.hpp"
 #include "diskmc/inference/parameters.hpp"
 #include "diskmc/samplers/ensemble/options.hpp"
@@ -152,11 +153,15 @@ struct fit_options {
     /// Downsampling after clipping.
     downsampling downsample = {};
     /// Free (with starts and optional priors) and fixed parameters, by eddy's
-    /// names; the free ones in this order are the sampled vector. The model
-    /// is eddy's: a flared surface when z0 is given (free or fixed), else
-    /// the midplane; Keplerian rotation (mstar, dist). Parameters not given
-    /// take eddy's defaults (dist 100, r_cavity 0, r_taper inf, q_taper 1...).
+    /// names; the free ones in this order are the sampled vector. Parameters
+    /// not given take eddy's defaults (dist 100, r_cavity 0, r_taper inf,
+    /// q_taper 1...).
     std::vector<inference::parameter> parameters = {};
+    /// The model's components, by name. The default is eddy's model: a flared
+    /// surface when z0 or psi is given (free or fixed), else the midplane;
+    /// Keplerian rotation (mstar, dist). (fit_rotation_map with a family
+    /// object fits that family instead.)
+    disk_model_choice model = {};
     /// eddy's mask rules, applied to the disk coordinates at the starting
     /// parameters (free starts and fixed values).
     mask_options mask = {};

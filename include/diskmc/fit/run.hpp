@@ -5,6 +5,13 @@
 // the result summarises every free parameter and holds the model and
 // residual maps at the median.
 //
+// The fit is split in two so that a program offering many model families
+// compiles the fit once, not once per family: the family-specific front
+// (fit_rotation_map(options, family)) builds the mask, the likelihood
+// (type-erased as inference::any_disk_likelihood; the per-pixel code stays
+// templated) and the model image, and the family-independent core
+// (detail::fit_rotation_map_core, not a template) does the rest.
+//
 // @code
 //   diskmc::fit_result fit = diskmc::fit_rotation_map(options);
 //   double mstar = fit.median("mstar");
@@ -38,7 +45,9 @@
 #include "diskmc/errors.hpp"
 #include "diskmc/fit/options.hpp"
 #include "diskmc/fit/memory.hpp"
+#include "diskmc/fit/model_choice.hpp"
 #include "diskmc/fit/result.hpp"
+#include "diskmc/inference/any_disk_likelihood.hpp"
 #include "diskmc/inference/disk_family.hpp"
 #include "diskmc/inference/disk_likelihood.hpp"
 #include "diskmc/inference/map.hpp"
@@ -492,30 +501,78 @@ const nuts_fit_settings* sample_laplace(const laplace_fit_settings& settings, co
     return nullptr;
 }
 
-}  // namespace detail
+/// What the family-independent core of a fit needs of the model family,
+/// with the family's type erased (erase_family).
+struct erased_family {
+    /// The likelihood's full parameter vector, in order.
+    std::vector<std::string> parameter_names;
+    /// Their defaults, priors and valid ranges: the core's parameter_set is built with it.
+    inference::parameter_catalogue catalogue;
+    /// The components' checks of a full vector (a family without check() has none).
+    std::function<void(std::string_view where, const Eigen::VectorXd& full)> check;
+    /// eddy's mask (fit_mask) from the family's model at the full vector.
+    std::function<Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>(const sky_map& map, const Eigen::VectorXd& full,
+                                                                     const mask_options& options)>
+        mask;
+    /// The likelihood of the map inside the mask.
+    std::function<inference::any_disk_likelihood(const sky_map& map,
+                                                 const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>& mask,
+                                                 const disk_likelihood_options& options)>
+        likelihood;
+    /// The model image (model_image) from the family's model at the full vector.
+    std::function<Eigen::ArrayXXd(const Eigen::VectorXd& full, const sky_grid& grid, const image_options& options)>
+        model_image;
+};
 
-/// Fits a rotation map with a given model family (eddy's fit_map).
-///
-/// Steps: every option is checked (throwing invalid_input naming the problem
-/// before any work); the map is clipped to the field of view and downsampled;
-/// the mask is built from the disk coordinates at the starting parameters;
-/// the MAP point is found (options.optimize) and its covariance seeds the
-/// sampler's start (and NUTS' standardisation, and the Laplace sampler's
-/// normal); the chosen sampler runs (the Laplace sampler's `nuts` fallback
-/// runs NUTS when k̂ is too large);
-/// periodic parameters (PA) are wrapped into [0, 360) as eddy does; the
-/// summary, warnings and the model and residual maps at the median are built.
-///
-/// @param options the map, parameters, mask, beam, MAP and sampler settings
-/// @param family  the model: its parameter names, their catalogue (defaults
-///                and priors) and how they build a disk model
-/// @return the posterior summary, draws, diagnostics, warnings and maps
-/// @throws invalid_input for bad options, draws that cannot fit in the
-///         machine's memory, unknown or missing parameters, starts outside
-///         the priors, a map with no usable pixel, a mask keeping no pixel,
-///         or a start where the posterior density is not finite
+/// The components' checks of a family with check(where, full); none otherwise.
+template <class Family>
+std::function<void(std::string_view, const Eigen::VectorXd&)> checks_of(const Family& family) {
+    if constexpr (requires(std::string_view where, const Eigen::VectorXd& full) { family.check(where, full); })
+        return [family](std::string_view where, const Eigen::VectorXd& full) { family.check(where, full); };
+    else
+        return {};
+}
+
+/// The family-specific front of a fit: what the core needs of `family`.
 template <disk_model_family Family>
-fit_result fit_rotation_map(const fit_options& options, const Family& family) {
+erased_family erase_family(const Family& family) {
+    return {
+        .parameter_names = family.parameter_names(),
+        .catalogue = family.catalogue(),
+        .check = checks_of(family),
+        .mask = [family](const sky_map& map, const Eigen::VectorXd& full,
+                         const mask_options& options) { return fit_mask(map, family.template make<double>(full), options); },
+        .likelihood =
+            [family](const sky_map& map, const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>& mask,
+                     const disk_likelihood_options& options) {
+                return inference::any_disk_likelihood(disk_likelihood<Family>(map, mask, family, options));
+            },
+        .model_image = [family](const Eigen::VectorXd& full, const sky_grid& grid,
+                                const image_options& options) -> Eigen::ArrayXXd {
+            return model_image(family.template make<double>(full), grid, options);
+        },
+    };
+}
+
+/// The MAP step's settings for the likelihood: Gauss-Newton needs the
+/// family's normal equations, which the erased likelihood has at run time
+/// only, so without them the automatic method is L-BFGS-B (what find_map
+/// chooses for a family without them).
+/// @throws invalid_input if the settings ask for Gauss-Newton without them
+inline inference::map_options map_settings_for(const inference::any_disk_likelihood& likelihood,
+                                               inference::map_options settings) {
+    if (likelihood.has_normal_equations()) return settings;
+    if (settings.method == inference::map_method::gauss_newton)
+        throw_invalid_input(fit_function,
+                            ": the MAP method gauss_newton needs a model whose every component has a closed-form "
+                            "gradient, and this model's has not; use the automatic method or lbfgsb");
+    settings.method = inference::map_method::lbfgsb;
+    return settings;
+}
+
+/// The family-independent core of fit_rotation_map (below): every step
+/// after the family has built its mask, likelihood and model image.
+inline fit_result fit_rotation_map_core(const fit_options& options, const erased_family& family) {
     using clock = std::chrono::steady_clock;
     const auto started = clock::now();
     auto stage = [&](fit_stage s) {
@@ -526,7 +583,7 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
     // 1. Everything that can be checked without evaluating the model.
     // The family's own catalogue: its names, defaults and priors, a user's
     // component's included; a name the family does not model is refused.
-    const inference::parameter_set parameters(options.parameters, family.catalogue());
+    const inference::parameter_set parameters(options.parameters, family.catalogue);
     check_argument(parameters.dim() >= 1, detail::fit_function, "no free parameter: free at least one");
     detail::check_sampler_settings(options.sampler, parameters.dim());
     if (const auto* l = std::get_if<laplace_fit_settings>(&options.sampler);
@@ -536,17 +593,17 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
                                     "off (optimize = false); turn it on, or use NUTS or kind \"auto\"");
     if (options.optimize) inference::detail::check_map_options(options.map_settings);
     sky_map map = detail::prepare_map(options);
-    const std::vector<std::string> names = family.parameter_names();
+    const std::vector<std::string>& names = family.parameter_names;
     const Eigen::VectorXd start_full = detail::full_start(parameters, names);
-    if constexpr (requires { family.check(detail::fit_function, start_full); })
-        family.check(detail::fit_function, start_full);  // the components' valid ranges, at the start
+    if (family.check) family.check(detail::fit_function, start_full);  // the components' valid ranges, at the start
 
     // 2. The mask at the starting geometry, the likelihood and the posterior.
-    Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> mask =
-        fit_mask(map, family.template make<double>(start_full), options.mask);
-    const disk_likelihood<Family> likelihood(map, mask, family,
-                                             {.convolve_beam = options.convolve_beam, .threads = 1});
-    detail::monitored_likelihood<disk_likelihood<Family>> counted(likelihood, options.stop_requested);
+    Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> mask = family.mask(map, start_full, options.mask);
+    const inference::any_disk_likelihood likelihood =
+        family.likelihood(map, mask, {.convolve_beam = options.convolve_beam, .threads = 1});
+    const inference::map_options map_settings =
+        options.optimize ? detail::map_settings_for(likelihood, options.map_settings) : options.map_settings;
+    detail::monitored_likelihood<inference::any_disk_likelihood> counted(likelihood, options.stop_requested);
     const auto posterior = inference::make_posterior(parameters, counted);
     const auto for_nuts = inference::unconstrained(posterior);
     const Eigen::VectorXd start = parameters.start();
@@ -570,7 +627,7 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
         stage(fit_stage::optimizing);
         counted.interruptible("the MAP step");
         const auto map_started = clock::now();
-        result.map = detail::find_map_standardized(posterior, start, options.map_settings);
+        result.map = detail::find_map_standardized(posterior, start, map_settings);
         result.map_seconds = std::chrono::duration<double>(clock::now() - map_started).count();
         counted.interruptible(std::nullopt);
         detail::add_map_warnings(*result.map, parameters, result.warnings);
@@ -662,8 +719,7 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
 
     // 5. The model and residual maps at the median.
     result.full_median = posterior.full_parameters(Eigen::VectorXd(result.medians()));
-    result.model = model_image(family.template make<double>(result.full_median), map.grid,
-                               {.convolve_beam = options.convolve_beam});
+    result.model = family.model_image(result.full_median, map.grid, {.convolve_beam = options.convolve_beam});
     result.residual = mask.select(map.data - result.model, std::numeric_limits<double>::quiet_NaN());
     result.fitted_map = std::move(map);
     result.mask = std::move(mask);
@@ -674,15 +730,42 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
     return result;
 }
 
-/// Fits a rotation map with eddy's model: a flared surface when z0 is among
-/// the parameters (free or fixed), the midplane otherwise; Keplerian
-/// rotation. See the overload with a family for the steps.
-/// @throws invalid_input as that overload
+}  // namespace detail
+
+/// Fits a rotation map with a given model family (eddy's fit_map).
+///
+/// Steps: every option is checked (throwing invalid_input naming the problem
+/// before any work); the map is clipped to the field of view and downsampled;
+/// the mask is built from the disk coordinates at the starting parameters;
+/// the MAP point is found (options.optimize) and its covariance seeds the
+/// sampler's start (and NUTS' standardisation, and the Laplace sampler's
+/// normal); the chosen sampler runs (the Laplace sampler's `nuts` fallback
+/// runs NUTS when k̂ is too large);
+/// periodic parameters (PA) are wrapped into [0, 360) as eddy does; the
+/// summary, warnings and the model and residual maps at the median are built.
+///
+/// @param options the map, parameters, mask, beam, MAP and sampler settings
+/// @param family  the model: its parameter names, their catalogue (defaults
+///                and priors) and how they build a disk model
+/// @return the posterior summary, draws, diagnostics, warnings and maps
+/// @throws invalid_input for bad options, draws that cannot fit in the
+///         machine's memory, unknown or missing parameters, starts outside
+///         the priors, a map with no usable pixel, a mask keeping no pixel,
+///         or a start where the posterior density is not finite
+template <disk_model_family Family>
+fit_result fit_rotation_map(const fit_options& options, const Family& family) {
+    return detail::fit_rotation_map_core(options, detail::erase_family(family));
+}
+
+/// Fits a rotation map with the model family options.model names (by
+/// default eddy's: a flared surface when z0 or psi is among the parameters,
+/// free or fixed, the midplane otherwise; Keplerian rotation). See the
+/// overload with a family for the steps.
+/// @throws invalid_input as that overload, and for an unknown surface or
+///         rotation name (listing the known ones)
 inline fit_result fit_rotation_map(const fit_options& options) {
-    bool flared = false;
-    for (const auto& p : options.parameters) flared = flared || p.name == "z0" || p.name == "psi";
-    if (flared) return fit_rotation_map(options, flared_keplerian_family{});
-    return fit_rotation_map(options, thin_keplerian_family{});
+    return with_chosen_family(options.model, options.parameters, detail::fit_function,
+                              [&](const auto& family) { return fit_rotation_map(options, family); });
 }
 
 }  // namespace diskmc
