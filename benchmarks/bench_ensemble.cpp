@@ -9,18 +9,22 @@
 //              about 200 µs (a busy-wait on the clock would hide contention:
 //              a descheduled thread's wait still ends on time).
 //   diagnostics  (--diagnostics, alone) the integrated autocorrelation times
-//              and the summary table of a 50-D Gaussian run (128 walkers,
-//              3000 steps, 1 thread) against the sampling's own time.
+//              and the summary table of a --dim-dimensional Gaussian run
+//              (default 50; 128 walkers, 3000 steps, 1 thread) against the
+//              sampling's own time, in wall-clock and in process CPU seconds
+//              (the CPU ratio is the steadier one on a shared machine).
 //
 // Every number is the median of --repeats runs. Usage:
-//   bench_ensemble [--json] [--repeats N] [--quick] [--diagnostics]
+//   bench_ensemble [--json] [--repeats N] [--quick] [--diagnostics [--dim N]]
 // --json prints one JSON object per line instead of the table.
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -156,39 +160,55 @@ struct printer {
 
 /// The diagnostics of a run against the run: seconds of sampling, of
 /// integrated_autocorrelation_times and of summarize (medians).
-void diagnostics_benchmark(const printer& out, std::size_t repeats, bool quick) {
-    const std::size_t dim = 50, walkers = 128, steps = quick ? 1000 : 3000;
+/// Process CPU seconds (one thread runs here, so the thread's own).
+double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
+
+void diagnostics_benchmark(const printer& out, std::size_t repeats, bool quick, std::size_t dim) {
+    const std::size_t walkers = std::max<std::size_t>(128, 2 * dim + 2), steps = quick ? 1000 : 3000;
     const cheap_gaussian model{dim};
-    std::vector<double> sampling, taus, summary;
+    std::vector<double> sampling, taus, summary, sampling_cpu, taus_cpu, summary_cpu;
     double tau0 = 0.0;
     for (std::size_t r = 0; r < repeats; ++r) {
+        double cpu = cpu_seconds();
         const diskmc::ensemble_result result = diskmc::ensemble(
             model, diskmc::scatter_start{.point = Eigen::VectorXd::Constant(dim, 0.5), .walkers = walkers, .scatter = 0.5},
             {.steps = steps, .threads = 1}, 100 + r);
+        sampling_cpu.push_back(cpu_seconds() - cpu);
         sampling.push_back(result.timings.total_seconds);
         auto start = clock_type::now();
+        cpu = cpu_seconds();
         const auto estimates = diskmc::integrated_autocorrelation_times(result);
+        taus_cpu.push_back(cpu_seconds() - cpu);
         taus.push_back(std::chrono::duration<double>(clock_type::now() - start).count());
         tau0 = estimates[0].tau;
         start = clock_type::now();
+        cpu = cpu_seconds();
         const diskmc::posterior_summary table = diskmc::summarize(result);
+        summary_cpu.push_back(cpu_seconds() - cpu);
         summary.push_back(std::chrono::duration<double>(clock_type::now() - start).count());
         if (table.parameters.empty()) std::puts("");  // keep the work
     }
     const double sampling_s = median(sampling), taus_s = median(taus), summary_s = median(summary);
+    const double sampling_cpu_s = median(sampling_cpu), taus_cpu_s = median(taus_cpu),
+                 summary_cpu_s = median(summary_cpu);
     if (out.json)
         std::printf("{\"benchmark\":\"ensemble_diagnostics\",\"dim\":%zu,\"walkers\":%zu,\"steps\":%zu,"
                     "\"sampling_seconds\":%.4f,\"autocorrelation_seconds\":%.4f,\"summary_seconds\":%.4f,"
                     "\"autocorrelation_percent_of_sampling\":%.2f,\"summary_percent_of_sampling\":%.2f,"
-                    "\"tau_x0\":%.3f}\n",
+                    "\"sampling_cpu_seconds\":%.4f,\"autocorrelation_cpu_seconds\":%.4f,"
+                    "\"summary_cpu_seconds\":%.4f,\"autocorrelation_percent_of_sampling_cpu\":%.2f,"
+                    "\"summary_percent_of_sampling_cpu\":%.2f,\"tau_x0\":%.3f}\n",
                     dim, walkers, steps, sampling_s, taus_s, summary_s, 100.0 * taus_s / sampling_s,
-                    100.0 * summary_s / sampling_s, tau0);
+                    100.0 * summary_s / sampling_s, sampling_cpu_s, taus_cpu_s, summary_cpu_s,
+                    100.0 * taus_cpu_s / sampling_cpu_s, 100.0 * summary_cpu_s / sampling_cpu_s, tau0);
     else
         std::printf("diagnostics of a %zu-D Gaussian run, %zu walkers x %zu steps, 1 thread (medians of %zu; the "
-                    "machine may be shared)\n  sampling %.3f s\n  integrated_autocorrelation_times %.3f s "
-                    "(%.1f%% of sampling; tau of x[0] %.1f)\n  summarize %.3f s (%.1f%% of sampling)\n",
-                    dim, walkers, steps, repeats, sampling_s, taus_s, 100.0 * taus_s / sampling_s, tau0, summary_s,
-                    100.0 * summary_s / sampling_s);
+                    "machine may be shared)\n  wall: sampling %.3f s, integrated_autocorrelation_times %.3f s "
+                    "(%.1f%%), summarize %.3f s (%.1f%%)\n  CPU:  sampling %.3f s, integrated_autocorrelation_times "
+                    "%.3f s (%.1f%%), summarize %.3f s (%.1f%%)\n  tau of x[0] %.1f\n",
+                    dim, walkers, steps, repeats, sampling_s, taus_s, 100.0 * taus_s / sampling_s, summary_s,
+                    100.0 * summary_s / sampling_s, sampling_cpu_s, taus_cpu_s, 100.0 * taus_cpu_s / sampling_cpu_s,
+                    summary_cpu_s, 100.0 * summary_cpu_s / sampling_cpu_s, tau0);
 }
 
 }  // namespace
@@ -197,6 +217,7 @@ int main(int argc, char** argv) {
     printer out;
     std::size_t repeats = 5;
     bool quick = false, diagnostics = false;
+    std::size_t diagnostics_dim = 50;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--json"))
             out.json = true;
@@ -204,15 +225,17 @@ int main(int argc, char** argv) {
             quick = true;
         else if (!std::strcmp(argv[i], "--diagnostics"))
             diagnostics = true;
+        else if (!std::strcmp(argv[i], "--dim") && i + 1 < argc)
+            diagnostics_dim = static_cast<std::size_t>(std::max(1, std::atoi(argv[++i])));
         else if (!std::strcmp(argv[i], "--repeats") && i + 1 < argc)
             repeats = static_cast<std::size_t>(std::max(1, std::atoi(argv[++i])));
         else {
-            std::fprintf(stderr, "usage: %s [--json] [--repeats N] [--quick] [--diagnostics]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--json] [--repeats N] [--quick] [--diagnostics [--dim N]]\n", argv[0]);
             return 2;
         }
     }
     if (diagnostics) {
-        diagnostics_benchmark(out, repeats, quick);
+        diagnostics_benchmark(out, repeats, quick, diagnostics_dim);
         return 0;
     }
     out.header();

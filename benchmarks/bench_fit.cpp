@@ -24,9 +24,11 @@
 //   nuts-trusted  the same with the warmup that trusts the MAP metric
 //             (100 iterations adapting the step size only, checked);
 //   ensemble  the best configuration measured (64 walkers, differential-
-//             evolution moves, tau ~ 26 steps) for 500 burn-in + 1000 steps,
-//             emcee's 50 tau rule; it has no stop on precision, and its ESS
-//             at this length is several times --min-ess;
+//             evolution moves, tau ~ 26 steps), 500 burn-in steps, then
+//             min_ess = --min-ess: rounds until every parameter's ESS
+//             (walkers x draws / tau) reaches it and the chain is 50 tau
+//             long, emcee's rule for trusting tau, which decides here (the
+//             ESS of 50 tau of 64 walkers is ~3200); 5000 steps are the budget;
 //   laplace   4 x --min-ess draws (the importance ESS is ~65% of the draws
 //             on this problem), with k-hat reported.
 //
@@ -36,14 +38,17 @@
 // included, over the smallest bulk ESS), evaluations_per_ess_end_to_end
 // (values and gradients), ess_per_s (smallest bulk ESS over wall_s), threads,
 // pixels, khat (laplace, else null), truth_within_3sd, and parameters
-// ({name: {p50, sd}}). rhat_max is null for laplace (independent draws).
+// ({name: {p50, sd}}). rhat_max is null for laplace (independent draws) and
+// the ensemble (walkers are not independent chains). When both the nuts and
+// ensemble rows run, a last object {"bench": "fit",
+// "nuts_over_ensemble_ess_per_s": ...} (a line in the table) compares them.
 //
 // ESS: NUTS's is the rank-normalised split-chain ESS over the chains; the
-// ensemble's bulk ESS is emcee's, walkers x steps / tau (its walkers are not
-// independent chains), its tail ESS and R-hat treat walkers as chains.
+// ensemble's (bulk and tail alike) is emcee's, walkers x steps / tau (its
+// walkers are not independent chains).
 // warmup_s and sampling_s split the sampler's wall time in proportion to the
-// chains' own warmup and sampling times (NUTS) or to the burn-in and
-// recorded steps (ensemble).
+// chains' own warmup and sampling times (NUTS) or to the burn-in and the
+// steps run after it (ensemble).
 
 #include <nlohmann/json.hpp>
 
@@ -85,8 +90,9 @@ diskmc::fit_options row_options(const std::string& sampler, const settings& s, s
                                 .threads = s.threads};
     if (sampler == "ensemble") {
         diskmc::ensemble_fit_settings ensemble{.seed = seed};
-        ensemble.options.steps = s.quick ? 60 : 1000;
+        ensemble.options.steps = s.quick ? 60 : 5000;
         ensemble.options.burn_in = s.quick ? 40 : 500;
+        ensemble.options.min_ess = s.quick ? 0.0 : s.min_ess;
         ensemble.options.moves = {diskmc::weighted_move{diskmc::de_move{}, 0.8},
                                   diskmc::weighted_move{diskmc::de_snooker_move{}, 0.2}};
         options.sampler = ensemble;
@@ -133,9 +139,9 @@ void split_sampler_time(const diskmc::fit_options& options, const diskmc::fit_re
             warmup += chain.warmup_seconds;
             sampling += chain.sampling_seconds;
         }
-    } else if (const auto* ensemble = std::get_if<diskmc::ensemble_fit_settings>(&options.sampler)) {
-        warmup = static_cast<double>(ensemble->options.burn_in);
-        sampling = static_cast<double>(ensemble->options.steps);
+    } else if (const auto* ensemble = std::get_if<diskmc::ensemble_result>(&fit.sampler)) {
+        warmup = static_cast<double>(std::get<diskmc::ensemble_fit_settings>(options.sampler).options.burn_in);
+        sampling = static_cast<double>(ensemble->iterations) - warmup;
     }
     const double share = warmup + sampling > 0.0 ? warmup / (warmup + sampling) : 0.0;
     r.warmup_s = share * fit.sampler_seconds;
@@ -154,12 +160,10 @@ row run_row(const std::string& sampler, const settings& s, std::uint64_t seed) {
     r.log_density_evaluations = static_cast<double>(fit.log_density_evaluations);
     r.pixels = static_cast<double>(fit.mask.count());
     if (const auto* laplace = std::get_if<diskmc::laplace_result>(&fit.sampler)) r.khat = laplace->khat;
-    const double draws = static_cast<double>(fit.pooled_draws().rows());
     r.ess_bulk_min = r.ess_tail_min = std::numeric_limits<double>::infinity();
     r.truth_within_3sd = true;
     for (const auto& p : fit.parameters) {
-        const double ess_bulk = p.tau ? draws / *p.tau : p.ess_bulk;
-        r.ess_bulk_min = std::min(r.ess_bulk_min, ess_bulk);
+        r.ess_bulk_min = std::min(r.ess_bulk_min, p.ess_bulk);
         r.ess_tail_min = std::min(r.ess_tail_min, p.ess_tail);
         if (std::isfinite(p.rhat)) r.rhat_max = std::isnan(r.rhat_max) ? p.rhat : std::max(r.rhat_max, p.rhat);
         r.parameters[p.name] = {{"p50", p.p50}, {"sd", p.sd}};
@@ -233,6 +237,25 @@ void print_table(const std::vector<row>& rows, std::size_t threads) {
     }
 }
 
+/// NUTS' ESS per second over the ensemble's, when both rows ran.
+void print_nuts_over_ensemble(const std::vector<row>& rows, std::size_t threads, bool json) {
+    const row *nuts = nullptr, *ensemble = nullptr;
+    for (const row& r : rows) {
+        if (r.sampler == "nuts") nuts = &r;
+        if (r.sampler == "ensemble") ensemble = &r;
+    }
+    if (!nuts || !ensemble) return;
+    const double ratio =
+        to_json(*nuts, threads)["ess_per_s"].get<double>() / to_json(*ensemble, threads)["ess_per_s"].get<double>();
+    if (json)
+        std::printf("%s\n",
+                    nlohmann::ordered_json{{"bench", "fit"}, {"nuts_over_ensemble_ess_per_s", number_or_null(ratio)}}
+                        .dump()
+                        .c_str());
+    else
+        std::printf("\nNUTS ESS/s over ensemble ESS/s: %.2f\n", ratio);
+}
+
 int usage() {
     std::fprintf(stderr,
                  "usage: bench_fit [--only nuts|nuts-trusted|ensemble|laplace] [--min-ess N] [--threads N] [--repeats N] [--beam] "
@@ -291,6 +314,7 @@ int main(int argc, char** argv) {
             std::fflush(stdout);
         }
         if (!s.json) print_table(rows, threads);
+        print_nuts_over_ensemble(rows, threads, s.json);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_fit: %s\n", e.what());
         return 1;

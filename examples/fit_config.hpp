@@ -30,7 +30,10 @@
 //   v_min, v_max, exclude_v (eddy's names and defaults).
 // - "sampler": "kind": "ensemble" with walkers, burn, steps, thin, moves
 //   ("stretch", emcee's default, or "de": 0.8 differential evolution + 0.2
-//   snooker, emcee's recommendation for near-Gaussian posteriors), seed; or
+//   snooker, emcee's recommendation for near-Gaussian posteriors), seed, and
+//   min_ess (0: off) to stop on precision: rounds until every parameter's
+//   ESS (walkers x draws / tau) reaches it and the chain is 50 tau long
+//   ("steps" is then the budget; no max_rhat for walkers); or
 //   "kind": "nuts" with chains, warmup, samples, max_tree_depth, dense_mass,
 //   target_accept, seed, warmup_adaptation ("windowed", the default,
 //   "trust_metric_with_fallback" for a short warmup trusting the MAP
@@ -220,9 +223,13 @@ inline fit_sampler_settings sampler_at(const json& value, const std::string& whe
         if (value.contains("seed")) out = count_at(value.at("seed"), where + ".seed");
     };
     if (kind == "ensemble") {
-        check_keys(value, where, {"kind", "walkers", "burn", "steps", "thin", "moves", "seed"});
+        if (value.contains("max_rhat"))
+            config_error(where + ".max_rhat", "is for NUTS only: the ensemble's walkers are not independent chains, "
+                                              "so it stops on min_ess and a chain 50 tau long");
+        check_keys(value, where, {"kind", "walkers", "burn", "steps", "thin", "moves", "seed", "min_ess"});
         ensemble_fit_settings settings;
         count("walkers", settings.walkers);
+        if (value.contains("min_ess")) settings.options.min_ess = number_at(value.at("min_ess"), where + ".min_ess");
         count("burn", settings.options.burn_in);
         count("steps", settings.options.steps);
         count("thin", settings.options.thin);

@@ -275,6 +275,7 @@ nlohmann::ordered_json sampler_json(const diskmc::fit_options& options) {
         s["thin"] = e->options.thin;
         s["moves"] = e->options.moves.size() == 1 ? "stretch" : "de";
         s["seed"] = e->seed;
+        if (e->options.min_ess > 0) s["min_ess"] = e->options.min_ess;
     } else if (const auto* l = std::get_if<diskmc::laplace_fit_settings>(&options.sampler)) {
         s["kind"] = l->fallback == diskmc::laplace_fallback::nuts ? "auto" : "laplace";
         s["draws"] = l->options.draws;

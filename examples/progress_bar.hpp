@@ -154,11 +154,17 @@ private:
 };
 
 /// An ensemble_options::progress callback that drives `bar` (total =
-/// burn_in + steps) and stops the run on Ctrl-C after stop_on_interrupt().
+/// burn_in + steps, or the current round's plan when the run stops on
+/// precision, with the smallest ESS at the last check against its target)
+/// and stops the run on Ctrl-C after stop_on_interrupt().
 inline std::function<bool(const ensemble_progress&)> ensemble_progress_bar(progress_bar& bar) {
     return [&bar](const ensemble_progress& p) {
-        char extra[64];
-        std::snprintf(extra, sizeof extra, "acceptance %.2f", p.acceptance);
+        char extra[96];
+        const int length = std::snprintf(extra, sizeof extra, "acceptance %.2f", p.acceptance);
+        if (p.target_ess > 0 && length > 0)
+            std::snprintf(extra + length, sizeof extra - static_cast<std::size_t>(length), ", min ESS %.0f/%.0f",
+                          p.min_ess, p.target_ess);
+        bar.set_total(p.total_iterations);
         bar.update(p.iteration, p.iteration <= p.burn_in && p.burn_in > 0 ? "burn-in" : "sampling",
                    extra);
         return !interrupt_requested();

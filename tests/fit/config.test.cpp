@@ -149,6 +149,18 @@ TEST_CASE("fit config: NUTS warmup adaptation and stopping on precision", "[fit]
     CHECK(c.options.threads == 0);
 }
 
+TEST_CASE("fit config: the ensemble stops on min_ess; max_rhat is refused for walkers", "[fit][config]") {
+    const fit_config plain = parse(R"({"sampler": {"kind": "ensemble"}})");
+    CHECK(std::get<diskmc::ensemble_fit_settings>(plain.options.sampler).options.min_ess == 0.0);
+    const fit_config c = parse(R"({"sampler": {"kind": "ensemble", "min_ess": 400, "steps": 20000}})");
+    const auto& e = std::get<diskmc::ensemble_fit_settings>(c.options.sampler);
+    CHECK(e.options.min_ess == 400.0);
+    CHECK(e.options.steps == 20000);
+    require_refused(R"({"sampler": {"kind": "ensemble", "min_ess": 400, "max_rhat": 1.01}})",
+                    "sampler.max_rhat: is for NUTS only");
+    require_refused(R"({"sampler": {"kind": "ensemble", "min_ess": "many"}})", "sampler.min_ess");
+}
+
 TEST_CASE("fit config: every mistake is refused, naming it", "[fit][config]") {
     require_refused(R"({"maps": "v0.fits"})", "unknown key \"maps\"");
     require_refused(R"({"mask": {"rmin": 0.3}})", "mask: unknown key \"rmin\"");

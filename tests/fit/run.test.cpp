@@ -317,8 +317,8 @@ TEST_CASE("fit_rotation_map: the standard first fit of TW Hya converges with bot
                                                                   .samples = small ? 20u : 1000u}},
                                           .seed = 3};
         else
-            // R-hat < 1.01 over walkers needs each walker ~100 autocorrelation
-            // times long: few walkers, long chains (evaluations are cheap here).
+            // Few walkers, long chains (evaluations are cheap here): the
+            // chain is many autocorrelation times long, so tau is reliable.
             o.sampler = ensemble_fit_settings{.walkers = 16,
                                               .options = {.steps = small ? 40u : 24000u, .burn_in = small ? 20u : 1000u},
                                               .seed = 4};
@@ -329,7 +329,10 @@ TEST_CASE("fit_rotation_map: the standard first fit of TW Hya converges with bot
         for (const auto& p : fit.parameters) {
             INFO((kind == 0 ? "NUTS " : "ensemble ") << p.name << ": " << p.p50 << " +- " << p.sd << ", R-hat "
                                                      << p.rhat << ", ESS " << p.ess_bulk << " / " << p.ess_tail);
-            CHECK(p.rhat < 1.01);
+            if (kind == 0)
+                CHECK(p.rhat < 1.01);
+            else
+                CHECK(std::isnan(p.rhat));  // walkers are not independent chains: ESS = draws / tau only
             CHECK(p.ess_bulk > 400);
             CHECK(p.ess_tail > 400);
         }

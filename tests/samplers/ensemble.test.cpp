@@ -22,10 +22,13 @@
 #include <fstream>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "diskmc/concepts/archetypes.hpp"
+#include "diskmc/detail/random_stream.hpp"
 #include "diskmc/samplers/ensemble.hpp"
 #include "support/temporary_folder.hpp"
 #include "support/function_model.hpp"
@@ -333,6 +336,46 @@ TEST_CASE("the ensemble's autocorrelation times in one pass equal the estimator 
         CHECK(taus[p].walkers_used == 12);
         CHECK(taus[p].steps == 777);
     }
+}
+
+TEST_CASE("the ensemble's autocorrelation times with shortened transforms equal the full estimator on AR(1) walkers",
+          "[ensemble][summary]") {
+    // Walkers that are independent AR(1) series x_t = phi x_{t-1} + e_t,
+    // tau = (1 + phi) / (1 - phi), different per parameter: the pilot's
+    // lags suffice for the short taus, and the long ones (a chain shorter
+    // than 50 tau, the window near the end) need the pass with every lag.
+    const std::vector<double> known_taus = {1.0, 4.0, 20.0, 150.0, 600.0};
+    const std::size_t walkers = 64, draws = 3000;
+    ensemble_result run;
+    run.dim = known_taus.size();
+    run.walkers = walkers;
+    run.samples.resize(static_cast<Eigen::Index>(run.dim), static_cast<Eigen::Index>(draws * walkers));
+    detail::random_stream random(17);
+    for (std::size_t p = 0; p < run.dim; ++p) {
+        const double phi = (known_taus[p] - 1.0) / (known_taus[p] + 1.0);
+        const double innovation = std::sqrt(1.0 - phi * phi);
+        for (std::size_t w = 0; w < walkers; ++w) {
+            double x = random.normal();
+            for (std::size_t d = 0; d < draws; ++d) {
+                x = phi * x + innovation * random.normal();
+                run.samples(static_cast<Eigen::Index>(p), static_cast<Eigen::Index>(d * walkers + w)) = x;
+            }
+        }
+    }
+    const std::vector<autocorrelation_estimate> taus = integrated_autocorrelation_times(run);
+    for (std::size_t p = 0; p < run.dim; ++p) {
+        const autocorrelation_estimate full = integrated_autocorrelation_time(run.trace(p));
+        CAPTURE(p, known_taus[p], full.tau, full.window);
+        CHECK(taus[p].tau == Approx(full.tau).epsilon(1e-12));
+        CHECK(taus[p].window == full.window);
+        CHECK(taus[p].status == full.status);
+        CHECK(taus[p].walkers_used == walkers);
+        // Reliable estimates are near the known tau (Sokal's standard error
+        // is about 1% here for tau = 20); the short chains' are low.
+        if (full.reliable()) CHECK(full.tau == Approx(known_taus[p]).epsilon(0.1));
+    }
+    CHECK(taus[2].reliable());
+    CHECK_FALSE(taus[4].reliable());
 }
 
 TEST_CASE("ensemble summary warnings and checks", "[ensemble][summary]") {
@@ -943,4 +986,94 @@ TEST_CASE("checkpoint: an interrupted and resumed run equals an uninterrupted on
         CHECK_THROWS_WITH(ensemble(target.model(), start, options, 99), Catch::Contains("not a diskmc ensemble checkpoint"));
         CHECK_THROWS_AS(read_ensemble_checkpoint(folder.path / "missing.chain"), invalid_input);
     }
+}
+
+// ---- stopping on precision -------------------------------------------------------
+
+TEST_CASE("ensemble on precision: a Gaussian reaches min_ess and 50 tau before the budget", "[ensemble][precision]") {
+    const correlated_gaussian target;
+    const ensemble_options options{.steps = 100000, .burn_in = 500, .threads = 1, .min_ess = 800.0};
+    std::vector<std::size_t> reported_targets;
+    ensemble_options watched = options;
+    double last_min_ess = -1.0;
+    watched.progress = [&](const ensemble_progress& p) {
+        CHECK(p.target_ess == 800.0);
+        if (p.min_ess != last_min_ess) reported_targets.push_back(p.total_iterations);
+        last_min_ess = p.min_ess;
+        return true;
+    };
+    const ensemble_result r =
+        ensemble(target.model(), scatter_start{.point = target.mean, .walkers = 16, .scatter = 0.1}, watched, 5);
+    CHECK(r.precision_reached);
+    CHECK_FALSE(r.stopped_early);
+    CHECK(r.target_ess == 800.0);
+    CHECK(r.precision_checks >= 2);
+    CHECK(r.draws() < 100000);
+    CHECK(r.iterations == 500 + r.draws());
+    // The result's own diagnostics agree with the stopping rule.
+    const std::vector<autocorrelation_estimate> taus = integrated_autocorrelation_times(r);
+    double smallest = std::numeric_limits<double>::infinity();
+    for (const autocorrelation_estimate& estimate : taus) {
+        CHECK(estimate.reliable());
+        CHECK(static_cast<double>(r.draws()) >= 50.0 * estimate.tau);
+        smallest = std::min(smallest, effective_sample_size_from_tau(r.draws() * r.walkers, estimate.tau));
+    }
+    CHECK(smallest >= 800.0);
+    CHECK(r.min_ess == Approx(smallest).epsilon(1e-12));
+    CHECK(r.length_in_tau >= 50.0);
+    CHECK(ensemble_warnings(r).empty());
+    // The progress bar's plan grew round by round, the checks on the calling thread.
+    CHECK(reported_targets.size() >= 2);
+    // Moments within 5 MCSE of the ESS reached.
+    for (Eigen::Index i = 0; i < 4; ++i) {
+        const double sd = std::sqrt(target.covariance(i, i));
+        CHECK(std::abs(r.samples.row(i).mean() - target.mean[i]) <= 5.0 * sd / std::sqrt(800.0));
+    }
+}
+
+TEST_CASE("ensemble on precision: an unreachable target stops at the budget with a warning", "[ensemble][precision]") {
+    const correlated_gaussian target;
+    const ensemble_result r =
+        ensemble(target.model(), scatter_start{.point = target.mean, .walkers = 16, .scatter = 0.1},
+                 {.steps = 900, .burn_in = 100, .thin = 3, .threads = 1, .min_ess = 1.0e7, .first_round = 50,
+                  .round_step = 10},
+                 6);
+    CHECK_FALSE(r.precision_reached);
+    CHECK(r.draws() == 300);
+    CHECK(r.iterations == 1000);
+    CHECK(r.min_ess > 0.0);
+    CHECK(r.min_ess < 1.0e7);
+    CHECK(r.precision_checks >= 2);
+    const std::vector<std::string> warnings = ensemble_warnings(r);
+    REQUIRE(warnings.size() == 1);
+    CHECK_THAT(warnings[0], Catch::Contains("budget") && Catch::Contains("10000000"));
+    CHECK_THAT(summarize(r).warnings.front(), Catch::Contains("budget"));
+}
+
+TEST_CASE("ensemble on precision: the same stopping point and chain for any thread count", "[ensemble][precision]") {
+    const correlated_gaussian target;
+    auto run = [&](std::size_t threads) {
+        return ensemble(target.model(), scatter_start{.point = target.mean, .walkers = 16, .scatter = 0.1},
+                        {.steps = 40000, .burn_in = 200, .threads = threads, .min_ess = 300.0,
+                         .min_length_in_tau = 20.0, .first_round = 100},
+                        8);
+    };
+    const ensemble_result one = run(1), two = run(2), again = run(1);
+    CHECK(one.precision_reached);
+    check_identical(one, two);
+    check_identical(one, again);
+    CHECK(one.min_ess == two.min_ess);
+    CHECK(one.precision_checks == two.precision_checks);
+}
+
+TEST_CASE("ensemble on precision: options are checked", "[ensemble][precision]") {
+    const correlated_gaussian target;
+    auto run = [&](const ensemble_options& options) {
+        return ensemble(target.model(), scatter_start{.point = target.mean, .walkers = 16, .scatter = 0.1}, options, 1);
+    };
+    CHECK_THROWS_WITH(run({.steps = 10, .min_ess = -1.0}), Catch::Contains("min_ess"));
+    CHECK_THROWS_WITH(run({.steps = 10, .min_ess = 10.0, .first_round = 3}), Catch::Contains("first_round"));
+    CHECK_THROWS_WITH(run({.steps = 10, .min_ess = 10.0, .round_step = 0}), Catch::Contains("round_step"));
+    CHECK_THROWS_WITH(run({.steps = 10, .min_ess = 10.0, .min_length_in_tau = -1.0}),
+                      Catch::Contains("min_length_in_tau"));
 }

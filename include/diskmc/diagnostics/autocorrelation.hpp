@@ -11,9 +11,11 @@
 // chain gives a status, not an exception, since an early look is routine.
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -71,7 +73,8 @@ public:
           normalised_power_(static_cast<std::size_t>(transform.frequencies()), 0.0) {}
 
     /// Adds one walker's series (its length the transform's).
-    void add(autocovariance_transform& transform, const Eigen::Ref<const Eigen::VectorXd>& series) {
+    void add(autocovariance_transform& transform,
+             const Eigen::Ref<const Eigen::VectorXd, 0, Eigen::InnerStride<>>& series) {
         double sum_of_squares = 0.0;
         const std::vector<double>& power = transform.power_spectrum(series, sum_of_squares);
         if (!(sum_of_squares > 0.0)) return;  // constant walker: rho undefined
@@ -80,8 +83,11 @@ public:
         ++walkers_used_;
     }
 
-    /// The estimate from the walkers added so far.
-    autocorrelation_estimate estimate(autocovariance_transform& transform, const autocorrelation_options& options) {
+    /// The estimate from the walkers added so far; nullopt when the transform
+    /// gives fewer lags than steps and the window lies beyond them (then a
+    /// transform with every lag decides).
+    std::optional<autocorrelation_estimate> estimate(autocovariance_transform& transform,
+                                                     const autocorrelation_options& options) {
         autocorrelation_estimate estimate;
         estimate.steps = steps_;
         estimate.walkers_used = walkers_used_;
@@ -95,16 +101,21 @@ public:
         // tau(M) = 2 sum_{t=0}^{M} rho(t) - 1; stop at the first M >= c tau(M).
         // (emcee's auto_window returns 0, i.e. tau = 1, when no lag qualifies;
         // here the last lag is used and the status says the chain is too short.)
+        const auto lags = static_cast<std::size_t>(mean_rho.size());
         double cumulative = 0.0;
         double tau = 1.0;
-        std::size_t window = steps_ - 1;
-        for (std::size_t m = 0; m < steps_; ++m) {
+        std::size_t window = steps_;
+        for (std::size_t m = 0; m < lags; ++m) {
             cumulative += mean_rho[static_cast<Eigen::Index>(m)];
             tau = 2.0 * cumulative - 1.0;
             if (static_cast<double>(m) >= options.window_factor * tau) {
                 window = m;
                 break;
             }
+        }
+        if (window == steps_) {
+            if (lags < steps_) return std::nullopt;
+            window = steps_ - 1;
         }
         estimate.tau = tau;
         estimate.window = window;
@@ -146,7 +157,7 @@ inline autocorrelation_estimate integrated_autocorrelation_time(
     autocovariance_transform transform(traces.rows());
     detail::autocorrelation_accumulator accumulator(transform);
     for (Eigen::Index k = 0; k < traces.cols(); ++k) accumulator.add(transform, traces.col(k));
-    return accumulator.estimate(transform, options);
+    return *accumulator.estimate(transform, options);  // (every lag: always an estimate)
 }
 
 /// Effective sample size of `samples` draws (all walkers together) with

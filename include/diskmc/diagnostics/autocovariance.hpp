@@ -17,6 +17,7 @@
 // opt-in for programs built on diskmc.
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <complex>
 #include <cstddef>
 #include <vector>
@@ -106,17 +107,19 @@ private:
 
 }  // namespace detail
 
-/// The length a series of n values is zero-padded to for its autocovariance:
-/// the smallest multiple of 4 that is at least 2n and has no prime factor
-/// above 5 (0 for n = 0).
-inline Eigen::Index autocovariance_fft_length(Eigen::Index n) {
+/// The length a series of n values is zero-padded to for its autocovariance
+/// at lags 0 .. lags-1: the smallest multiple of 4 that is at least n + lags
+/// (so the circular correlation equals the linear one at those lags) and has
+/// no prime factor above 5 (0 for n = 0). All lags (the default): at least 2n.
+inline Eigen::Index autocovariance_fft_length(Eigen::Index n, Eigen::Index lags = -1) {
     if (n <= 0) return 0;
+    if (lags < 0 || lags > n) lags = n;
     auto smooth = [](Eigen::Index m) {
         for (const Eigen::Index p : {2, 3, 5})
             while (m % p == 0) m /= p;
         return m == 1;
     };
-    Eigen::Index length = (2 * n + 3) / 4 * 4;
+    Eigen::Index length = (n + lags + 3) / 4 * 4;
     while (!smooth(length)) length += 4;
     return length;
 }
@@ -133,12 +136,18 @@ inline Eigen::Index autocovariance_fft_length(Eigen::Index n) {
 class autocovariance_transform {
 public:
     /// @param length the number of values of every series given
-    explicit autocovariance_transform(Eigen::Index length)
-        : length_(length), padded_(autocovariance_fft_length(length)), fft_(padded_) {
+    /// @param lags   the autocovariances wanted, at lags 0 .. lags-1 (at most
+    ///        length, the default): fewer lags need less padding, so shorter
+    ///        transforms
+    explicit autocovariance_transform(Eigen::Index length, Eigen::Index lags = -1)
+        : length_(length), lags_(lags < 0 || lags > length ? length : lags),
+          padded_(autocovariance_fft_length(length, lags_)), fft_(padded_) {
         power_.assign(static_cast<std::size_t>(frequencies()), 0.0);
     }
 
     Eigen::Index length() const { return length_; }
+    /// The number of lags autocovariance_of gives.
+    Eigen::Index lags() const { return lags_; }
     /// Length of the zero-padded series the transforms work on.
     Eigen::Index padded_length() const { return padded_; }
     /// Entries of a power spectrum: padded_length() / 2 + 1.
@@ -148,23 +157,23 @@ public:
     /// (frequencies() entries; valid until the next call), and in
     /// `sum_of_squares` the centred series' sum of squares (n times the
     /// lag-0 autocovariance).
-    const std::vector<double>& power_spectrum(const Eigen::Ref<const Eigen::VectorXd>& series,
+    /// (`series` may be strided, e.g. one parameter's row of a chain stored
+    /// a draw per column: it is read once, into the transform's buffer.)
+    const std::vector<double>& power_spectrum(const Eigen::Ref<const Eigen::VectorXd, 0, Eigen::InnerStride<>>& series,
                                               double& sum_of_squares) {
-        const double mean = series.mean();
-        double* centred = fft_.real();
-        sum_of_squares = 0.0;
-        for (Eigen::Index i = 0; i < length_; ++i) {
-            centred[i] = series[i] - mean;
-            sum_of_squares += centred[i] * centred[i];
-        }
-        for (Eigen::Index i = length_; i < padded_; ++i) centred[i] = 0.0;  // (the inverse overwrites them)
+        // Copied first (a strided series is read once), then centred in place.
+        Eigen::Map<Eigen::VectorXd> centred(fft_.real(), length_);
+        centred = series;
+        centred.array() -= centred.mean();
+        sum_of_squares = centred.squaredNorm();
+        std::fill(fft_.real() + length_, fft_.real() + padded_, 0.0);  // (the inverse overwrites them)
         fft_.forward();
         const std::complex<double>* spectrum = fft_.spectrum();
         for (std::size_t k = 0; k < power_.size(); ++k) power_[k] = std::norm(spectrum[k]);
         return power_;
     }
 
-    /// The biased autocovariance at lags 0 .. n-1 of a series whose power
+    /// The biased autocovariance at lags 0 .. lags()-1 of a series whose power
     /// spectrum is `power` (or, by linearity, the same weighted sum of
     /// autocovariances as `power` is of power spectra), into `out`.
     /// @param power frequencies() entries
@@ -174,10 +183,10 @@ public:
         fft_.inverse();
         // The inverse is unscaled: 1 / padded_length, and 1 / n for the estimate.
         const double scale = 1.0 / (static_cast<double>(padded_) * static_cast<double>(length_));
-        out = Eigen::Map<const Eigen::VectorXd>(fft_.real(), length_) * scale;
+        out = Eigen::Map<const Eigen::VectorXd>(fft_.real(), lags_) * scale;
     }
 
-    /// Biased autocovariance (divided by n) of `series` at lags 0 .. n-1.
+    /// Biased autocovariance (divided by n) of `series` at lags 0 .. lags()-1.
     Eigen::VectorXd operator()(const Eigen::Ref<const Eigen::VectorXd>& series) {
         double sum_of_squares = 0.0;
         power_spectrum(series, sum_of_squares);
@@ -187,7 +196,7 @@ public:
     }
 
 private:
-    Eigen::Index length_, padded_;
+    Eigen::Index length_, lags_, padded_;
     detail::real_fft fft_;
     std::vector<double> power_;
 };

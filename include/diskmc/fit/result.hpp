@@ -23,9 +23,13 @@ namespace diskmc {
 
 /// One free parameter's posterior. Percentiles, mean and sd are of all draws
 /// pooled (periodic parameters such as PA wrapped into [0, period) first, as
-/// eddy does). ESS and R-hat are rank-normalised (Vehtari et al. 2021) over
-/// the chains, the walkers counting as chains for the ensemble (as ArviZ's
-/// from_emcee does). For the Laplace sampler the summary is of the
+/// eddy does). For NUTS, ESS and R-hat are rank-normalised (Vehtari et al.
+/// 2021) over the chains. For the ensemble both ESS are walkers x draws / tau
+/// with emcee's autocorrelation time tau (summarize(ensemble_result)): what
+/// the pooled walkers are worth in independent draws; R-hat is NaN, since
+/// the walkers are not independent chains (each proposal uses the others'
+/// positions) and the warnings say instead when the chain is shorter than
+/// 50 tau or walkers are stuck. For the Laplace sampler the summary is of the
 /// resampled draws, both ESS are the importance ESS of the smoothed weights
 /// and R-hat is NaN (independent draws have no chains to compare).
 struct fit_parameter {

@@ -371,7 +371,10 @@ inline void add_map_warnings(const inference::map_result& map, const inference::
             "starts in a small ball around it and NUTS adapts its metric from scratch.");
 }
 
-/// The ensemble run's summary and warnings (walkers as chains).
+/// The ensemble run's summary and warnings: the ensemble's own table
+/// (summarize(ensemble_result)) with tau from the chain before PA was
+/// wrapped; both ESS are walkers x draws / tau and R-hat is NaN (see
+/// fit_parameter).
 inline void summarize_ensemble(const ensemble_result& run, const inference::parameter_set& parameters,
                                const ensemble_result& unwrapped, fit_result& result) {
     const auto walkers = static_cast<Eigen::Index>(run.walkers);
@@ -385,33 +388,12 @@ inline void summarize_ensemble(const ensemble_result& run, const inference::para
             result.chains[walker].row(d) = run.samples.col(d * walkers + w).transpose();
             result.log_densities[walker][d] = run.log_densities(w, d);
         }
-    const posterior_summary summary = summarize_draws(result.chains, parameters.free_names());
-    // emcee's autocorrelation time, on the unwrapped chain.
-    const std::vector<autocorrelation_estimate> taus = integrated_autocorrelation_times(unwrapped);
-    std::vector<std::string> high_rhat, short_chain, low_ess;
-    for (Eigen::Index j = 0; j < dim; ++j) {
-        const parameter_summary& line = summary.parameters[static_cast<std::size_t>(j)];
-        fit_parameter p{line.name, line.p16, line.p50,      line.p84,      line.mean,
-                        line.sd,   line.ess_bulk, line.ess_tail, line.rhat, taus[static_cast<std::size_t>(j)].tau};
-        if (p.rhat > 1.01) high_rhat.push_back(p.name);
-        if (!taus[static_cast<std::size_t>(j)].reliable()) short_chain.push_back(p.name);
-        if (p.ess_bulk < 400.0 || p.ess_tail < 400.0) low_ess.push_back(p.name);
-        result.parameters.push_back(std::move(p));
-    }
-    for (auto& warning : ensemble_warnings(run)) result.warnings.push_back(std::move(warning));
-    if (!run.stuck_walkers.empty())
-        result.warnings.push_back(std::to_string(run.stuck_walkers.size()) +
-                                  " walker(s) accepted almost no proposal after burn-in (stuck): they bias the "
-                                  "result; start closer to the optimum or burn in longer.");
-    if (!short_chain.empty())
-        result.warnings.push_back("The chain is shorter than 50 autocorrelation times for " + joined_names(short_chain) +
-                                  ": tau is unreliable (usually underestimated); run longer.");
-    if (!high_rhat.empty())
-        result.warnings.push_back("R-hat above 1.01 (walkers as chains) for " + joined_names(high_rhat) +
-                                  ": the walkers have not mixed; burn in and run longer.");
-    if (!low_ess.empty())
-        result.warnings.push_back("Bulk or tail ESS below 400 for " + joined_names(low_ess) +
-                                  ": the quantiles are unreliable; run longer.");
+    const posterior_summary summary = summarize_ensemble_run(run, integrated_autocorrelation_times(unwrapped),
+                                                             parameters.free_names(), {});
+    for (const parameter_summary& line : summary.parameters)
+        result.parameters.push_back(fit_parameter{line.name, line.p16, line.p50, line.p84, line.mean, line.sd,
+                                                  line.ess_tau, line.ess_tau, line.rhat, line.tau});
+    for (const auto& warning : summary.warnings) result.warnings.push_back(warning);
 }
 
 /// The NUTS run's summary and warnings.

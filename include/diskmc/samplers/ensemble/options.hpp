@@ -59,6 +59,12 @@ struct ensemble_progress {
     double elapsed_seconds = 0.0;
     /// Points at which the log-density has been evaluated.
     std::size_t log_density_evaluations = 0;
+    /// Stopping on precision (ensemble_options::min_ess > 0): the smallest
+    /// ESS over the parameters at the last check between rounds (0 before
+    /// the first), and the target. total_iterations is then the current
+    /// round's plan.
+    double min_ess = 0.0;
+    double target_ess = 0.0;
 };
 
 /// Settings of `ensemble()`. Defaults follow emcee where it has one.
@@ -96,6 +102,32 @@ struct ensemble_options {
     std::size_t checkpoint_every = 1;
     /// Replace an existing checkpoint file instead of resuming from it.
     bool overwrite_checkpoint = false;
+
+    /// Stop on precision: when > 0, after burn-in the walkers run in rounds
+    /// until every parameter's ESS reaches min_ess and the chain is at least
+    /// min_length_in_tau autocorrelation times long, or until `steps` (then
+    /// the budget) are done (result.precision_reached says which; a warning
+    /// when the budget ends the run). The ESS is the ensemble's own:
+    /// walkers x draws / tau, tau by emcee's estimator
+    /// (integrated_autocorrelation_times). There is no R-hat bound: the
+    /// walkers are not independent chains (every proposal is built from the
+    /// others' positions), so comparing their variances does not test
+    /// convergence as it does for NUTS' chains; the length rule plays that
+    /// part. The first round is first_round draws per walker; each next one
+    /// aims at 1.2 x the draws min_ess needs at the ESS per draw so far, and
+    /// 1.1 x min_length_in_tau x the largest tau, with at least round_step
+    /// more draws and at most double, a multiple of round_step. The checks
+    /// are made on the calling thread, so the stopping point depends on the
+    /// seed alone; a resumed run checks afresh from first_round.
+    double min_ess = 0.0;
+    /// The chain must be this many autocorrelation times long (emcee's rule
+    /// for trusting tau: from a shorter chain tau is usually underestimated
+    /// and the ESS overstated); 0 checks the ESS alone.
+    double min_length_in_tau = 50.0;
+    /// Draws per walker before the first check (stopping on precision).
+    std::size_t first_round = 200;
+    /// Rounds' lengths are multiples of this many draws per walker.
+    std::size_t round_step = 50;
 };
 
 }  // namespace diskmc

@@ -3,8 +3,12 @@
 // timings and counts.
 
 #include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +70,16 @@ struct ensemble_result {
     /// True if the progress callback stopped the run.
     bool stopped_early = false;
 
+    /// Stopping on precision (ensemble_options::min_ess > 0): the target, met
+    /// or not before the budget, the smallest ESS (walkers x draws / tau) and
+    /// the chain's length in its largest tau at the last check, and the
+    /// number of checks.
+    double target_ess = 0.0;
+    bool precision_reached = false;
+    double min_ess = 0.0;
+    double length_in_tau = 0.0;
+    std::size_t precision_checks = 0;
+
     /// Points at which the log-density was evaluated (starts included).
     std::size_t log_density_evaluations = 0;
     /// Proposals whose log-density was -inf (outside the support).
@@ -119,38 +133,101 @@ inline std::vector<std::string> ensemble_warnings(const ensemble_result& result)
             " proposal(s) had a NaN or +infinity log-density (or a non-finite position): the "
             "model must return -infinity outside the support and never NaN. They were "
             "rejected, but fix the model: the draws near such regions are not to be trusted.");
+    if (result.target_ess > 0 && !result.precision_reached && !result.stopped_early) {
+        char numbers[160];
+        std::snprintf(numbers, sizeof numbers, "smallest ESS %.0f for a target of %.0f, the chain %.1f times its largest tau",
+                      result.min_ess, result.target_ess, result.length_in_tau);
+        warnings.push_back("The run on precision used its whole budget of steps without reaching its targets (" +
+                           std::string(numbers) + "): raise steps, or start closer to the posterior.");
+    }
     return warnings;
 }
+
+namespace detail {
+
+/// integrated_autocorrelation_times on the first draws of a chain as it
+/// grows: `samples` is dim x (draws x walkers), stored as in ensemble_result.
+inline std::vector<autocorrelation_estimate> ensemble_autocorrelation_times(
+    const Eigen::Ref<const Eigen::MatrixXd>& samples, std::size_t walker_count, const autocorrelation_options& options) {
+    constexpr std::string_view function = "integrated_autocorrelation_times";
+    check_autocorrelation_options(function, options);
+    const auto walkers = static_cast<Eigen::Index>(walker_count);
+    const Eigen::Index draws = walkers > 0 ? samples.cols() / walkers : 0;
+    const Eigen::Index dim = samples.rows();
+    check_argument(draws > 0, function, "the run has no draws");
+
+    // The walkers' series of the parameters in `wanted`, added to their
+    // accumulators through a transform giving `lags` lags. The chain is
+    // stored draw by draw, so one walker's draws lie a whole ensemble apart
+    // (walkers x dim doubles, often more than a page): a block of walkers is
+    // copied out at once, about 4 MB, each draw's positions contiguous; a
+    // walker's series of one parameter is then a row of the block, read at
+    // stride dim.
+    const Eigen::Index per_walker_bytes = draws * dim * static_cast<Eigen::Index>(sizeof(double));
+    const Eigen::Index block = std::clamp<Eigen::Index>((Eigen::Index{4} << 20) / per_walker_bytes, 1, walkers);
+    Eigen::MatrixXd walker_draws(dim, draws * block);  // column k * draws + d: walker first + k at draw d
+    auto accumulate = [&](Eigen::Index lags, const std::vector<Eigen::Index>& wanted, Eigen::Index walker_count) {
+        autocovariance_transform transform(draws, lags);
+        std::vector<detail::autocorrelation_accumulator> accumulators(wanted.size(),
+                                                                      detail::autocorrelation_accumulator(transform));
+        for (Eigen::Index first = 0; first < walker_count; first += block) {
+            const Eigen::Index count = std::min(block, walker_count - first);
+            for (Eigen::Index d = 0; d < draws; ++d)
+                for (Eigen::Index k = 0; k < count; ++k)
+                    walker_draws.col(k * draws + d) = samples.col(d * walkers + first + k);
+            // (A sum is finite when every term is; the rare overflow is checked in full.)
+            const auto copied = walker_draws.leftCols(count * draws);
+            check_argument(std::isfinite(copied.sum()) || copied.allFinite(), function, "the samples must be finite");
+            for (Eigen::Index k = 0; k < count; ++k)
+                for (std::size_t j = 0; j < wanted.size(); ++j)
+                    accumulators[j].add(transform, walker_draws.row(wanted[j]).segment(k * draws, draws).transpose());
+        }
+        std::vector<std::optional<autocorrelation_estimate>> estimates;
+        for (auto& accumulator : accumulators) estimates.push_back(accumulator.estimate(transform, options));
+        return estimates;
+    };
+
+    // Only the lags up to the window matter, and fewer lags need shorter
+    // transforms (n + lags rather than 2n). A pilot on a sixteenth of the
+    // walkers (at least 2) finds the windows; the pass over every walker then
+    // computes half as many lags again as the largest of them; a parameter
+    // whose window lies beyond (the pilot's estimate is noisier) gets a pass
+    // with every lag, so the result is the estimator's own in every case.
+    std::vector<Eigen::Index> every(static_cast<std::size_t>(dim));
+    for (Eigen::Index p = 0; p < dim; ++p) every[static_cast<std::size_t>(p)] = p;
+    Eigen::Index lags = draws;
+    if (const Eigen::Index pilot_walkers = std::max<Eigen::Index>(2, walkers / 16); pilot_walkers < walkers) {
+        std::size_t widest = 0;
+        for (const auto& estimate : accumulate(draws, every, pilot_walkers)) widest = std::max(widest, estimate->window);
+        lags = std::min(draws, static_cast<Eigen::Index>(3 * widest / 2) + 16);
+    }
+    std::vector<std::optional<autocorrelation_estimate>> first_pass = accumulate(lags, every, walkers);
+    std::vector<Eigen::Index> beyond;
+    for (Eigen::Index p = 0; p < dim; ++p)
+        if (!first_pass[static_cast<std::size_t>(p)]) beyond.push_back(p);
+    if (!beyond.empty()) {
+        const std::vector<std::optional<autocorrelation_estimate>> second_pass = accumulate(draws, beyond, walkers);
+        for (std::size_t j = 0; j < beyond.size(); ++j)
+            first_pass[static_cast<std::size_t>(beyond[j])] = second_pass[j];
+    }
+    std::vector<autocorrelation_estimate> estimates;
+    estimates.reserve(first_pass.size());
+    for (const auto& estimate : first_pass) estimates.push_back(*estimate);
+    return estimates;
+}
+
+}  // namespace detail
 
 /// Integrated autocorrelation time of every parameter of a run (emcee's
 /// estimator, see diagnostics/autocorrelation.hpp), in parameter order: the
 /// same numbers as integrated_autocorrelation_time(result.trace(p)) for each
-/// p, in one pass over the chain (walker by walker, every parameter at once,
-/// one FFT plan for all).
+/// p, in one pass over the chain (a block of walkers at a time, every
+/// parameter at once, one FFT plan for all) whose transforms give only the
+/// lags a pilot on a few walkers says the windows need.
 /// @throws invalid_input if the run has no draws or a sample is not finite
 inline std::vector<autocorrelation_estimate> integrated_autocorrelation_times(
     const ensemble_result& result, const autocorrelation_options& options = {}) {
-    constexpr std::string_view function = "integrated_autocorrelation_times";
-    detail::check_autocorrelation_options(function, options);
-    const auto draws = static_cast<Eigen::Index>(result.draws());
-    const auto dim = static_cast<Eigen::Index>(result.dim);
-    check_argument(draws > 0 && result.walkers > 0, function, "the run has no draws");
-    check_argument(result.samples.allFinite(), function, "the samples must be finite");
-
-    autocovariance_transform transform(draws);
-    std::vector<detail::autocorrelation_accumulator> accumulators(result.dim,
-                                                                  detail::autocorrelation_accumulator(transform));
-    Eigen::MatrixXd walker_chain(draws, dim);  // one walker's draws, a column per parameter
-    for (std::size_t w = 0; w < result.walkers; ++w) {
-        for (Eigen::Index d = 0; d < draws; ++d)
-            walker_chain.row(d) = result.position(static_cast<std::size_t>(d), w).transpose();
-        for (Eigen::Index p = 0; p < dim; ++p)
-            accumulators[static_cast<std::size_t>(p)].add(transform, walker_chain.col(p));
-    }
-    std::vector<autocorrelation_estimate> estimates;
-    estimates.reserve(result.dim);
-    for (auto& accumulator : accumulators) estimates.push_back(accumulator.estimate(transform, options));
-    return estimates;
+    return detail::ensemble_autocorrelation_times(result.samples, result.walkers, options);
 }
 
 }  // namespace diskmc

@@ -33,6 +33,7 @@
 
 #include "diskmc/concepts/batch_log_density.hpp"
 #include "diskmc/concepts/log_density.hpp"
+#include "diskmc/detail/precision_rounds.hpp"
 #include "diskmc/detail/random_stream.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/parallel/parallel_for.hpp"
@@ -78,6 +79,12 @@ inline void check_ensemble_options(const ensemble_options& options, std::size_t 
             move.move);
     }
     if (!(total_weight > 0.0)) throw_invalid_input(f, ": options.moves weights sum to zero");
+    check_nonnegative(f, "options.min_ess", options.min_ess);
+    if (options.min_ess > 0) {
+        check_nonnegative(f, "options.min_length_in_tau", options.min_length_in_tau);
+        if (options.first_round < 4) throw_invalid_input(f, ": options.first_round must be at least 4 draws");
+        if (options.round_step == 0) throw_invalid_input(f, ": options.round_step must be at least 1");
+    }
 }
 
 /// Evaluates the proposals of one group: a batched call when the model has
@@ -360,23 +367,65 @@ ensemble_result run_ensemble(const M& model, const ensemble_start& start,
         driver.evaluate_start(state);
     }
 
+    // Stopping on precision: a check whenever the draws reach the round's
+    // target (and at the budget's end).
+    const bool on_precision = options.min_ess > 0;
+    auto round_target = static_cast<Eigen::Index>(std::min<std::size_t>(options.first_round, options.steps / options.thin));
+    if (on_precision) result.target_ess = options.min_ess;
+    auto check_precision = [&] {
+        const std::vector<autocorrelation_estimate> taus =
+            ensemble_autocorrelation_times(result.samples.leftCols(draws * w), walkers, {});
+        double smallest_ess = std::numeric_limits<double>::infinity(), largest_tau = 0.0;
+        for (const autocorrelation_estimate& estimate : taus) {
+            // (A constant parameter has no tau: its ESS counts as 0.)
+            const double ess = effective_sample_size_from_tau(static_cast<std::size_t>(draws) * walkers, estimate.tau);
+            smallest_ess = std::isnan(ess) ? 0.0 : std::min(smallest_ess, ess);
+            largest_tau = std::isnan(estimate.tau) ? std::numeric_limits<double>::infinity()
+                                                   : std::max(largest_tau, estimate.tau);
+        }
+        const auto kept = static_cast<double>(draws);
+        result.min_ess = smallest_ess;
+        result.length_in_tau = kept / largest_tau;
+        ++result.precision_checks;
+        result.precision_reached =
+            smallest_ess >= options.min_ess && result.length_in_tau >= options.min_length_in_tau;
+        if (result.precision_reached) return;
+        const double for_ess = smallest_ess > 0 ? 1.2 * options.min_ess * kept / smallest_ess : 0.0;
+        const double for_length = 1.1 * options.min_length_in_tau * largest_tau;
+        round_target = static_cast<Eigen::Index>(next_precision_round(
+            static_cast<std::size_t>(draws), std::isfinite(for_length) ? std::max(for_ess, for_length) : 0.0,
+            options.round_step, static_cast<std::size_t>(planned_draws)));
+    };
+    auto progress_now = [&] {
+        ensemble_progress progress = make_progress(state, options, walkers, started);
+        if (on_precision) {
+            progress.total_iterations = options.burn_in + static_cast<std::size_t>(round_target) * options.thin;
+            progress.min_ess = result.min_ess;
+            progress.target_ess = options.min_ess;
+        }
+        return progress;
+    };
+
     bool stopped_early = false;
     while (state.iteration < total_iterations) {
         driver.iterate(state);
         const auto kind = kind_of_iteration(state.iteration, options.burn_in, options.thin);
         if (kind == record_kind::draw) keep_draw(state.positions, state.log_densities);
-        const bool last = state.iteration == total_iterations;
+        if (on_precision && kind == record_kind::draw && (draws >= round_target || draws == planned_draws))
+            check_precision();
+        const bool last = state.iteration == total_iterations || result.precision_reached;
         bool written = false;
         if (writer && (kind == record_kind::draw || last ||
                        state.iteration % options.checkpoint_every == 0)) {
             writer->write(state, kind);
             written = true;
         }
-        if (options.progress && !options.progress(make_progress(state, options, walkers, started))) {
+        if (options.progress && !options.progress(progress_now())) {
             if (writer && !written) writer->write(state, kind);
             stopped_early = !last;
             break;
         }
+        if (result.precision_reached) break;
     }
 
     if (draws < planned_draws) {  // stopped early

@@ -33,26 +33,17 @@ struct ensemble_summary_options {
     double minimum_ess = 400.0;
 };
 
-/// The summary table of an ensemble run: per parameter the mean, sd,
-/// 16/50/84% quantiles of all walkers' draws together, tau and
-/// ess_tau = walkers x draws / tau (summary.ess is
-/// ess_estimator::autocorrelation_time; ess_bulk, ess_tail and rhat are NaN),
-/// with warnings for a chain shorter than the reliable length in tau, a low
-/// ESS, stuck walkers and proposals where the model broke its contract.
-///
-/// @param run     the run (after burn-in)
-/// @param names   parameter names, or empty ("x[0]", "x[1]", ...)
-/// @param options tau's estimator and the ESS floor of the warnings
-/// @throws invalid_input when the run has no draws, a sample is not finite,
-///         or names are neither empty nor one per parameter
-inline posterior_summary summarize(const ensemble_result& run, const std::vector<std::string>& names = {},
-                                   const ensemble_summary_options& options = {}) {
-    constexpr std::string_view function = "summarize";
-    check_argument(names.empty() || names.size() == run.dim, function,
-                   "names must be empty or one per parameter");
-    check_positive(function, "options.minimum_ess", options.minimum_ess);
-    const std::vector<autocorrelation_estimate> taus =
-        integrated_autocorrelation_times(run, options.autocorrelation);
+namespace detail {
+
+/// summarize(ensemble_result) with the autocorrelation times given (e.g.
+/// from the chain before periodic parameters were wrapped, whose jumps
+/// would inflate tau).
+inline posterior_summary summarize_ensemble_run(const ensemble_result& run,
+                                                const std::vector<autocorrelation_estimate>& taus,
+                                                const std::vector<std::string>& names,
+                                                const ensemble_summary_options& options) {
+    // (summarize checks the names and options before the taus are computed.)
+    check_argument(taus.size() == run.dim, "summarize", "taus must be one per parameter");
 
     posterior_summary summary;
     summary.chains = run.walkers;
@@ -109,6 +100,36 @@ inline posterior_summary summarize(const ensemble_result& run, const std::vector
         summary.warnings.push_back("ESS (draws / tau) below " + std::to_string(static_cast<int>(options.minimum_ess)) +
                                    " for " + listed(low_ess) + ": the quantiles are unreliable; run longer.");
     return summary;
+}
+
+}  // namespace detail
+
+/// The summary table of an ensemble run: per parameter the mean, sd,
+/// 16/50/84% quantiles of all walkers' draws together, tau and
+/// ess_tau = walkers x draws / tau (summary.ess is
+/// ess_estimator::autocorrelation_time; ess_bulk, ess_tail and rhat are NaN),
+/// with warnings for a chain shorter than the reliable length in tau, a low
+/// ESS, stuck walkers, proposals where the model broke its contract, and a
+/// run on precision that used its whole budget.
+///
+/// What the ESS means for walkers: walkers x draws / tau is the number of
+/// independent draws the pooled chain is worth for the mean, the variance of
+/// a walker average shrinking as tau / (walkers x draws). It plays the part
+/// of NUTS' bulk ESS; there is no separate tail ESS, and no R-hat, since the
+/// walkers are not independent chains (each proposal uses the others'
+/// positions); the 50 tau length rule says when tau itself is trustworthy.
+///
+/// @param run     the run (after burn-in)
+/// @param names   parameter names, or empty ("x[0]", "x[1]", ...)
+/// @param options tau's estimator and the ESS floor of the warnings
+/// @throws invalid_input when the run has no draws, a sample is not finite,
+///         or names are neither empty nor one per parameter
+inline posterior_summary summarize(const ensemble_result& run, const std::vector<std::string>& names = {},
+                                   const ensemble_summary_options& options = {}) {
+    check_argument(names.empty() || names.size() == run.dim, "summarize", "names must be empty or one per parameter");
+    check_positive("summarize", "options.minimum_ess", options.minimum_ess);
+    return detail::summarize_ensemble_run(run, integrated_autocorrelation_times(run, options.autocorrelation), names,
+                                          options);
 }
 
 }  // namespace diskmc

@@ -22,6 +22,7 @@
 
 #include "diskmc/concepts/differentiable_log_density.hpp"
 #include "diskmc/diagnostics/convergence.hpp"
+#include "diskmc/detail/precision_rounds.hpp"
 #include "diskmc/detail/random_stream.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/parallel/parallel_for.hpp"
@@ -538,10 +539,7 @@ precision_estimate estimate_precision(const std::vector<nuts_chain<Rng>>& chains
 inline std::size_t next_round_target(std::size_t draws, double ess, const nuts_chains_options& o) {
     const double per_draw = ess / static_cast<double>(draws);
     const double wanted = per_draw > 0 ? 1.2 * o.min_ess / per_draw : 2.0 * static_cast<double>(draws);
-    const double bounded = std::clamp(wanted, static_cast<double>(draws + o.round_step),
-                                      2.0 * static_cast<double>(draws));
-    const auto steps = static_cast<std::size_t>(std::ceil(bounded / static_cast<double>(o.round_step)));
-    return std::min(steps * o.round_step, o.sampler.samples);
+    return next_precision_round(draws, wanted, o.round_step, o.sampler.samples);
 }
 
 /// The random stream of chain `chain` of a run seeded with `seed`: every
