@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -554,7 +555,11 @@ inline inference::map_options map_settings_for(const inference::any_disk_likelih
 
 /// The family-independent core of fit_rotation_map (below): every step
 /// after the family has built its mask, likelihood and model image.
-inline fit_result fit_rotation_map_core(const fit_options& options, const erased_family& family) {
+/// (A template only so that it is compiled in the files that fit, not in
+/// every file that includes this header: it instantiates the MAP step and
+/// the three samplers, ~20 s of compile time.)
+template <std::same_as<erased_family> ErasedFamily>
+fit_result fit_rotation_map_core(const fit_options& options, const ErasedFamily& family) {
     using clock = std::chrono::steady_clock;
     const auto started = clock::now();
     auto stage = [&](fit_stage s) {
@@ -745,7 +750,11 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
 /// overload with a family for the steps.
 /// @throws invalid_input as that overload, and for an unknown surface or
 ///         rotation name (listing the known ones)
-inline fit_result fit_rotation_map(const fit_options& options) {
+/// (A template only so that it is compiled in the files that call it: it
+/// instantiates the front of every family the tables of
+/// fit/model_choice.hpp combine.)
+template <std::same_as<fit_options> Options>
+fit_result fit_rotation_map(const Options& options) {
     return with_chosen_family(options.model, options.parameters, detail::fit_function,
                               [&](const auto& family) { return fit_rotation_map(options, family); });
 }
