@@ -26,9 +26,10 @@
 //   ("stretch", emcee's default, or "de": 0.8 differential evolution + 0.2
 //   snooker, emcee's recommendation for near-Gaussian posteriors), seed; or
 //   "kind": "nuts" with chains, warmup, samples, max_tree_depth, dense_mass,
-//   target_accept, seed, warmup_adaptation ("windowed", the default,
-//   "trust_metric_with_fallback" for a short warmup trusting the MAP
-//   covariance, or "step_size_only"), trusted_warmup, and min_ess (0: off) with max_rhat to
+//   target_accept, seed, warmup_adaptation ("trust_metric_with_fallback",
+//   the default: a short warmup trusting the MAP covariance, Stan's windows
+//   for a chain whose check fails; "windowed" for Stan's windows always, or
+//   "step_size_only"), trusted_warmup, and min_ess (0: off) with max_rhat to
 //   stop on precision ("samples" is then the budget per chain); or "kind":
 //   "laplace" with draws, scale, seed (importance-sampled Laplace from the MAP
 //   covariance, kept with a warning when Pareto k-hat refuses it); or "kind":
