@@ -1221,11 +1221,12 @@ TEST_CASE("stopping on precision reaches the ESS and R-hat targets in rounds", "
     CHECK(run.min_ess >= 400);
     CHECK(run.max_rhat <= 1.01);
     check_gaussian_moments(run, target);
-    // The progress callback saw the checks of the rounds before the last.
+    // The progress callback saw the checks of the rounds before the last
+    // (a round that goes on may have its ESS but not yet its R-hat: the
+    // reported ESS is then above the target).
     if (run.precision_rounds > 1) {
         REQUIRE_FALSE(reported.empty());
         CHECK(reported.back() > 0);
-        CHECK(reported.back() < 400);
     }
 
     // A budget too small for the target: stops there, with a warning.
