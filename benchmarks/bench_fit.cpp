@@ -7,7 +7,7 @@
 //   bench_fit [--only SAMPLER] [--min-ess N] [--threads N] [--repeats N]
 //             [--beam] [--quick] [--json] [--data DIR]
 //
-// --only     run one row: nuts, nuts-trusted, ensemble, laplace
+// --only     run one row: nuts, nuts-windowed, ensemble, laplace
 // --min-ess  the precision asked of every row (default 400)
 // --threads  the fit's threads (default 0: all cores)
 // --repeats  run each row N times (seeds 1..N) and report medians
@@ -20,9 +20,10 @@
 // The rows, each the fit's defaults except:
 //   nuts      min_ess = --min-ess: the chains run in rounds until every
 //             parameter's bulk and tail ESS reach it and R-hat <= 1.01
-//             (the default 1000 draws per chain are the budget);
-//   nuts-trusted  the same with the warmup that trusts the MAP metric
-//             (100 iterations adapting the step size only, checked);
+//             (the default 1000 draws per chain are the budget); the
+//             default warmup trusts the MAP metric (100 iterations adapting
+//             the step size only, checked);
+//   nuts-windowed  the same with Stan's windowed warmup (1000 iterations);
 //   ensemble  the best configuration measured (64 walkers, differential-
 //             evolution moves, tau ~ 26 steps), 500 burn-in steps, then
 //             min_ess = --min-ess: rounds until every parameter's ESS
@@ -102,7 +103,7 @@ diskmc::fit_options row_options(const std::string& sampler, const settings& s, s
         options.sampler = laplace;
     } else {
         diskmc::nuts_fit_settings nuts{.seed = seed};
-        nuts.trust_map_covariance = sampler == "nuts-trusted";
+        if (sampler == "nuts-windowed") nuts.trust_map_covariance = false;
         nuts.options.min_ess = s.min_ess;
         if (s.quick) {
             nuts.options.sampler.warmup = 120;
@@ -258,7 +259,7 @@ void print_nuts_over_ensemble(const std::vector<row>& rows, std::size_t threads,
 
 int usage() {
     std::fprintf(stderr,
-                 "usage: bench_fit [--only nuts|nuts-trusted|ensemble|laplace] [--min-ess N] [--threads N] [--repeats N] [--beam] "
+                 "usage: bench_fit [--only nuts|nuts-windowed|ensemble|laplace] [--min-ess N] [--threads N] [--repeats N] [--beam] "
                  "[--quick] [--json] [--data DIR]\n");
     return 2;
 }
@@ -291,7 +292,7 @@ int main(int argc, char** argv) {
         }
     }
     std::vector<std::string> samplers;
-    for (const char* name : {"nuts", "nuts-trusted", "ensemble", "laplace"})
+    for (const char* name : {"nuts", "nuts-windowed", "ensemble", "laplace"})
         if (s.only.empty() || s.only == name) samplers.emplace_back(name);
     if (samplers.empty() || !(s.min_ess > 0.0)) return usage();
     const std::size_t threads = s.threads ? s.threads : std::max(1u, std::thread::hardware_concurrency());

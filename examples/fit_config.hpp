@@ -35,9 +35,10 @@
 //   ESS (walkers x draws / tau) reaches it and the chain is 50 tau long
 //   ("steps" is then the budget; no max_rhat for walkers); or
 //   "kind": "nuts" with chains, warmup, samples, max_tree_depth, dense_mass,
-//   target_accept, seed, warmup_adaptation ("windowed", the default,
-//   "trust_metric_with_fallback" for a short warmup trusting the MAP
-//   covariance, or "step_size_only"), trusted_warmup, and min_ess (0: off) with max_rhat to
+//   target_accept, seed, warmup_adaptation ("trust_metric_with_fallback",
+//   the default: a short warmup trusting the MAP covariance, Stan's windows
+//   for a chain whose check fails; "windowed" for Stan's windows always, or
+//   "step_size_only"), trusted_warmup, and min_ess (0: off) with max_rhat to
 //   stop on precision ("samples" is then the budget per chain); or "kind":
 //   "laplace" with draws, scale, seed (importance-sampled Laplace from the MAP
 //   covariance, kept with a warning when Pareto k-hat refuses it); or "kind":

@@ -127,7 +127,7 @@ TEST_CASE("fit config: Laplace and auto settings", "[fit][config]") {
 TEST_CASE("fit config: NUTS warmup adaptation and stopping on precision", "[fit][config]") {
     const fit_config plain = parse(R"({"sampler": {"kind": "nuts"}})");
     const auto& defaults = std::get<diskmc::nuts_fit_settings>(plain.options.sampler);
-    CHECK_FALSE(defaults.trust_map_covariance);
+    CHECK(defaults.trust_map_covariance);  // the short warmup trusting the MAP covariance
     CHECK(defaults.options.min_ess == 0.0);
     const fit_config c = parse(R"({"sampler": {"kind": "nuts", "warmup_adaptation": "windowed",
         "trusted_warmup": 150, "min_ess": 400, "max_rhat": 1.02, "samples": 5000}})");
@@ -141,6 +141,9 @@ TEST_CASE("fit config: NUTS warmup adaptation and stopping on precision", "[fit]
     const fit_config step_only = parse(R"({"sampler": {"kind": "nuts", "warmup_adaptation": "step_size_only"}})");
     const auto& s = std::get<diskmc::nuts_fit_settings>(step_only.options.sampler);
     CHECK(s.options.sampler.warmup_adaptation == diskmc::warmup_mode::step_size_only);
+    CHECK_FALSE(s.trust_map_covariance);
+    const fit_config trusted = parse(R"({"sampler": {"kind": "nuts", "warmup_adaptation": "trust_metric_with_fallback"}})");
+    CHECK(std::get<diskmc::nuts_fit_settings>(trusted.options.sampler).trust_map_covariance);
     require_refused(R"({"sampler": {"kind": "nuts", "warmup_adaptation": "stan"}})",
                     "sampler.warmup_adaptation: must be \"windowed\"");
     require_refused(R"({"sampler": {"kind": "nuts", "min_ess": "many"}})", "sampler.min_ess");

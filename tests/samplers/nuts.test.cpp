@@ -14,6 +14,7 @@
 #include "diskmc/concepts/archetypes.hpp"
 #include "diskmc/samplers/nuts.hpp"
 #include "support/gaussian_target.hpp"
+#include "support/nuts_targets.hpp"
 #include "support/test_values.hpp"
 
 namespace {
@@ -44,6 +45,8 @@ std::size_t scaled(std::size_t iterations) {
 
 using diskmc::testing::gaussian_target;
 using diskmc::testing::make_gaussian;
+using diskmc::testing::funnel;
+using diskmc::testing::hierarchical_model;
 
 // The 10-D Gaussian with condition number 1e4 and strong correlations.
 const gaussian_target& ill_conditioned() {
@@ -87,50 +90,6 @@ double min_bulk_ess(const diskmc::nuts_chains_result& run) {
     for (const auto& line : summary.parameters) smallest = std::min(smallest, line.ess_bulk);
     return smallest;
 }
-
-// Neal's funnel: v ~ N(0, 3^2), x_i | v ~ N(0, e^v), i = 1..9.
-struct funnel {
-    std::size_t dim() const { return 10; }
-    double log_density(const Eigen::VectorXd& x) const {
-        Eigen::VectorXd gradient;
-        return log_density_gradient(x, gradient);
-    }
-    double log_density_gradient(const Eigen::VectorXd& x, Eigen::VectorXd& gradient) const {
-        const double v = x[0];
-        const double precision = std::exp(-v);
-        double squares = 0.0;
-        gradient.resize(10);
-        for (Eigen::Index i = 1; i < 10; ++i) {
-            squares += x[i] * x[i];
-            gradient[i] = -precision * x[i];
-        }
-        gradient[0] = -v / 9.0 + 0.5 * squares * precision - 4.5;
-        return -v * v / 18.0 - 0.5 * squares * precision - 4.5 * v;
-    }
-};
-
-// Non-centred hierarchical model: mu ~ N(0, 1), s = log tau ~ N(-0.5, 0.5^2),
-// eta_j ~ N(0, 1), y_j ~ N(mu + tau eta_j, 1), j = 1..4.
-struct hierarchical_model {
-    Eigen::VectorXd y = Eigen::VectorXd::Zero(4);
-    static constexpr double s_mean = -0.5, s_sd = 0.5;
-    std::size_t dim() const { return 6; }
-    double log_density(const Eigen::VectorXd& x) const {
-        Eigen::VectorXd gradient;
-        return log_density_gradient(x, gradient);
-    }
-    double log_density_gradient(const Eigen::VectorXd& x, Eigen::VectorXd& gradient) const {
-        const double mu = x[0], s = x[1], tau = std::exp(s);
-        const Eigen::VectorXd eta = x.tail(4);
-        const Eigen::VectorXd residual = y.array() - mu - tau * eta.array();
-        gradient.resize(6);
-        gradient[0] = -mu + residual.sum();
-        gradient[1] = -(s - s_mean) / (s_sd * s_sd) + tau * residual.dot(eta);
-        gradient.tail(4) = -eta + tau * residual;
-        return -0.5 * mu * mu - 0.5 * (s - s_mean) * (s - s_mean) / (s_sd * s_sd) -
-               0.5 * eta.squaredNorm() - 0.5 * residual.squaredNorm();
-    }
-};
 
 // A 2-D standard normal that misbehaves where x0 > 1.
 enum class trouble {
@@ -1262,11 +1221,12 @@ TEST_CASE("stopping on precision reaches the ESS and R-hat targets in rounds", "
     CHECK(run.min_ess >= 400);
     CHECK(run.max_rhat <= 1.01);
     check_gaussian_moments(run, target);
-    // The progress callback saw the checks of the rounds before the last.
+    // The progress callback saw the checks of the rounds before the last
+    // (a round that goes on may have its ESS but not yet its R-hat: the
+    // reported ESS is then above the target).
     if (run.precision_rounds > 1) {
         REQUIRE_FALSE(reported.empty());
         CHECK(reported.back() > 0);
-        CHECK(reported.back() < 400);
     }
 
     // A budget too small for the target: stops there, with a warning.

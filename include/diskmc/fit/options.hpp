@@ -49,8 +49,8 @@ struct ensemble_fit_settings {
 /// chains start from points drawn from it around the MAP; otherwise every
 /// chain starts at the parameters' starts. Defaults are Stan's (4 chains of
 /// 1000 warmup and 1000 sampling iterations, max tree depth 10, diagonal
-/// metric, target acceptance 0.8) but for the warmup, see
-/// trust_map_covariance.
+/// metric, target acceptance 0.8) but for the warmup: a short one trusting
+/// the MAP covariance, see trust_map_covariance.
 struct nuts_fit_settings {
     /// The sampler's own options (chains, warmup, samples, max_tree_depth,
     /// metric, target_accept, min_ess...). `threads` is overridden by
@@ -62,10 +62,11 @@ struct nuts_fit_settings {
     /// windows only for a chain whose check fails (warmup_mode::
     /// trust_metric_with_fallback; the result says which path each chain took
     /// and warns of a fall back). false: options.sampler.warmup_adaptation as
-    /// given. Opt-in for now: on the HD163296-like benchmark (downsampled by
-    /// 3, 4 chains x 600 draws) the short warmup's step size gave 1 divergence
-    /// in 2400 transitions where Stan's windows gave none.
-    bool trust_map_covariance = false;
+    /// given (Stan's windows unless changed). On the HD163296-like benchmark
+    /// (downsampled by 3, 4 chains x 1000 draws, seeds 1-12; benchmarks/
+    /// bench_nuts_warmup --section fit) it needs ~9x fewer warmup gradients
+    /// than Stan's windows, with no divergence either.
+    bool trust_map_covariance = true;
     /// Scale of the chains' start points drawn from the MAP covariance (0:
     /// every chain starts at the MAP).
     double start_scale = 1.0;

@@ -83,6 +83,15 @@ inline constexpr double trusted_step_size_ratio = 0.5;
 /// each, all stayed within [0.215, 3.05]).
 inline constexpr double trusted_variance_ratio = 5.0;
 
+/// A trusted warmup samples with its averaged step size times this. A short
+/// dual averaging ends above the step size a long warmup settles on: on the
+/// HD163296-like benchmark (benchmarks/bench_nuts_warmup --section fit
+/// --downsample 3, seed 4) the chains' 100-iteration averages were 0.62-0.71
+/// where Stan's windows ended at 0.56-0.61, and seeds 1-12 x 4000 draws had
+/// 9 divergences where the windows had none. Scaled by 0.9: none, for 4%
+/// more gradients per draw and as many effective draws per gradient.
+inline constexpr double trusted_step_size_shrink = 0.9;
+
 /// Stan's warmup schedule for the metric: an initial fast buffer, slow
 /// windows of doubling length (the last stretched to the terminal buffer),
 /// and a terminal fast buffer. Draws of iterations in [first_window_start,

@@ -411,7 +411,10 @@ private:
         if (result_.warmup_taken == warmup_path::trusted && iteration_ + 1 == warmup_length_)
             check_trusted_warmup();
         if (iteration_ + 1 == warmup_length_) {
-            if (options_.adapt_step_size) step_ = step_adaptation_.averaged_step_size(step_);
+            if (options_.adapt_step_size) {
+                step_ = step_adaptation_.averaged_step_size(step_);
+                if (result_.warmup_taken == warmup_path::trusted) step_ *= trusted_step_size_shrink;
+            }
             if (options_.save_warmup)
                 result_.warmup_draws.conservativeResize(static_cast<Eigen::Index>(warmup_length_),
                                                         result_.warmup_draws.cols());

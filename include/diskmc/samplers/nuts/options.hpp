@@ -48,8 +48,10 @@ enum class warmup_mode {
     /// covariance): a short warmup of `trusted_warmup` iterations adapting the
     /// step size only, then a check that the posterior in the sampler's
     /// coordinates is close to the metric's scale (see
-    /// nuts_result::warmup_check). When the check fails the chain falls back
-    /// to Stan's windowed adaptation for the rest of the `warmup` iterations.
+    /// nuts_result::warmup_check). When the check passes the chain samples
+    /// with the averaged step size times 0.9 (detail::trusted_step_size_shrink:
+    /// a short average ends too large). When the check fails the chain falls
+    /// back to Stan's windowed adaptation for the rest of the `warmup` iterations.
     trust_metric_with_fallback,
 };
 
@@ -181,8 +183,8 @@ struct nuts_options {
     /// Adapt the metric during warmup with Stan's windows (needs warmup >= 20).
     bool adapt_metric = true;
     /// How warmup adapts; see warmup_mode. The fit uses
-    /// trust_metric_with_fallback when the MAP covariance standardises the
-    /// coordinates.
+    /// trust_metric_with_fallback by default when the MAP covariance
+    /// standardises the coordinates (nuts_fit_settings::trust_map_covariance).
     warmup_mode warmup_adaptation = warmup_mode::windowed;
     /// Length of the short warmup of trust_metric_with_fallback (it must be
     /// below `warmup`, which remains the length of a warmup that fell back).
