@@ -14,6 +14,7 @@
 //
 // Run: ./own_disk_component [--small]   (--small: a small map and short runs, for the tests)
 
+#include <cstddef>
 #include <Eigen/Core>
 #include <cmath>
 #include <cstdio>
@@ -126,7 +127,7 @@ int main(int argc, char** argv) {
                                 .downsample = {.factor = small ? 2 : 1},
                                 .parameters = parameters,
                                 .mask = {.r_min = 0.2, .r_max = 1.8},
-                                .threads = small ? 1 : 0};
+                                .threads = small ? std::size_t{1} : std::size_t{0}};
 
     options.sampler = diskmc::nuts_fit_settings{
         .options = {.sampler = {.warmup = small ? 150u : 500u, .samples = small ? 200u : 1000u},
