@@ -545,7 +545,7 @@ fit_result fit_rotation_map(const fit_options& options, const Family& family) {
     Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> mask =
         fit_mask(map, family.template make<double>(start_full), options.mask);
     const disk_likelihood<Family> likelihood(map, mask, family,
-                                             {.convolve_beam = options.convolve_beam, .threads = 1});
+                                             {.convolve_beam = options.convolve_beam, .threads = options.threads});
     detail::monitored_likelihood<disk_likelihood<Family>> counted(likelihood, options.stop_requested);
     const auto posterior = inference::make_posterior(parameters, counted);
     const auto for_nuts = inference::unconstrained(posterior);
