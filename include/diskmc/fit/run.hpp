@@ -32,6 +32,7 @@
 
 #include "diskmc/diagnostics/autocorrelation.hpp"
 #include "diskmc/diagnostics/summary.hpp"
+#include "diskmc/diagnostics/warnings.hpp"
 #include "diskmc/disk/mask.hpp"
 #include "diskmc/disk/model_image.hpp"
 #include "diskmc/disk/sky_map.hpp"
@@ -379,14 +380,15 @@ inline void summarize_ensemble(const ensemble_result& run, const inference::para
     const posterior_summary summary = summarize_draws(result.chains, parameters.free_names());
     // emcee's autocorrelation time, on the unwrapped chain.
     const std::vector<autocorrelation_estimate> taus = integrated_autocorrelation_times(unwrapped);
+    const warning_thresholds thresholds;
     std::vector<std::string> high_rhat, short_chain, low_ess;
     for (Eigen::Index j = 0; j < dim; ++j) {
         const parameter_summary& line = summary.parameters[static_cast<std::size_t>(j)];
         fit_parameter p{line.name, line.p16, line.p50,      line.p84,      line.mean,
                         line.sd,   line.ess_bulk, line.ess_tail, line.rhat, taus[static_cast<std::size_t>(j)].tau};
-        if (p.rhat > 1.01) high_rhat.push_back(p.name);
+        if (thresholds.rhat_too_high(p.rhat)) high_rhat.push_back(p.name);
         if (!taus[static_cast<std::size_t>(j)].reliable()) short_chain.push_back(p.name);
-        if (p.ess_bulk < 400.0 || p.ess_tail < 400.0) low_ess.push_back(p.name);
+        if (thresholds.ess_too_low(p.ess_bulk) || thresholds.ess_too_low(p.ess_tail)) low_ess.push_back(p.name);
         result.parameters.push_back(std::move(p));
     }
     for (auto& warning : ensemble_warnings(run)) result.warnings.push_back(std::move(warning));
@@ -398,10 +400,12 @@ inline void summarize_ensemble(const ensemble_result& run, const inference::para
         result.warnings.push_back("The chain is shorter than 50 autocorrelation times for " + joined_names(short_chain) +
                                   ": tau is unreliable (usually underestimated); run longer.");
     if (!high_rhat.empty())
-        result.warnings.push_back("R-hat above 1.01 (walkers as chains) for " + joined_names(high_rhat) +
+        result.warnings.push_back("R-hat above " + threshold_text(thresholds.max_rhat) + " (walkers as chains) for " +
+                                  joined_names(high_rhat) +
                                   ": the walkers have not mixed; burn in and run longer.");
     if (!low_ess.empty())
-        result.warnings.push_back("Bulk or tail ESS below 400 for " + joined_names(low_ess) +
+        result.warnings.push_back("Bulk or tail ESS below " + threshold_text(thresholds.min_ess) + " for " +
+                                  joined_names(low_ess) +
                                   ": the quantiles are unreliable; run longer.");
 }
 
@@ -443,9 +447,10 @@ inline void summarize_laplace(const laplace_result& run, const inference::parame
                                                   run.effective_sample_size, run.effective_sample_size,
                                                   std::numeric_limits<double>::quiet_NaN(), std::nullopt});
     for (auto& warning : laplace_warnings(run)) result.warnings.push_back(std::move(warning));
-    if (run.reliable() && run.effective_sample_size < 400.0)
-        result.warnings.push_back("The importance ESS of the Laplace draws is below 400: the quantiles are "
-                                  "unreliable; ask for more draws.");
+    if (const warning_thresholds thresholds; run.reliable() && thresholds.ess_too_low(run.effective_sample_size))
+        result.warnings.push_back("The importance ESS of the Laplace draws is below " +
+                                  threshold_text(thresholds.min_ess) +
+                                  ": the quantiles are unreliable; ask for more draws.");
 }
 
 /// The Laplace branch of a fit: runs the sampler from the MAP point and its
