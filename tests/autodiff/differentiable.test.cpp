@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "diskmc/autodiff/differentiable.hpp"
@@ -81,6 +82,34 @@ TEST_CASE("differentiable(model) refers to an lvalue and owns an rvalue", "[auto
     CHECK(referring.log_density(x) == Approx(-0.5 * (0.25 + 4.0)));
     CHECK(owning.log_density(x) == Approx(-0.5 * (0.25 + 0.25)));
     CHECK(&referring.model() == &model);
+    static_assert(std::is_same_v<std::remove_const_t<decltype(referring)>, diskmc::differentiable_model<const banana&>>);
+    static_assert(std::is_same_v<std::remove_const_t<decltype(owning)>, diskmc::differentiable_model<banana>>);
+}
+
+/// A model whose data lives on the heap, so a dangling reference to a
+/// destroyed one reads freed memory (AddressSanitizer reports it).
+struct heap_held_gaussian {
+    std::vector<double> mean = std::vector<double>(3, 1.5);
+    std::size_t dim() const { return mean.size(); }
+    template <class T>
+    T log_density(const Eigen::Matrix<T, Eigen::Dynamic, 1>& x) const {
+        T sum(0.0);
+        for (std::size_t i = 0; i < mean.size(); ++i) {
+            const T offset = x[static_cast<Eigen::Index>(i)] - mean[i];
+            sum += offset * offset;
+        }
+        return T(-0.5 * sum);
+    }
+};
+
+TEST_CASE("differentiable(model) built from a temporary stays valid after the full-expression",
+          "[autodiff][differentiable]") {
+    const auto target = diskmc::differentiable(heap_held_gaussian{});
+    static_assert(std::is_same_v<std::remove_const_t<decltype(target)>, diskmc::differentiable_model<heap_held_gaussian>>);
+    const Eigen::VectorXd x = Eigen::VectorXd::Constant(3, 0.5);
+    Eigen::VectorXd grad;
+    CHECK(target.log_density_gradient(x, grad) == Approx(-1.5));
+    CHECK(grad.isApprox(Eigen::VectorXd::Constant(3, 1.0)));
 }
 
 TEST_CASE("differentiable(model) gradients pass the gradient checker", "[autodiff][differentiable]") {

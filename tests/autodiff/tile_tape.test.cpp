@@ -2,9 +2,12 @@
 
 #include <Eigen/Core>
 #include <cmath>
+#include <string>
+#include <thread>
 #include <unsupported/Eigen/AutoDiff>
 
 #include "diskmc/autodiff/tile_tape.hpp"
+#include "support/throws.hpp"
 
 using diskmc::autodiff::tile_tape;
 using diskmc::autodiff::tile_var;
@@ -194,4 +197,38 @@ TEST_CASE("tile tape: per-pixel comparisons and select route values and adjoints
     const tile_var chosen = select(p > 2.0, p, x);
     CHECK_FALSE(chosen.is_varying());
     CHECK(tape.size() == before + 1);  // only the constant 2.0
+}
+
+TEST_CASE("tile tape: misuse throws in every build, naming the fix", "[autodiff][tile]") {
+    using diskmc::testing::message_contains;
+    auto& tape = tile_tape::local();
+    CHECK_THROWS_MATCHES(tape.begin(0), diskmc::invalid_input, message_contains("tile width must be positive"));
+
+    tape.begin(3);
+    const Eigen::ArrayXd data = Eigen::ArrayXd::LinSpaced(3, 1.0, 3.0);
+    const tile_var p = tape.parameter(2.0);
+    const tile_var q = tape.parameter(1.0);
+    const tile_var x = tape.varying_input(data.data());
+    // Branching on a pixel-dependent comparison, or taking one value of a
+    // per-pixel quantity, would silently use one pixel for the whole tile.
+    CHECK_THROWS_MATCHES(static_cast<bool>(x > 1.5), diskmc::invalid_input, message_contains("use select()"));
+    CHECK_THROWS_MATCHES(x.uniform_value(), diskmc::invalid_input, message_contains("no single value"));
+    CHECK(static_cast<bool>(p > q));  // a parameter-only comparison is fine
+
+    // x's record is forgotten by the next tile (which has fewer records).
+    tape.begin(3);
+    CHECK_THROWS_MATCHES(x * 2.0, diskmc::invalid_input, message_contains("earlier tile"));
+    CHECK_THROWS_MATCHES(tape.reverse(x, data.data()), diskmc::invalid_input, message_contains("earlier tile"));
+
+    // A thread that never began a tile has no tape to record on.
+    std::string error;
+    std::thread([&error] {
+        try {
+            const tile_var constant(1.0);
+            error = "no exception";
+        } catch (const diskmc::invalid_input& e) {
+            error = e.what();
+        }
+    }).join();
+    CHECK_THAT(error, Catch::Matchers::Contains("tile_tape::begin() first"));
 }

@@ -11,6 +11,7 @@
 #include "diskmc/autodiff/var.hpp"
 #include "diskmc/parallel/parallel_for.hpp"
 #include "support/gradient_check.hpp"
+#include "support/throws.hpp"
 
 using diskmc::autodiff::var;
 using diskmc::testing::check_gradient;
@@ -360,4 +361,25 @@ TEST_CASE("several threads differentiate at once with results identical to one t
         CHECK(threaded_value[i] == serial_value[i]);
         CHECK(threaded[i] == serial[i]);
     }
+}
+
+TEST_CASE("a var used outside its tape throws in every build", "[autodiff][var]") {
+    using diskmc::testing::message_contains;
+    CHECK_THROWS_MATCHES(var::independent(1.0), diskmc::invalid_input, message_contains("no active tape"));
+
+    // A var that escapes its gradient() call names a node of a tape that has
+    // been cleared (and, inside a new scope, of a tape that lacks it).
+    var escaped;
+    Eigen::VectorXd grad;
+    diskmc::autodiff::gradient(
+        [&](const auto& v) -> scalar_of<decltype(v)> {
+            escaped = v[1] * v[0];
+            return escaped;
+        },
+        point({0.5, 2.0}), grad);
+    CHECK_FALSE(escaped.is_constant());
+    CHECK_THROWS_MATCHES(escaped * 2.0, diskmc::invalid_input, message_contains("no active tape"));
+    diskmc::autodiff::detail::tape_scope scope;
+    CHECK_THROWS_MATCHES(escaped + 1.0, diskmc::invalid_input, message_contains("has ended"));
+    CHECK((var(3.0) * 2.0).value() == 6.0);  // constants need no tape
 }

@@ -129,3 +129,40 @@ TEST_CASE("summary rejects chains of different shapes", "[diagnostics][summary]"
     chains[1] = Eigen::MatrixXd::Zero(10, 2);
     CHECK_THROWS_AS(diskmc::summarize_draws(chains, {"a"}), diskmc::invalid_input);
 }
+
+TEST_CASE("one set of warning thresholds decides and words the summaries' warnings", "[diagnostics][summary]") {
+    const diskmc::warning_thresholds defaults;
+    CHECK(defaults.max_rhat == 1.01);
+    CHECK(defaults.min_ess_per_chain == 100.0);
+    CHECK(defaults.min_ess == 400.0);
+    CHECK(defaults.min_e_bfmi == 0.3);
+    CHECK(diskmc::threshold_text(defaults.max_rhat) == "1.01");
+    CHECK(diskmc::threshold_text(defaults.min_ess) == "400");
+    CHECK(defaults.rhat_too_high(1.02));
+    CHECK_FALSE(defaults.rhat_too_high(1.01));
+    CHECK_FALSE(defaults.rhat_too_high(std::nan("")));  // no R-hat (one chain): nothing to say
+    CHECK(defaults.ess_per_chain_too_low(399.0, 4));
+    CHECK_FALSE(defaults.ess_per_chain_too_low(400.0, 4));
+
+    // Well-mixed draws pass the defaults, and warn under stricter thresholds,
+    // whose numbers the messages quote.
+    std::mt19937_64 rng(11);
+    std::normal_distribution<double> normal;
+    std::vector<Eigen::MatrixXd> chains(4, Eigen::MatrixXd(500, 1));
+    for (auto& chain : chains)
+        for (Eigen::Index i = 0; i < chain.rows(); ++i) chain(i, 0) = normal(rng);
+    CHECK(diskmc::summarize_draws(chains, {"mstar"}).warnings.empty());
+    const auto strict = diskmc::summarize_draws(chains, {"mstar"}, {.max_rhat = 0.5, .min_ess_per_chain = 5000.0});
+    REQUIRE(strict.warnings.size() == 3);
+    CHECK_THAT(strict.warnings[0], Catch::StartsWith("R-hat above 0.5 for mstar"));
+    CHECK_THAT(strict.warnings[1], Catch::StartsWith("Bulk ESS below 5000 per chain for mstar"));
+    CHECK_THAT(strict.warnings[2], Catch::StartsWith("Tail ESS below 5000 per chain for mstar"));
+
+    // E-BFMI: the HMC warnings' default threshold is the same one.
+    diskmc::hmc_chain_report chain;
+    chain.transitions = 100;
+    chain.e_bfmi = 0.29;
+    CHECK(diskmc::hmc_warnings({chain}).size() == 1);
+    chain.e_bfmi = 0.31;
+    CHECK(diskmc::hmc_warnings({chain}).empty());
+}

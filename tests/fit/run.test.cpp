@@ -10,6 +10,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -45,6 +48,37 @@ void require_throws_naming(const fit_options& options, const std::string& fragme
 }
 
 using testing::bench_map;
+
+/// The threads that evaluated a pixel of the thread-recording surface while
+/// recording was on.
+struct threads_rule_record {
+    std::mutex lock;
+    std::set<std::thread::id> ids;
+    bool on = false;
+};
+threads_rule_record& threads_rule_seen() {
+    static threads_rule_record record;
+    return record;
+}
+
+/// The midplane surface, noting which thread evaluates it.
+struct threads_rule_surface {
+    template <class V>
+    V height(const V& r) const {
+        threads_rule_record& record = threads_rule_seen();
+        const std::lock_guard<std::mutex> hold(record.lock);
+        if (record.on) record.ids.insert(std::this_thread::get_id());
+        return math::zero_like(r);
+    }
+};
+struct threads_rule_component {
+    static std::vector<inference::parameter_info> parameters() { return {}; }
+    static void check(std::string_view, const threads_rule_surface&) {}
+    template <class T>
+    static threads_rule_surface make(parameter_reader<T>&) {
+        return {};
+    }
+};
 
 }  // namespace
 
@@ -377,4 +411,39 @@ TEST_CASE("fit_rotation_map: the standard first fit of TW Hya converges with bot
         CHECK(std::abs(fit.median("vlsr") - 2840.0) < 50.0);
     }
 #endif
+}
+
+TEST_CASE("fit_rotation_map: the threads option is the likelihood's budget too, used in the MAP step", "[fit]") {
+    using threads_rule_family = disk_family<threads_rule_component, keplerian_component>;
+    const threads_rule_family family;
+    const std::vector<std::string> names = family.parameter_names();
+    fit_options o = small_problem();
+    o.downsample = {.factor = 2};  // 77 x 77 pixels: several of the likelihood's chunks
+    o.parameters.clear();
+    for (const auto& p : hd163296_like::parameters())
+        if (std::find(names.begin(), names.end(), p.name) != names.end()) o.parameters.push_back(p);
+    o.optimize = true;
+    o.on_stage = [](fit_stage stage) {
+        threads_rule_record& record = threads_rule_seen();
+        const std::lock_guard<std::mutex> hold(record.lock);
+        record.on = stage == fit_stage::optimizing;
+    };
+    for (const std::size_t threads : {std::size_t{1}, std::size_t{2}}) {
+        {
+            threads_rule_record& record = threads_rule_seen();
+            const std::lock_guard<std::mutex> hold(record.lock);
+            record.ids.clear();
+        }
+        o.threads = threads;
+        fit_rotation_map(o, family);
+        threads_rule_record& record = threads_rule_seen();
+        const std::lock_guard<std::mutex> hold(record.lock);
+        INFO("threads " << threads);
+        // One thread alone, or more than one (the pool's workers take turns,
+        // so across the MAP step more than `threads` may have taken part).
+        if (threads == 1)
+            CHECK(record.ids.size() == 1);
+        else
+            CHECK(record.ids.size() >= 2);
+    }
 }

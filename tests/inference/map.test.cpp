@@ -211,6 +211,24 @@ TEST_CASE("MAP backs out of a region where the log density is not finite", "[inf
     CHECK(map.covariance.covariance.isApprox(0.25 * Eigen::MatrixXd::Identity(2, 2), 1e-7));
 }
 
+/// A Gaussian whose model misuses the API (a diskmc::invalid_input, as
+/// autodiff's misuse checks throw) once x0 passes 0.5.
+struct misusing_model {
+    std::size_t dim() const { return 2; }
+    template <class T>
+    T log_density(const Eigen::Matrix<T, Eigen::Dynamic, 1>& x) const {
+        if (x[0] > 0.5) throw diskmc::invalid_input("misusing_model: a per-pixel branch");
+        return T(-0.5 * ((x[0] - 1.0) * (x[0] - 1.0) + x[1] * x[1]));
+    }
+};
+
+TEST_CASE("MAP passes a model's misuse of the API on instead of reporting a stalled search",
+          "[inference][map]") {
+    const auto target = diskmc::differentiable(misusing_model{});
+    CHECK_THROWS_WITH(find_map(target, vec({0.0, 0.5}), vec({-5.0, -5.0}), vec({5.0, 5.0})),
+                      Catch::Matchers::Contains("per-pixel branch"));
+}
+
 TEST_CASE("MAP reports a saddle's Hessian as not positive definite", "[inference][map]") {
     const auto target = diskmc::differentiable(saddle{});
     const map_result map = find_map(target, vec({0.3, 0.2}), vec({-1.0, -1.0}), vec({1.0, 1.0}));

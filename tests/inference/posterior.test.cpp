@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <type_traits>
 
 #include "diskmc/concepts.hpp"
 #include "diskmc/concepts/archetypes.hpp"
@@ -135,6 +136,26 @@ TEST_CASE("posterior binds the likelihood's names to the parameter set", "[infer
         };
         CHECK_THROWS_WITH(make_posterior(curve_parameters(), repeated_name{}), Contains("'z0'") && Contains("twice"));
     }
+}
+
+TEST_CASE("posterior and unconstrained refer to an lvalue and own a temporary", "[inference][posterior]") {
+    const rotation_curve likelihood;
+    const auto referring = make_posterior(curve_parameters(), likelihood);
+    static_assert(std::is_same_v<std::remove_const_t<decltype(referring)>, posterior<const rotation_curve&>>);
+    CHECK(&referring.likelihood() == &likelihood);
+    const auto referring_unconstrained = unconstrained(referring);
+    static_assert(std::is_same_v<std::remove_const_t<decltype(referring_unconstrained)>,
+                                 unconstrained_posterior<const posterior<const rotation_curve&>&>>);
+    CHECK(&referring_unconstrained.constrained() == &referring);
+
+    // Both temporaries (the likelihood, whose data live on the heap, and the
+    // posterior) end with the full-expression: the result must own them
+    // (AddressSanitizer reports a read of either after it was freed).
+    const auto owning = unconstrained(make_posterior(curve_parameters(), rotation_curve{}));
+    static_assert(std::is_same_v<std::remove_const_t<decltype(owning)>,
+                                 unconstrained_posterior<posterior<rotation_curve>>>);
+    const Eigen::VectorXd u = owning.to_unconstrained(vec({1.3, 5.1, 0.3, 2.2}));
+    CHECK(owning.log_density(u) == Approx(unconstrained(referring).log_density(u)).epsilon(1e-14));
 }
 
 TEST_CASE("posterior is log prior plus log likelihood, -infinity outside the prior", "[inference][posterior]") {

@@ -14,6 +14,7 @@
 #include "diskmc/concepts/batch_log_density.hpp"
 #include "diskmc/concepts/differentiable_log_density.hpp"
 #include "diskmc/concepts/scalar_generic_log_density.hpp"
+#include "diskmc/detail/stored.hpp"
 
 namespace diskmc {
 
@@ -37,7 +38,11 @@ public:
                   "const` on the model");
 
     template <class M>
-    explicit differentiable_model(M&& model) : model_(std::forward<M>(model)) {}
+    explicit differentiable_model(M&& model) : model_(std::forward<M>(model)) {
+        static_assert(detail::storable_from<Stored, M>,
+                      "differentiable_model<const Model&> refers to its model, which must outlive it: pass an "
+                      "lvalue, or call differentiable(), which owns a temporary");
+    }
 
     std::size_t dim() const { return static_cast<std::size_t>(model_.dim()); }
 
@@ -107,9 +112,7 @@ private:
 template <class M>
     requires scalar_generic_log_density<std::remove_cvref_t<M>>
 auto differentiable(M&& model) {
-    using stored = std::conditional_t<std::is_lvalue_reference_v<M>,
-                                      const std::remove_reference_t<M>&, std::remove_cvref_t<M>>;
-    return differentiable_model<stored>(std::forward<M>(model));
+    return differentiable_model<detail::stored_t<M>>(std::forward<M>(model));
 }
 
 }  // namespace diskmc

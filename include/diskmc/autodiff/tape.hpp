@@ -24,6 +24,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "diskmc/errors.hpp"
+
 namespace diskmc::autodiff::detail {
 
 /// Index of a tape node. `passive_index` marks a constant (no node at all):
@@ -130,6 +132,11 @@ private:
     /// the sweep's fma never meets an infinite partial, where inf * 0 would
     /// make a NaN out of nothing).
     void add_edge(node_index operand, double partial, node_index previous, double& adjacent) {
+        // A var recorded on a tape whose scope has ended names a node this
+        // tape may not have: the sweep would write past its adjoints.
+        if (operand >= nodes_.size()) [[unlikely]]
+            throw invalid_input("diskmc::autodiff::var: the value belongs to a tape whose gradient() call (or "
+                                "tape_scope) has ended");
         if (partial == 0.0) return;
         if (operand == previous && std::isfinite(partial))
             adjacent += partial;
@@ -154,6 +161,16 @@ private:
 /// The tape new nodes go to on this thread (null outside any tape_scope).
 /// A plain pointer, so reading it needs no initialisation guard.
 inline thread_local tape* active_tape = nullptr;
+
+/// The active tape, for recording a node.
+/// @throws diskmc::invalid_input outside any tape_scope (a var that is not a
+///         constant, used after its gradient() or tape_scope ended)
+inline tape& recording_tape() {
+    if (active_tape == nullptr) [[unlikely]]
+        throw invalid_input("diskmc::autodiff::var: no active tape on this thread; a var that depends on an "
+                            "independent variable lives only inside its gradient() call (or tape_scope)");
+    return *active_tape;
+}
 
 /// The tapes of this thread, one per nesting level, kept for reuse.
 struct tape_stack {

@@ -27,11 +27,12 @@
 // @endcode
 
 #include <Eigen/Core>
-#include <cassert>
 #include <cmath>
 #include <cstdint>
 #include <utility>
 #include <vector>
+
+#include "diskmc/errors.hpp"
 
 namespace diskmc::autodiff {
 
@@ -45,8 +46,12 @@ class tile_mask {
 public:
     // Implicit, so parameter-only code such as `const bool tapered = r_taper < inf;`
     // reads as it does for doubles.
+    // A per-pixel mask throws (in every build): a branch on it would take one
+    // pixel's side for the whole tile.
     operator bool() const {  // NOLINT(google-explicit-constructor)
-        assert(lane_ < 0 && "a per-pixel comparison has no single truth value: use select()");
+        if (lane_ >= 0) [[unlikely]]
+            throw invalid_input("diskmc::autodiff::tile_mask: a per-pixel comparison has no single truth value; "
+                                "use select() (branch on parameters only)");
         return uniform_;
     }
     bool is_varying() const { return lane_ >= 0; }
@@ -104,8 +109,11 @@ public:
 
     /// Starts a new tile of `width` pixels: forgets every record and makes
     /// this the active tape of the calling thread.
+    /// @throws diskmc::invalid_input if width is not positive
     void begin(Eigen::Index width) {
-        assert(width > 0);
+        if (width <= 0) [[unlikely]]
+            diskmc::detail::throw_invalid_input("diskmc::autodiff::tile_tape::begin: the tile width must be positive, got ",
+                                        width);
         width_ = width;
         if (scratch_.size() < width) {
             scratch_.resize(width);
@@ -156,6 +164,7 @@ public:
             n.has_adjoint = false;
         }
         if (output.index_ < 0) return;
+        at(output);  // throws for a tile_var of an earlier tile
         node& out = nodes_[static_cast<std::size_t>(output.index_)];
         const Eigen::Map<const Eigen::ArrayXd> seed_lanes(seed, width_);
         if (out.varying) {
@@ -250,7 +259,9 @@ public:
 
     double uniform_value_of(const tile_var& v) const {
         const node& n = at(v);
-        assert(!n.varying && "a per-pixel value has no single value: branch on parameters only");
+        if (n.varying) [[unlikely]]
+            throw invalid_input("diskmc::autodiff::tile_var::uniform_value: a per-pixel value has no single value; "
+                                "branch on parameters only");
         return n.value;
     }
     bool is_varying(const tile_var& v) const { return at(v).varying; }
@@ -292,7 +303,12 @@ private:
     }
 
     const node& at(const tile_var& v) const {
-        return v.index_ < 0 ? zero_node() : nodes_[static_cast<std::size_t>(v.index_)];
+        if (v.index_ < 0) return zero_node();
+        // A tile_var from an earlier tile (begin() forgot its record).
+        if (static_cast<std::size_t>(v.index_) >= nodes_.size()) [[unlikely]]
+            throw invalid_input("diskmc::autodiff::tile_var: the value belongs to an earlier tile; a tile_var "
+                                "lives only until the next tile_tape::begin()");
+        return nodes_[static_cast<std::size_t>(v.index_)];
     }
 
     tile_var push(const node& n) {
@@ -471,16 +487,22 @@ private:
 
 // ---- tile_var: members and operators ----------------------------------------------
 
-inline tile_var::tile_var(double constant) {
-    assert(tile_tape::active() && "tile_var needs an active tile_tape (tile_tape::begin)");
-    *this = tile_tape::active()->constant(constant);
-}
-inline bool tile_var::is_varying() const { return tile_tape::active()->is_varying(*this); }
-inline double tile_var::uniform_value() const { return tile_tape::active()->uniform_value_of(*this); }
-
 namespace detail {
-inline tile_tape& active_tile_tape() { return *tile_tape::active(); }
+/// This thread's active tile tape; every tile_var operation goes through it,
+/// so using a tile_var before any tile_tape::begin() on the thread throws
+/// instead of following a null pointer.
+inline tile_tape& active_tile_tape() {
+    tile_tape* tape = tile_tape::active();
+    if (tape == nullptr) [[unlikely]]
+        throw invalid_input("diskmc::autodiff::tile_var: no active tile_tape on this thread (call "
+                            "tile_tape::begin() first)");
+    return *tape;
+}
 }  // namespace detail
+
+inline tile_var::tile_var(double constant) { *this = detail::active_tile_tape().constant(constant); }
+inline bool tile_var::is_varying() const { return detail::active_tile_tape().is_varying(*this); }
+inline double tile_var::uniform_value() const { return detail::active_tile_tape().uniform_value_of(*this); }
 
 inline tile_var operator+(const tile_var& a, const tile_var& b) {
     return detail::active_tile_tape().binary(tile_tape::op::add, a, b, [](const auto& x, const auto& y) { return x + y; });

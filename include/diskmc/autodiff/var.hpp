@@ -64,8 +64,9 @@ public:
     var(A value) : value_(static_cast<double>(value)) {}  // NOLINT: implicit, like double
 
     /// A new independent variable on this thread's active tape.
+    /// @throws diskmc::invalid_input outside any detail::tape_scope
     static var independent(double value) {
-        return var(value, detail::active_tape->push_variable(), detail::node_tag{});
+        return var(value, detail::recording_tape().push_variable(), detail::node_tag{});
     }
 
     var(double value, detail::node_index index, detail::node_tag) : value_(value), index_(index) {}
@@ -90,14 +91,14 @@ namespace detail {
 /// A result with one operand: value, and d value / d a.
 inline var record(double value, const var& a, double da) {
     if (a.is_constant()) return var(value);
-    return var(value, active_tape->push(a.index(), da), node_tag{});
+    return var(value, recording_tape().push(a.index(), da), node_tag{});
 }
 
 /// A result with two operands.
 inline var record(double value, const var& a, double da, const var& b, double db) {
     if (a.is_constant()) return record(value, b, db);
-    if (b.is_constant()) return var(value, active_tape->push(a.index(), da), node_tag{});
-    return var(value, active_tape->push(a.index(), da, b.index(), db), node_tag{});
+    if (b.is_constant()) return var(value, recording_tape().push(a.index(), da), node_tag{});
+    return var(value, recording_tape().push(a.index(), da, b.index(), db), node_tag{});
 }
 
 }  // namespace detail

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "diskmc/diagnostics/warnings.hpp"
+
 namespace diskmc {
 
 /// Estimated Bayesian fraction of missing information (Betancourt 2016,
@@ -47,7 +49,7 @@ struct hmc_chain_report {
 /// @param chains        one report per chain
 /// @param bfmi_threshold E-BFMI below this is reported (Stan: 0.3)
 inline std::vector<std::string> hmc_warnings(const std::vector<hmc_chain_report>& chains,
-                                             double bfmi_threshold = 0.3) {
+                                             double bfmi_threshold = warning_thresholds{}.min_e_bfmi) {
     std::vector<std::string> warnings;
     std::size_t transitions = 0, divergences = 0, max_depth_hits = 0, max_tree_depth = 0;
     std::size_t non_finite = 0;

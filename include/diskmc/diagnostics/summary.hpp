@@ -14,6 +14,7 @@
 #include "diskmc/detail/numbers.hpp"
 #include "diskmc/diagnostics/convergence.hpp"
 #include "diskmc/diagnostics/quantiles.hpp"
+#include "diskmc/diagnostics/warnings.hpp"
 #include "diskmc/errors.hpp"
 
 namespace diskmc {
@@ -91,14 +92,17 @@ inline void describe_draws(const Eigen::Ref<const Eigen::MatrixXd>& draws, param
 
 /// Summarises draws of several chains.
 ///
-/// Warnings follow Vehtari et al. (2021): R-hat above 1.01, and bulk or tail
-/// ESS below 100 per chain, each listing the parameters concerned.
+/// Warnings follow Vehtari et al. (2021): R-hat above thresholds.max_rhat
+/// (1.01), and bulk or tail ESS below thresholds.min_ess_per_chain (100) per
+/// chain, each listing the parameters concerned.
 ///
-/// @param chains one matrix per chain, draws x parameters, all the same shape
-/// @param names  parameter names; empty means "x[0]", "x[1]", ...
+/// @param chains     one matrix per chain, draws x parameters, all the same shape
+/// @param names      parameter names; empty means "x[0]", "x[1]", ...
+/// @param thresholds when to warn
 /// @throws invalid_input when the chains' shapes differ or names mismatch
 inline posterior_summary summarize_draws(const std::vector<Eigen::MatrixXd>& chains,
-                                         const std::vector<std::string>& names = {}) {
+                                         const std::vector<std::string>& names = {},
+                                         const warning_thresholds& thresholds = {}) {
     constexpr const char* f = "summarize_draws";
     check_argument(!chains.empty(), f, "no chains given");
     const Eigen::Index draws = chains.front().rows();
@@ -116,7 +120,6 @@ inline posterior_summary summarize_draws(const std::vector<Eigen::MatrixXd>& cha
     Eigen::MatrixXd parameter_draws(draws, chain_count);
     std::vector<std::string> high_rhat, low_bulk, low_tail;
     std::vector<double> scratch;
-    const double ess_floor = 100.0 * static_cast<double>(chains.size());
     for (Eigen::Index j = 0; j < dim; ++j) {
         for (Eigen::Index c = 0; c < chain_count; ++c)
             parameter_draws.col(c) = chains[static_cast<std::size_t>(c)].col(j);
@@ -128,21 +131,23 @@ inline posterior_summary summarize_draws(const std::vector<Eigen::MatrixXd>& cha
         line.ess_bulk = bulk_effective_sample_size(parameter_draws);
         line.ess_tail = tail_effective_sample_size(parameter_draws);
         line.rhat = rank_normalized_rhat(parameter_draws);
-        if (line.rhat > 1.01) high_rhat.push_back(line.name);
-        if (line.ess_bulk < ess_floor) low_bulk.push_back(line.name);
-        if (line.ess_tail < ess_floor) low_tail.push_back(line.name);
+        if (thresholds.rhat_too_high(line.rhat)) high_rhat.push_back(line.name);
+        if (thresholds.ess_per_chain_too_low(line.ess_bulk, chains.size())) low_bulk.push_back(line.name);
+        if (thresholds.ess_per_chain_too_low(line.ess_tail, chains.size())) low_tail.push_back(line.name);
         summary.parameters.push_back(std::move(line));
     }
 
     const auto listed = detail::joined_names;
     if (!high_rhat.empty())
-        summary.warnings.push_back("R-hat above 1.01 for " + listed(high_rhat) +
+        summary.warnings.push_back("R-hat above " + threshold_text(thresholds.max_rhat) + " for " + listed(high_rhat) +
                                    ": the chains disagree; run longer or fix the model.");
     if (!low_bulk.empty())
-        summary.warnings.push_back("Bulk ESS below 100 per chain for " + listed(low_bulk) +
+        summary.warnings.push_back("Bulk ESS below " + threshold_text(thresholds.min_ess_per_chain) +
+                                   " per chain for " + listed(low_bulk) +
                                    ": means and medians are unreliable; run longer.");
     if (!low_tail.empty())
-        summary.warnings.push_back("Tail ESS below 100 per chain for " + listed(low_tail) +
+        summary.warnings.push_back("Tail ESS below " + threshold_text(thresholds.min_ess_per_chain) +
+                                   " per chain for " + listed(low_tail) +
                                    ": the 5% and 95% quantiles are unreliable; run longer.");
     return summary;
 }

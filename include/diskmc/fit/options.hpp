@@ -175,8 +175,15 @@ struct fit_options {
     inference::map_options map_settings = {};
     /// The sampler and its settings.
     fit_sampler_settings sampler = nuts_fit_settings{};
-    /// Threads: walkers (ensemble) or chains (NUTS) run on up to this many
-    /// threads; 0 = all cores. The results do not depend on it.
+    /// The fit's thread budget, the one rule for every stage (0 = all cores;
+    /// the results do not depend on it). The sampler gets all of it for its
+    /// chains (NUTS), walkers (ensemble) or draws (Laplace); the likelihood
+    /// gets all of it to split one evaluation's pixels. The outermost split
+    /// wins: an evaluation made inside a sampler's parallel loop runs on its
+    /// calling thread (parallel_for's rule for nested calls), so the
+    /// likelihood's threads act where nothing else runs in parallel: the MAP
+    /// step, and a sampler with one chain at a time. Chains fewer than the
+    /// threads leave the rest idle (a nested split is not made).
     std::size_t threads = 0;
     /// Called when a stage begins (the library never prints). Per-iteration
     /// progress comes from the sampler's own callback in its options

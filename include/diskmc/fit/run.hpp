@@ -40,6 +40,7 @@
 
 #include "diskmc/diagnostics/autocorrelation.hpp"
 #include "diskmc/diagnostics/summary.hpp"
+#include "diskmc/diagnostics/warnings.hpp"
 #include "diskmc/disk/mask.hpp"
 #include "diskmc/disk/model_image.hpp"
 #include "diskmc/disk/sky_map.hpp"
@@ -435,9 +436,10 @@ inline void summarize_laplace(const laplace_result& run, const inference::parame
                                                   run.effective_sample_size, run.effective_sample_size,
                                                   std::numeric_limits<double>::quiet_NaN(), std::nullopt});
     for (auto& warning : laplace_warnings(run)) result.warnings.push_back(std::move(warning));
-    if (run.reliable() && run.effective_sample_size < 400.0)
-        result.warnings.push_back("The importance ESS of the Laplace draws is below 400: the quantiles are "
-                                  "unreliable; ask for more draws.");
+    if (const warning_thresholds thresholds; run.reliable() && thresholds.ess_too_low(run.effective_sample_size))
+        result.warnings.push_back("The importance ESS of the Laplace draws is below " +
+                                  threshold_text(thresholds.min_ess) +
+                                  ": the quantiles are unreliable; ask for more draws.");
 }
 
 /// The Laplace branch of a fit: runs the sampler from the MAP point and its
@@ -587,7 +589,7 @@ fit_result fit_rotation_map_core(const fit_options& options, const ErasedFamily&
     // 2. The mask at the starting geometry, the likelihood and the posterior.
     Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> mask = family.mask(map, start_full, options.mask);
     const inference::any_disk_likelihood likelihood =
-        family.likelihood(map, mask, {.convolve_beam = options.convolve_beam, .threads = 1});
+        family.likelihood(map, mask, {.convolve_beam = options.convolve_beam, .threads = options.threads});
     const inference::map_options map_settings =
         options.optimize ? detail::map_settings_for(likelihood, options.map_settings) : options.map_settings;
     detail::monitored_likelihood<inference::any_disk_likelihood> counted(likelihood, options.stop_requested);

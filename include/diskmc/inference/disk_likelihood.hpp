@@ -75,8 +75,10 @@ struct disk_likelihood_options {
     /// Convolve the model with the map's beam on the fitted grid (eddy's beam=True).
     bool convolve_beam = false;
     /// Threads for one evaluation: 1 evaluates on the calling thread; 0 uses
-    /// all cores. Results do not depend on it. Leave it at 1 when the sampler
-    /// already runs chains or walkers in parallel.
+    /// all cores. Results do not depend on it. Inside a sampler's parallel
+    /// loop an evaluation runs on its calling thread whatever this says
+    /// (parallel_for's rule for nested calls); fit_options::threads states
+    /// the rule the fit follows.
     std::size_t threads = 1;
     /// The gradient's path through the per-pixel model; both give the same
     /// gradient to rounding.

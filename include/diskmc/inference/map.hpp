@@ -357,6 +357,8 @@ map_result find_map_lbfgsb(const M& model, const Eigen::VectorXd& start, const E
         result.iterations = solver.minimize(objective, x, f, lower, upper);
     } catch (const interrupted&) {
         throw;
+    } catch (const invalid_input&) {  // the model's misuse of the API (e.g. a per-pixel branch): not a stall
+        throw;
     } catch (const std::exception& error) {  // LBFGSpp reports a stalled line search by exception
         line_search_failed = true;
         result.message = error.what();

@@ -34,6 +34,7 @@
 #include "diskmc/concepts/named_log_likelihood.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/detail/numbers.hpp"
+#include "diskmc/detail/stored.hpp"
 #include "diskmc/inference/parameters.hpp"
 
 namespace diskmc::inference {
@@ -72,6 +73,9 @@ public:
     template <class L>
     posterior(parameter_set parameters, L&& likelihood)
         : parameters_(std::move(parameters)), likelihood_(std::forward<L>(likelihood)) {
+        static_assert(diskmc::detail::storable_from<Stored, L>,
+                      "posterior<const Likelihood&> refers to its likelihood, which must outlive it: pass an "
+                      "lvalue, or call make_posterior(), which owns a temporary");
         full_names_ = std::vector<std::string>(likelihood_.parameter_names());
         full_index_of_free_.assign(parameters_.dim(), -1);
         for (std::size_t k = 0; k < full_names_.size(); ++k) {
@@ -263,7 +267,11 @@ public:
     using posterior_type = std::remove_cvref_t<Stored>;
 
     template <class P>
-    explicit unconstrained_posterior(P&& posterior) : posterior_(std::forward<P>(posterior)) {}
+    explicit unconstrained_posterior(P&& posterior) : posterior_(std::forward<P>(posterior)) {
+        static_assert(diskmc::detail::storable_from<Stored, P>,
+                      "unconstrained_posterior<const Posterior&> refers to its posterior, which must outlive it: "
+                      "pass an lvalue, or call unconstrained(), which owns a temporary");
+    }
 
     std::size_t dim() const { return posterior_.dim(); }
     const posterior_type& constrained() const { return posterior_; }
@@ -365,18 +373,14 @@ private:
 template <class L>
     requires named_log_likelihood<std::remove_cvref_t<L>>
 auto make_posterior(parameter_set parameters, L&& likelihood) {
-    using stored = std::conditional_t<std::is_lvalue_reference_v<L>, const std::remove_reference_t<L>&,
-                                      std::remove_cvref_t<L>>;
-    return posterior<stored>(std::move(parameters), std::forward<L>(likelihood));
+    return posterior<diskmc::detail::stored_t<L>>(std::move(parameters), std::forward<L>(likelihood));
 }
 
 /// The same posterior in the unconstrained space (for NUTS).
 /// @param constrained  an lvalue is referred to; an rvalue is moved in
 template <class P>
 auto unconstrained(P&& constrained) {
-    using stored = std::conditional_t<std::is_lvalue_reference_v<P>, const std::remove_reference_t<P>&,
-                                      std::remove_cvref_t<P>>;
-    return unconstrained_posterior<stored>(std::forward<P>(constrained));
+    return unconstrained_posterior<diskmc::detail::stored_t<P>>(std::forward<P>(constrained));
 }
 
 }  // namespace diskmc::inference

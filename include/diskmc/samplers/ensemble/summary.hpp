@@ -19,6 +19,7 @@
 
 #include "diskmc/diagnostics/autocorrelation.hpp"
 #include "diskmc/diagnostics/summary.hpp"
+#include "diskmc/diagnostics/warnings.hpp"
 #include "diskmc/errors.hpp"
 #include "diskmc/samplers/ensemble/result.hpp"
 
@@ -28,9 +29,9 @@ namespace diskmc {
 struct ensemble_summary_options {
     /// The estimator of tau (emcee's defaults).
     autocorrelation_options autocorrelation{};
-    /// Warn when ess_tau falls below this (400: Vehtari et al. 2021's floor
-    /// for reliable quantiles).
-    double minimum_ess = 400.0;
+    /// Warn when ess_tau falls below this (warning_thresholds::min_ess, 400:
+    /// Vehtari et al. 2021's floor for reliable quantiles).
+    double minimum_ess = warning_thresholds{}.min_ess;
 };
 
 namespace detail {
@@ -44,6 +45,7 @@ inline posterior_summary summarize_ensemble_run(const ensemble_result& run,
                                                 const ensemble_summary_options& options) {
     // (summarize checks the names and options before the taus are computed.)
     check_argument(taus.size() == run.dim, "summarize", "taus must be one per parameter");
+    const warning_thresholds thresholds{.min_ess = options.minimum_ess};
 
     posterior_summary summary;
     summary.chains = run.walkers;
@@ -78,7 +80,7 @@ inline posterior_summary summarize_ensemble_run(const ensemble_result& run,
             constant.push_back(line.name);
         else if (!estimate.reliable())
             short_chain.push_back(line.name);
-        if (line.ess_tau < options.minimum_ess) low_ess.push_back(line.name);
+        if (thresholds.ess_too_low(line.ess_tau)) low_ess.push_back(line.name);
         summary.parameters.push_back(std::move(line));
     }
 
@@ -97,7 +99,7 @@ inline posterior_summary summarize_ensemble_run(const ensemble_result& run,
                                    " autocorrelation times for " + listed(short_chain) +
                                    ": tau is unreliable (usually underestimated); run longer.");
     if (!low_ess.empty())
-        summary.warnings.push_back("ESS (draws / tau) below " + std::to_string(static_cast<int>(options.minimum_ess)) +
+        summary.warnings.push_back("ESS (draws / tau) below " + threshold_text(thresholds.min_ess) +
                                    " for " + listed(low_ess) + ": the quantiles are unreliable; run longer.");
     return summary;
 }

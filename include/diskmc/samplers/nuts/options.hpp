@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <functional>
 
+#include "diskmc/diagnostics/warnings.hpp"
+
 namespace diskmc {
 
 /// The kinetic energy's metric: p ~ N(0, M), velocity = M^{-1} p. The
@@ -279,8 +281,10 @@ struct nuts_chains_options {
     /// draw so far, at 1.2 x what min_ess needs, at least round_step more
     /// draws and at most double, rounded up to a multiple of round_step.
     double min_ess = 0.0;
-    /// R-hat bound of stopping on precision (used when min_ess > 0).
-    double max_rhat = 1.01;
+    /// R-hat bound of stopping on precision (used when min_ess > 0); by
+    /// default the summary's warning threshold, so a run stopped on
+    /// precision raises no R-hat warning.
+    double max_rhat = warning_thresholds{}.max_rhat;
     /// Draws per chain before the first precision check.
     std::size_t first_round = 200;
     /// Granularity of the rounds' lengths (draws per chain).
