@@ -77,6 +77,7 @@
 #include "batch.hpp"
 #include "command_line.hpp"
 #include "fit_config.hpp"
+#include "fit_map.hpp"
 #include "interrupts.hpp"
 #include "progress_bar.hpp"
 
@@ -150,19 +151,6 @@ diskmc::examples::fit_config demo_config() {
     config.options.sampler =
         diskmc::nuts_fit_settings{.options = {.sampler = {.warmup = 500, .samples = 500}}};
     return config;
-}
-
-diskmc::io::velocity_unit unit_of(const std::string& name) {
-    if (name == "km/s") return diskmc::io::velocity_unit::km_per_s;
-    if (name == "header") return diskmc::io::velocity_unit::from_header;
-    return diskmc::io::velocity_unit::m_per_s;
-}
-
-/// The map of the config: its FITS files, or the benchmark problem.
-diskmc::sky_map load_map(const diskmc::examples::fit_config& config) {
-    if (!config.map) return diskmc::hd163296_like::map(config.options.convolve_beam);
-    const auto files = diskmc::io::read_rotation_map(*config.map, *config.uncertainty, unit_of(config.velocity_unit));
-    return diskmc::io::to_sky_map(files);
 }
 
 /// On a terminal: the stages on stderr, and a progress bar on the sampler's
@@ -563,7 +551,7 @@ diskmc::examples::fit_report run_fit(const arguments& args, diskmc::examples::co
         }
         if (config.map) out.check_inputs({*config.map, *config.uncertainty});
 
-        config.options.map = load_map(config);
+        config.options.map = diskmc::examples::load_map(config);
         checkpoint_into(config.options, state);
         config.options.stop_requested = diskmc::examples::interrupt_requested;
         auto bar = attach_progress(config.options);
