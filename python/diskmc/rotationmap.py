@@ -43,10 +43,14 @@ class rotationmap:
     weighted by an invented error is not one to trust). An unknown BUNIT makes
     eddy ask on the terminal; this raises ValueError unless ``velocity_unit``
     is given. Priors set with set_prior belong to this map (eddy's are shared
-    by every rotationmap). ``fill`` and ``force_center`` are not supported.
+    by every rotationmap). ``fill`` and ``force_center`` raise ValueError.
     """
 
-    def __init__(self, path, FOV=None, uncertainty=None, downsample=None, velocity_unit="header"):
+    def __init__(self, path, FOV=None, uncertainty=None, downsample=None, fill=None, force_center=False, *,
+                 velocity_unit="header"):
+        if fill is not None or force_center:
+            raise ValueError("rotationmap: fill and force_center are not supported; diskmc leaves NaN pixels "
+                             "out of the fit and takes the axes from the FITS header")
         self.path = os.path.abspath(path)
         if uncertainty is None:
             head, _, tail = self.path.rpartition("_")
@@ -108,7 +112,8 @@ class rotationmap:
             self.priors[param] = {"gaussian": [args[0], args[1]]}
 
     def fit_map(self, p0, params, r_min=None, r_max=None, optimize=True, nwalkers=None, nburnin=300,
-                nsteps=100, scatter=1e-3, plots=None, returns=None, mcmc="emcee", mcmc_kwargs=None, niter=1):
+                nsteps=100, scatter=1e-3, plots=None, returns=None, pool=None, mcmc="emcee", mcmc_kwargs=None,
+                niter=1):
         """Fits the map, as eddy's ``fit_map``.
 
         ``params`` maps each parameter to a number (fixed at that value) or
@@ -147,6 +152,8 @@ class rotationmap:
                 every default filled in), 'model', 'residual' (or
                 'residuals'), 'none'. One item is returned as itself, more as
                 a list in this order.
+            pool: not used (diskmc runs walkers and chains on its own
+                threads; mcmc_kwargs['threads'] sets how many); given, it warns.
             mcmc (str): 'emcee' (diskmc's ensemble sampler, emcee's stretch
                 move) or 'nuts' (diskmc's NUTS).
             mcmc_kwargs (dict): for 'emcee': seed, moves ('stretch' or 'de'),
@@ -159,8 +166,7 @@ class rotationmap:
         Differences from eddy, on purpose: 'model' and 'residual' are the
         model at the posterior median (eddy averages 50 random draws' models)
         and data - model (eddy's code returns data * 1e3 - model), NaN
-        outside the mask; samples hold every walker, including stuck ones (the
-        warnings name them); 'zeus' and pool are not supported.
+        outside the mask; 'zeus' is not supported.
         """
         if returns is None:
             returns = ["samples"]
@@ -168,6 +174,8 @@ class rotationmap:
         if plots is not None and "none" not in list(np.atleast_1d(plots)):
             warnings.warn("diskmc.rotationmap.fit_map draws no plots; use the FitResult "
                           "(returns=['sampler']) or scripts/plot_fit.py")
+        if pool is not None:
+            warnings.warn("fit_map: pool is not used: diskmc runs on its own threads (mcmc_kwargs['threads'])")
         if mcmc not in ("emcee", "nuts"):
             raise ValueError("fit_map: mcmc must be 'emcee' or 'nuts', got %r" % (mcmc,))
         if scatter != 1e-3:
