@@ -22,6 +22,7 @@
 #include "diskmc/io/fits.hpp"
 #include "fit_config.hpp"
 #include "fit_map.hpp"
+#include "fit_summary.hpp"
 
 namespace py = pybind11;
 
@@ -44,8 +45,6 @@ py::array_t<bool> to_numpy(const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynam
     return out;
 }
 
-py::object number_or_none(double x) { return std::isfinite(x) ? py::object(py::float_(x)) : py::object(py::none()); }
-
 /// The grid of a map as eddy's axes: x and y offsets (arcsec), pixel size, beam.
 py::dict grid_dict(const diskmc::sky_grid& grid) {
     py::dict d;
@@ -57,26 +56,15 @@ py::dict grid_dict(const diskmc::sky_grid& grid) {
     return d;
 }
 
-py::dict result_dict(const diskmc::fit_result& fit) {
+/// The result as a dict: the summary as the fit program writes it (JSON
+/// text, which diskmc.FitResult reads), the draws and maps as numpy arrays.
+py::dict result_dict(const diskmc::fit_result& fit, const diskmc::fit_options& options) {
     py::dict out;
     std::vector<std::string> names;
-    py::dict summary;
-    for (const auto& p : fit.parameters) {
-        names.push_back(p.name);
-        py::dict line;
-        line["p16"] = number_or_none(p.p16);
-        line["p50"] = number_or_none(p.p50);
-        line["p84"] = number_or_none(p.p84);
-        line["mean"] = number_or_none(p.mean);
-        line["sd"] = number_or_none(p.sd);
-        line["ess_bulk"] = number_or_none(p.ess_bulk);
-        line["ess_tail"] = number_or_none(p.ess_tail);
-        line["rhat"] = number_or_none(p.rhat);
-        if (p.tau) line["tau"] = number_or_none(*p.tau);
-        summary[py::str(p.name)] = line;
-    }
+    for (const auto& p : fit.parameters) names.push_back(p.name);
     out["names"] = names;
-    out["summary"] = summary;
+    out["report"] = diskmc::examples::summary_json(fit, options)
+                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     // Draws: chains x draws x parameters (every chain holds as many draws).
     const auto chains = static_cast<py::ssize_t>(fit.chains.size());
     const py::ssize_t draws = fit.chains.empty() ? 0 : fit.chains.front().rows();
@@ -96,28 +84,12 @@ py::dict result_dict(const diskmc::fit_result& fit) {
     for (std::size_t k = 0; k < fit.full_names.size(); ++k)
         medians[py::str(fit.full_names[k])] = fit.full_median[static_cast<Eigen::Index>(k)];
     out["medians"] = medians;
-    out["warnings"] = fit.warnings;
-    out["interrupted"] = fit.interrupted;
-    if (fit.map) {
-        py::dict point;
-        for (std::size_t k = 0; k < names.size(); ++k) point[py::str(names[k])] = fit.map->point[static_cast<Eigen::Index>(k)];
-        out["map_point"] = point;
-        out["map_converged"] = fit.map->converged();
-    } else {
-        out["map_point"] = py::none();
-        out["map_converged"] = py::none();
-    }
     out["model"] = to_numpy(fit.model);
     out["residual"] = to_numpy(fit.residual);
     out["mask"] = to_numpy(fit.mask);
     out["data"] = to_numpy(fit.fitted_map.data);
     out["uncertainty"] = to_numpy(fit.fitted_map.uncertainty);
     out["grid"] = grid_dict(fit.fitted_map.grid);
-    out["wall_seconds"] = fit.wall_seconds;
-    out["map_seconds"] = fit.map_seconds;
-    out["sampler_seconds"] = fit.sampler_seconds;
-    out["log_density_evaluations"] = fit.log_density_evaluations;
-    out["gradient_evaluations"] = fit.gradient_evaluations;
     return out;
 }
 
@@ -128,6 +100,10 @@ py::dict result_dict(const diskmc::fit_result& fit) {
 /// draws so far (marked interrupted) is returned.
 diskmc::fit_result run_interruptibly(diskmc::fit_options& options) {
     std::atomic<bool> stop{false};
+    struct forget_stop_flag {  // the options outlive this call and the flag
+        diskmc::fit_options& options;
+        ~forget_stop_flag() { options.stop_requested = {}; }
+    } forget{options};
     options.stop_requested = [&stop] { return stop.load(std::memory_order_relaxed); };
     auto fit = std::async(std::launch::async, [&options] { return diskmc::fit_rotation_map(options); });
     std::optional<py::error_already_set> signal_error;
@@ -159,7 +135,7 @@ diskmc::examples::fit_config read_config(const std::string& json_text, const std
 py::dict fit(const std::string& json_text, const std::string& base) {
     diskmc::examples::fit_config config = read_config(json_text, base);
     config.options.map = diskmc::examples::load_map(config);
-    return result_dict(run_interruptibly(config.options));
+    return result_dict(run_interruptibly(config.options), config.options);
 }
 
 /// The map of a config after its field of view and downsampling, with its grid.

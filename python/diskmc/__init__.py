@@ -44,13 +44,16 @@ class FitResult:
         warnings: what a careful user must read.
         interrupted: Ctrl-C stopped the sampler; the summary is of the draws so far.
         map_point, map_converged: the MAP step's point (name -> value), if it ran.
-        wall_seconds, map_seconds, sampler_seconds, log_density_evaluations,
-        gradient_evaluations: counts and timings.
+        wall_seconds, log_density_evaluations, gradient_evaluations:
+            the fit's time and its likelihood evaluations.
+        report: the whole summary as the fit program's summary.json holds it
+            (the sampler's settings, the Laplace verdict, fixed values...).
     """
 
     def __init__(self, raw):
+        self.report = json.loads(raw["report"])
         self.names = list(raw["names"])
-        self.summary = raw["summary"]
+        self.summary = self.report["parameters"]
         self.draws = raw["draws"]
         self.log_density = raw["log_density"]
         self.medians = raw["medians"]
@@ -63,13 +66,12 @@ class FitResult:
         self.y = raw["grid"]["y"]
         self.dpix = raw["grid"]["dpix"]
         self.beam = raw["grid"]["beam"]
-        self.warnings = list(raw["warnings"])
-        self.interrupted = raw["interrupted"]
-        self.map_point = raw["map_point"]
-        self.map_converged = raw["map_converged"]
-        for key in ("wall_seconds", "map_seconds", "sampler_seconds", "log_density_evaluations",
-                    "gradient_evaluations"):
-            setattr(self, key, raw[key])
+        self.warnings = list(self.report["warnings"])
+        self.interrupted = self.report["interrupted"]
+        self.map_point = self.report.get("map_point")
+        self.map_converged = self.report.get("map_converged")
+        for key in ("wall_seconds", "log_density_evaluations", "gradient_evaluations"):
+            setattr(self, key, self.report[key])
 
     @property
     def samples(self):
