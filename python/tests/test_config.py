@@ -1,6 +1,7 @@
 """diskmc.fit on a config dict: the result's shapes and meaning, bad input as
 ValueError with the library's message, Ctrl-C, model_image. Needs no shared data."""
-import _thread
+import os
+import signal
 import threading
 
 import numpy as np
@@ -64,7 +65,8 @@ def test_bad_input_raises_value_error_with_the_library_message():
 
 
 def _interrupt_after(seconds):
-    timer = threading.Timer(seconds, _thread.interrupt_main)
+    """A real SIGINT (Ctrl-C) to this process after `seconds`."""
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     return timer
 
