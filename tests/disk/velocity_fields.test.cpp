@@ -241,7 +241,7 @@ TEST_CASE("bad flow values are named", "[disk][flows]") {
     const sky_grid grid = sky_grid::from_header({.nx = 8, .ny = 8, .cdelt1 = -0.2 / 3600.0, .cdelt2 = 0.2 / 3600.0});
     auto model = flowing_family{}.make<double>(flowing_vector(41.0, 0.25, 0.0, -0.5, 0.5));
     model.radial.q = std::numeric_limits<double>::quiet_NaN();
-    CHECK_THROWS_WITH(model_image(model, grid), Catch::Matchers::Contains("radial flow q"));
+    CHECK_THROWS_WITH(model_image(model, grid), Catch::Matchers::Contains("parameter 'vr_q' = nan"));
     model = flowing_family{}.make<double>(flowing_vector(41.0, 0.25, 0.0, -0.5, 0.5));
     model.vertical.dist = 0.0;
     CHECK_THROWS_WITH(model_image(model, grid), Catch::Matchers::Contains("vertical flow dist"));

@@ -310,18 +310,27 @@ void check_rotation(std::string_view where, const power_law_rotation<T>& p) {
 }
 
 // The flows' parameters are named by their role (vr_* or vz_*), so the
-// radial and the vertical slot have their own check.
+// radial and the vertical slot have their own check. A flow's distance is
+// the rotation's parameter (checked there) when a family makes the model; a
+// model assembled by hand is checked for it here.
+template <class T>
+void check_flow_distance(std::string_view where, std::string_view name, const power_law_flow<T>& f) {
+    if constexpr (math::has_value_of<T>) check_positive(where, name, math::value_of(f.dist));
+}
+
 template <class Made>
 void check_radial_flow(std::string_view, const Made&) {}
 template <class T>
 void check_radial_flow(std::string_view where, const power_law_flow<T>& f) {
     radial_power_law_component::check(where, f);
+    check_flow_distance(where, "radial flow dist", f);
 }
 template <class Made>
 void check_vertical_flow(std::string_view, const Made&) {}
 template <class T>
 void check_vertical_flow(std::string_view where, const power_law_flow<T>& f) {
     vertical_power_law_component::check(where, f);
+    check_flow_distance(where, "vertical flow dist", f);
 }
 
 }  // namespace detail
