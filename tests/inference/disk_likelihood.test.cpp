@@ -99,8 +99,8 @@ Eigen::VectorXd check_gradient_paths_agree(const sky_map& map,
     INFO("fast      " << fast.transpose() << "\ntile      " << tile.transpose() << "\nreference "
                       << reference.transpose());
     REQUIRE(fast.allFinite());
-    CHECK(diskmc::testing::compare_gradients(fast, tile).max_rel_error < 1e-9);
-    CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-9);
+    CHECK(diskmc::testing::compare_gradients(fast, tile).max_rel_error < 1e-10);
+    CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-10);
     return fast;
 }
 
@@ -419,7 +419,7 @@ TEST_CASE("the streamed beam gradient split among threads agrees with the two-pa
         CHECK(streamed_value == Approx(value).epsilon(1e-12));
         INFO("streamed " << fast.transpose() << "\ntwo-pass " << reference.transpose());
         REQUIRE(fast.allFinite());
-        CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-9);
+        CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-10);
         // ... and it is the path the public gradient takes.
         CHECK(streamed.log_likelihood_gradient(full, public_gradient) == streamed_value);
         CHECK(public_gradient == fast);
@@ -467,7 +467,7 @@ TEST_CASE("the posterior of the disk likelihood: fast gradient against autodiff"
     Eigen::VectorXd fast, reference;
     const double value = posterior.log_density_gradient(theta, fast);
     CHECK(value == Approx(posterior.log_density_gradient_autodiff(theta, reference)).epsilon(1e-12));
-    CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-9);
+    CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-10);
 }
 
 TEST_CASE("a posterior with flows takes their priors from eddy's catalogue", "[inference][likelihood][flows]") {
@@ -498,7 +498,7 @@ TEST_CASE("a posterior with flows takes their priors from eddy's catalogue", "[i
     const double value = posterior.log_density_gradient(theta, fast);
     REQUIRE(std::isfinite(value));
     CHECK(value == Approx(posterior.log_density_gradient_autodiff(theta, reference)).epsilon(1e-12));
-    CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-9);
+    CHECK(diskmc::testing::compare_gradients(fast, reference).max_rel_error < 1e-10);
 }
 
 TEST_CASE("bad likelihood input throws before any work", "[inference][likelihood]") {
