@@ -138,7 +138,7 @@ TEST_CASE("model choice: a fit runs with the chosen family", "[fit][model_choice
         CHECK(std::isfinite(fit.parameter("vz_100").p50));
         CHECK(fit.gradient_evaluations > 0);
     }
-    SECTION("conical surface (the tile autodiff gradient)") {
+    SECTION("conical surface (the closed-form adjoint)") {
         const fit_result fit = fit_rotation_map(model_choice_problem(
             {.surface = "conical"}, {free_parameter("z0", 0.1), free_parameter("mstar", 2.0),
                                       fixed_parameter("dist", 101.0)}));

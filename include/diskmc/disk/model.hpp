@@ -20,6 +20,7 @@
 // A surface with an analytic deprojection (eddy's conical surface) replaces
 // the fixed-point iterations by its own formula.
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -125,7 +126,9 @@ struct disk_projection {
     /// `height_at(r, k)` (k = 0 .. flared_niter, the last one is z), and
     /// `visit(k, p)` shown every iterate (k = 0: the midplane point; p.z not
     /// yet set): the hand-written adjoint records them. A surface with an
-    /// analytic deprojection is deprojected by it (neither is called).
+    /// analytic deprojection is deprojected by it: height_at is not called,
+    /// visit shows the midplane point (k = 0, p.r not set either) and the
+    /// deprojected one (k = 1).
     template <class V, class Height, class Visit>
     surface_point<V> deproject_with(const V& x, const V& y, Height&& height_at, Visit&& visit) const {
         using namespace diskmc::math;
@@ -135,11 +138,13 @@ struct disk_projection {
         p.x = dy * cos_pa + dx * sin_pa;
         const V y_mid = (dx * cos_pa - dy * sin_pa) * inverse_cos_inc;
         if constexpr (analytic_deprojection<Surface, V, T>) {
-            // sin(inc_c) and cos(2 inc_c) from the prepared 1/cos and tan.
             (void)height_at;
-            (void)visit;
-            const T cos_inc = T(1.0 / inverse_cos_inc);
-            return surface.deproject(p.x, y_mid, T(tan_inc * cos_inc), T(2.0 * cos_inc * cos_inc - 1.0));
+            p.y = y_mid;
+            visit(0, std::as_const(p));
+            const auto [sin_inc, cos_two_inc] = analytic_angles();
+            const surface_point<V> q = surface.deproject(p.x, y_mid, sin_inc, cos_two_inc);
+            visit(1, q);
+            return q;
         } else {
             p.y = y_mid;
             p.r = hypot(p.x, y_mid);
@@ -156,6 +161,13 @@ struct disk_projection {
             }
             return p;
         }
+    }
+
+    /// sin(inc_c) and cos(2 inc_c), an analytic deprojection's angles, from
+    /// the prepared 1/cos(inc_c) and tan(inc_c).
+    std::array<T, 2> analytic_angles() const {
+        const T cos_inc = T(1.0 / inverse_cos_inc);
+        return {T(tan_inc * cos_inc), T(2.0 * cos_inc * cos_inc - 1.0)};
     }
 
     /// The model line-of-sight velocity (m/s, including vlsr) at the sky

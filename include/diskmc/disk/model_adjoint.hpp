@@ -29,7 +29,10 @@
 //   add_adjoints(at, cotangent, sums); paired_with(adjoints)
 // (see prepared_flared_surface, prepared_keplerian_rotation and
 // prepared_power_law_flow). A surface with an analytic deprojection (the
-// conical surface) has none: its models take the tile autodiff path.
+// conical surface) takes part with adjoint_count, paired_with and
+// deproject_adjoint, the reverse of its deprojection, in place of the
+// iterations; the angles it is deprojected with, sin(inc_c) and cos(2 inc_c),
+// are functions of 1/cos(inc_c) and tan(inc_c), whose adjoints they join.
 //
 // Strong zero, as the tapes: a pixel whose seed is exactly 0 contributes
 // nothing, even where one of its partial derivatives is not finite.
@@ -67,6 +70,17 @@ concept surface_with_adjoint =
         surface.paired_with(adjoints);
     };
 
+/// A prepared surface with an analytic deprojection and its closed-form
+/// adjoint (see prepared_conical_surface::deproject_adjoint).
+template <class S>
+concept analytic_surface_with_adjoint =
+    analytic_deprojection<S, adjoint_tile, double> &&
+    requires(const S& surface, const adjoint_tile& v, const surface_point<adjoint_tile>& p,
+             const std::array<double, S::adjoint_count>& adjoints) {
+        surface.deproject_adjoint(v, v, 0.5, 0.5, p, v, v, v, v);
+        surface.paired_with(adjoints);
+    };
+
 /// A prepared rotation profile with the closed-form adjoint of v_phi.
 template <class R>
 concept rotation_with_adjoint =
@@ -98,7 +112,9 @@ concept flow_with_adjoint =
 /// component has the closed-form adjoint: the likelihood's fast path.
 template <class P>
 concept projection_with_adjoint =
-    std::same_as<typename P::scalar_type, double> && (P::thin || surface_with_adjoint<typename P::surface_type>) &&
+    std::same_as<typename P::scalar_type, double> &&
+    (P::thin || surface_with_adjoint<typename P::surface_type> ||
+     analytic_surface_with_adjoint<typename P::surface_type>) &&
     rotation_with_adjoint<typename P::rotation_type> && flow_with_adjoint<typename P::radial_type> &&
     flow_with_adjoint<typename P::vertical_type>;
 
@@ -192,14 +208,14 @@ T paired_with(const disk_projection<T, Surface, Rotation, Thin, Radial, Vertical
 }
 
 namespace detail {
-/// What the adjoint keeps of one evaluation of the surface (nothing is
-/// evaluated for the thin surface).
-template <class Surface, bool Thin>
+/// What the adjoint keeps of one evaluation of the surface's height in the
+/// iterations (nothing without them: thin or analytic).
+template <class Surface, bool Iterated>
 struct surface_linearisation_of {
     using type = adjoint_tile;
 };
 template <class Surface>
-struct surface_linearisation_of<Surface, false> {
+struct surface_linearisation_of<Surface, true> {
     using type = typename Surface::template linearisation<adjoint_tile>;
 };
 /// What the adjoint keeps of one evaluation of a flow (nothing for no_flow).
@@ -230,6 +246,10 @@ public:
     using radial_type = typename Projection::radial_type;
     using vertical_type = typename Projection::vertical_type;
     static constexpr bool thin = Projection::thin;
+    /// Deprojected by the surface's own formula, not the iterations.
+    static constexpr bool analytic = analytic_deprojection<surface_type, adjoint_tile, double>;
+    /// Deprojected by the iterations on the surface's height.
+    static constexpr bool iterated = !thin && !analytic;
     static constexpr bool radial_flow = Projection::radial_flow;
     static constexpr bool vertical_flow = Projection::vertical_flow;
     static constexpr std::size_t surface_count = surface_type::adjoint_count;
@@ -237,20 +257,21 @@ public:
     static constexpr std::size_t radial_count = detail::flow_quantity_count<radial_type>();
     static constexpr std::size_t vertical_count = detail::flow_quantity_count<vertical_type>();
     using adjoints = projection_adjoints<surface_count, rotation_count, radial_count + vertical_count>;
-    using surface_linearisation = typename detail::surface_linearisation_of<surface_type, thin>::type;
+    using surface_linearisation = typename detail::surface_linearisation_of<surface_type, iterated>::type;
 
     /// What reverse() needs of one tile's forward pass.
     struct tile_state {
         adjoint_tile x, y, x_mid;
-        std::vector<adjoint_tile> radius, ordinate;  // r_k and y_k, k = 0 .. iterations
-        std::vector<surface_linearisation> heights;  // h at r_k, k = 0 .. iterations (flared only)
+        // r_k and y_k, k = 0 .. iterations (analytic: y_mid, then the point's r and y)
+        std::vector<adjoint_tile> radius, ordinate;
+        std::vector<surface_linearisation> heights;  // h at r_k, k = 0 .. iterations (iterated only)
         typename rotation_type::template linearisation<adjoint_tile> rotation;
         typename detail::flow_linearisation_of<radial_type>::type radial;      // at r_n (radial flow only)
         typename detail::flow_linearisation_of<vertical_type>::type vertical;  // at r_n (vertical flow only)
     };
 
     explicit projection_adjoint(const Projection& projection)
-        : projection_(projection), iterations_(thin ? 0 : projection.flared_niter),
+        : projection_(projection), iterations_(thin ? 0 : analytic ? 1 : projection.flared_niter),
           height_bars_(static_cast<std::size_t>(iterations_) + 1) {
         shape(state_);
     }
@@ -261,7 +282,7 @@ public:
         const auto count = static_cast<std::size_t>(iterations_) + 1;
         state.radius.resize(count);
         state.ordinate.resize(count);
-        if constexpr (!thin) state.heights.resize(count);
+        if constexpr (iterated) state.heights.resize(count);
     }
 
     /// The model line-of-sight velocity on a tile (as
@@ -273,7 +294,7 @@ public:
         const surface_point<adjoint_tile> p = projection_.deproject_with(
             x, y,
             [&](const adjoint_tile& r, int k) -> adjoint_tile {
-                if constexpr (thin) {
+                if constexpr (!iterated) {
                     return adjoint_tile::Zero();
                 } else {
                     auto& at = state.heights[static_cast<std::size_t>(k)];
@@ -282,7 +303,8 @@ public:
                 }
             },
             [&](int k, const surface_point<adjoint_tile>& q) {
-                state.radius[static_cast<std::size_t>(k)] = q.r;
+                // (an analytic deprojection's midplane point has no r)
+                if (!analytic || k > 0) state.radius[static_cast<std::size_t>(k)] = q.r;
                 state.ordinate[static_cast<std::size_t>(k)] = q.y;
             });
         state.x_mid = p.x;
@@ -335,6 +357,8 @@ public:
             // + v_rad(r_n) (y_n / r_n) sin(-inc): y_n's cotangent at fixed r_n
             // joins the chain below where y_n is formed.
             block y_n_bar = block::Zero();
+            // 1/cos(inc_c)'s cotangent through the analytic deprojection's angles
+            block inverse_cos_bar = block::Zero();
             if constexpr (radial_flow) {
                 const block sin_phi = lane(ordinate[n]) * inverse_r;
                 const block seed_v_rad = seed_j * lane(state.radial.v);
@@ -351,7 +375,29 @@ public:
                 lane_of(v_z_bar_, j) = v_z_bar;
                 r_bar += v_z_bar * lane(state.vertical.dv_dr);
             }
-            if constexpr (!thin) {
+            if constexpr (analytic) {
+                // The surface's own deprojection, with y_n's cotangent from
+                // the radial flow; then sin(inc_c) = tan(inc_c) cos(inc_c)
+                // and cos(2 inc_c) = 2 cos^2(inc_c) - 1, cos(inc_c) =
+                // 1 / (1/cos(inc_c)).
+                const block z_bar = v_phi_bar * lane(rotation.dv_dz);
+                const block y_mid = lane(ordinate[0]);
+                surface_point<block> point;
+                point.x = x_mid;
+                point.y = lane(ordinate[1]);
+                point.r = lane(radius[1]);
+                point.z = point.r * p.surface.z0;
+                const auto [sin_inc, cos_two_inc] = p.analytic_angles();
+                const auto bars = p.surface.deproject_adjoint(block(x_mid), y_mid, sin_inc, cos_two_inc, point,
+                                                              block(x_bar), y_n_bar, block(r_bar), z_bar);
+                x_bar = bars.x_mid;
+                y_mid_bar = bars.y_mid;
+                for (std::size_t i = 0; i < surface_count; ++i) lane_of(surface_sums_[i], j) = bars.fields[i];
+                const double cos_inc = 1.0 / p.inverse_cos_inc;
+                const block cos_inc_bar = bars.sin_inc * p.tan_inc + bars.cos_two_inc * (4.0 * cos_inc);
+                lane_of(geometry_sums_[5], j) = bars.sin_inc * cos_inc;     // tan(inc_c)
+                inverse_cos_bar = -cos_inc_bar * (cos_inc * cos_inc);      // 1/cos(inc_c)
+            } else if constexpr (!thin) {
                 // z = h(r_n)
                 const block z_bar = v_phi_bar * lane(rotation.dv_dz);
                 lane_of(height_bars_[n], j) = z_bar;
@@ -375,14 +421,16 @@ public:
                 lane_of(geometry_sums_[5], j).setZero();
                 y_mid_bar += y_n_bar;  // y_n = y_mid
             }
-            // r_0 = hypot(x_mid, y_mid)
-            const block r_bar_over_r = r_bar / lane(radius[0]);
-            x_bar += r_bar_over_r * x_mid;
-            y_mid_bar += r_bar_over_r * lane(ordinate[0]);
+            if constexpr (!analytic) {
+                // r_0 = hypot(x_mid, y_mid)
+                const block r_bar_over_r = r_bar / lane(radius[0]);
+                x_bar += r_bar_over_r * x_mid;
+                y_mid_bar += r_bar_over_r * lane(ordinate[0]);
+            }
             // y_mid = (dx cos PA - dy sin PA) / cos(inc_c), x_mid = dy cos PA + dx sin PA
             const block dx = lane(state.x) - p.x0, dy = lane(state.y) - p.y0;
             const block y_rotated = dx * p.cos_pa - dy * p.sin_pa;
-            lane_of(geometry_sums_[4], j) = y_mid_bar * y_rotated;  // 1/cos(inc_c)
+            lane_of(geometry_sums_[4], j) = y_mid_bar * y_rotated + inverse_cos_bar;  // 1/cos(inc_c)
             const block y_rotated_bar = y_mid_bar * p.inverse_cos_inc;
             lane_of(geometry_sums_[2], j) = x_bar * dy + y_rotated_bar * dx;  // cos PA
             lane_of(geometry_sums_[3], j) = x_bar * dx - y_rotated_bar * dy;  // sin PA
@@ -392,10 +440,11 @@ public:
 
         // The components' fields, from the cotangents of v_phi, z = h(r_n)
         // and the heights h(r_{k-1}) (in the order of the chain rule).
-        for (auto& s : surface_sums_) s.setZero();
+        if constexpr (!analytic)  // (analytic: set by the chain above)
+            for (auto& s : surface_sums_) s.setZero();
         for (auto& s : rotation_sums_) s.setZero();
         p.rotation.add_adjoints(rotation, v_phi_bar_, rotation_sums_);
-        if constexpr (!thin)
+        if constexpr (iterated)
             for (std::size_t k = n + 1; k-- > 0;) p.surface.add_adjoints(heights[k], height_bars_[k], surface_sums_);
         if constexpr (radial_flow) {
             for (auto& s : radial_sums_) s.setZero();

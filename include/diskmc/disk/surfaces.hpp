@@ -235,9 +235,19 @@ struct prepared_conical_surface {
     T sin_psi_squared;  // sin^2(psi), psi = tan(z0) as eddy writes it
     T cos_two_psi;      // cos(2 psi)
 
+    /// Fields the adjoint (disk/model_adjoint.hpp) is taken with respect to,
+    /// in the order of paired_with: z0, sin^2(psi), cos(2 psi).
+    static constexpr std::size_t adjoint_count = 3;
+
     template <class V>
     V height(const V& r) const {
         return V(z0 * r);
+    }
+
+    /// sum_i field_i adjoints_i: its derivative with respect to whatever this
+    /// prepared surface was made from chains the adjoints back to it.
+    T paired_with(const std::array<double, adjoint_count>& adjoints) const {
+        return T(z0 * adjoints[0] + sin_psi_squared * adjoints[1] + cos_two_psi * adjoints[2]);
     }
 
     /// eddy's analytic deprojection (datacube._get_conical_cart_coords), as
@@ -255,16 +265,83 @@ struct prepared_conical_surface {
     template <class V>
     surface_point<V> deproject(const V& x_mid, const V& y_mid, const T& sin_inc, const T& cos_two_inc) const {
         using namespace diskmc::math;
-        const T a = T(cos_two_inc + cos_two_psi);
-        const V b = V(y_mid * T(4.0 * sin_psi_squared * sin_inc));
-        const V c = V((x_mid * x_mid + y_mid * y_mid) * T(-2.0 * sin_psi_squared));
-        const V t = V(sqrt(V(b * b - c * T(4.0 * a))) / T(2.0 * a) - b);
+        const auto terms = roots(x_mid, y_mid, sin_inc, cos_two_inc);
         surface_point<V> p;
         p.x = x_mid;
-        p.y = V(t * sin_inc - y_mid);
+        p.y = V(terms.t * sin_inc - y_mid);
         p.r = hypot(p.x, p.y);
         p.z = V(p.r * z0);
         return p;
+    }
+
+    /// Cotangents of deproject()'s inputs and of this surface's fields
+    /// (adjoint_count's order), from those of its point.
+    template <class V>
+    struct deprojection_cotangents {
+        V x_mid, y_mid, sin_inc, cos_two_inc;
+        std::array<V, adjoint_count> fields;
+    };
+
+    /// The reverse of deproject() at the point p it gave for (x_mid, y_mid),
+    /// given the cotangents of p.x (at fixed p.r), p.y (at fixed p.r), p.r
+    /// (at fixed p.z) and p.z: the closed-form adjoint of the model's fast
+    /// gradient (disk/model_adjoint.hpp).
+    template <class V>
+    deprojection_cotangents<V> deproject_adjoint(const V& x_mid, const V& y_mid, const T& sin_inc,
+                                                 const T& cos_two_inc, const surface_point<V>& p, const V& x_bar,
+                                                 const V& y_bar, const V& r_bar, const V& z_bar) const {
+        const auto terms = roots(x_mid, y_mid, sin_inc, cos_two_inc);
+        deprojection_cotangents<V> out;
+        out.fields[0] = z_bar * p.r;  // z = z0 r
+        const V inverse_r = V(1.0 / p.r);
+        const V r_bar_total = r_bar + z_bar * z0;
+        out.x_mid = x_bar + r_bar_total * p.x * inverse_r;  // r = hypot(x, y)
+        const V y_bar_total = y_bar + r_bar_total * p.y * inverse_r;
+        // y = t sin(inc) - y_mid
+        const V t_bar = y_bar_total * sin_inc;
+        out.sin_inc = y_bar_total * terms.t;
+        out.y_mid = -y_bar_total;
+        // t = sqrt(D) / (2 a) - b,  D = b^2 - 4 a c
+        const V root_bar = t_bar / (2.0 * terms.a);
+        V a_bar = -root_bar * terms.root / terms.a;
+        V b_bar = -t_bar;
+        const V discriminant_bar = root_bar / (2.0 * terms.root);
+        b_bar += 2.0 * terms.b * discriminant_bar;
+        a_bar -= 4.0 * terms.c * discriminant_bar;
+        const V c_bar = -4.0 * terms.a * discriminant_bar;
+        // c = (x_mid^2 + y_mid^2) (-2 sin^2 psi),  b = y_mid 4 sin^2 psi sin(inc)
+        const T c_factor = -2.0 * sin_psi_squared;
+        const T b_factor = 4.0 * sin_psi_squared * sin_inc;
+        out.x_mid += 2.0 * c_factor * c_bar * x_mid;
+        out.y_mid += 2.0 * c_factor * c_bar * y_mid + b_factor * b_bar;
+        const V c_factor_bar = c_bar * (x_mid * x_mid + y_mid * y_mid);
+        const V b_factor_bar = b_bar * y_mid;
+        out.fields[1] = 4.0 * sin_inc * b_factor_bar - 2.0 * c_factor_bar;  // sin^2 psi
+        out.sin_inc += 4.0 * sin_psi_squared * b_factor_bar;
+        // a = cos(2 inc) + cos(2 psi)
+        out.cos_two_inc = a_bar;
+        out.fields[2] = a_bar;
+        return out;
+    }
+
+private:
+    template <class V>
+    struct root_terms {
+        T a;
+        V b, c, root, t;  // root = sqrt(b^2 - 4 a c)
+    };
+
+    // eddy's quadratic, written once for deproject() and its adjoint.
+    template <class V>
+    root_terms<V> roots(const V& x_mid, const V& y_mid, const T& sin_inc, const T& cos_two_inc) const {
+        using namespace diskmc::math;
+        root_terms<V> terms;
+        terms.a = T(cos_two_inc + cos_two_psi);
+        terms.b = V(y_mid * T(4.0 * sin_psi_squared * sin_inc));
+        terms.c = V((x_mid * x_mid + y_mid * y_mid) * T(-2.0 * sin_psi_squared));
+        terms.root = V(sqrt(V(terms.b * terms.b - terms.c * T(4.0 * terms.a))));
+        terms.t = V(terms.root / T(2.0 * terms.a) - terms.b);
+        return terms;
     }
 };
 

@@ -15,11 +15,10 @@
 // through the per-pixel model (with the beam and the fast path, streamed over
 // the grid's columns: see streamed_beam_gradient):
 //   - fast path, when every component of the family's model has a closed-form
-//     adjoint (the built-in flared and thin surfaces, Keplerian rotation,
-//     power-law radial and vertical flows): the hand-written adjoint of
-//     disk/model_adjoint.hpp;
-//   - general path, for any other surface, rotation profile or flow (eddy's
-//     conical surface, with its analytic deprojection, included): automatic
+//     adjoint (the built-in flared, thin and conical surfaces, Keplerian
+//     rotation, power-law radial and vertical flows): the hand-written
+//     adjoint of disk/model_adjoint.hpp;
+//   - general path, for any other surface, rotation profile or flow: automatic
 //     differentiation of the same per-pixel model code, vectorised over
 //     pixels (autodiff/tile_tape.hpp).
 // The two are tested against each other and against autodiff::var.
