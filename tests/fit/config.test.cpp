@@ -152,7 +152,7 @@ TEST_CASE("fit config: NUTS warmup adaptation and stopping on precision", "[fit]
     CHECK(c.options.threads == 0);
 }
 
-TEST_CASE("fit config: the ensemble stops on min_ess; max_rhat is refused for walkers", "[fit][config]") {
+TEST_CASE("fit config: the ensemble stops on min_ess, and max_rhat is refused for walkers", "[fit][config]") {
     const fit_config plain = parse(R"({"sampler": {"kind": "ensemble"}})");
     CHECK(std::get<diskmc::ensemble_fit_settings>(plain.options.sampler).options.min_ess == 0.0);
     const fit_config c = parse(R"({"sampler": {"kind": "ensemble", "min_ess": 400, "steps": 20000}})");

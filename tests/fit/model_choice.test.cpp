@@ -149,6 +149,6 @@ TEST_CASE("model choice: a fit runs with the chosen family", "[fit][model_choice
         fit_options o = model_choice_problem({.surface = "thin"}, {free_parameter("mstar", 2.0)});
         o.parameters.push_back(fixed_parameter("z0", 0.2));
         CHECK_THROWS_MATCHES(fit_rotation_map(o), invalid_input,
-                             testing::message_contains("'z0' is given but the likelihood does not use it"));
+                             testing::message_contains("unknown parameter 'z0' (known: x0, y0, inc, PA, vlsr, mstar, dist)"));
     }
 }

@@ -234,7 +234,7 @@ struct radial_power_law_component {
     static std::vector<inference::parameter_info> parameters() {
         using detail::flat_prior;
         return {{"vr_100", std::nullopt, flat_prior(-1000.0, 1000.0), 0.0, "m/s",
-                 "radial velocity at 100 au; > 0 outward"},
+                 "radial velocity at 100 au"},
                 {"vr_q", std::nullopt, flat_prior(-2.0, 2.0), 0.0, "", "power-law index of the radial velocity"}};
     }
     template <class T>
