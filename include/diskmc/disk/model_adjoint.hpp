@@ -153,14 +153,21 @@ struct projection_adjoints {
     /// flow: -cos(inc), then its fields.
     std::array<double, FlowCount> flows{};
 
-    /// How many quantities, and quantity i in the order geometry, surface,
-    /// rotation, flows (a flat view for the Jacobian's columns).
+    /// How many quantities, in the order geometry, surface, rotation, flows.
     static constexpr std::size_t size() { return 8 + SurfaceCount + RotationCount + FlowCount; }
-    double& operator[](std::size_t i) {
-        if (i < 8) return geometry[i];
-        if (i < 8 + SurfaceCount) return surface[i - 8];
-        if (i < 8 + SurfaceCount + RotationCount) return rotation[i - 8 - SurfaceCount];
-        return flows[i - 8 - SurfaceCount - RotationCount];
+    /// Adjoints that are 1 for quantity q (in that order) and 0 elsewhere: a
+    /// row of the Jacobian's chain. (Copied from one flat array: an index
+    /// crossing the members trips g++ 12's -Warray-bounds.)
+    static projection_adjoints unit(std::size_t q) {
+        std::array<double, size()> flat{};
+        flat[q] = 1.0;
+        projection_adjoints a;
+        std::size_t k = 0;
+        for (double& value : a.geometry) value = flat[k++];
+        for (double& value : a.surface) value = flat[k++];
+        for (double& value : a.rotation) value = flat[k++];
+        for (double& value : a.flows) value = flat[k++];
+        return a;
     }
 
     projection_adjoints& operator+=(const projection_adjoints& other) {

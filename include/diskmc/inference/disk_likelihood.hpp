@@ -667,9 +667,7 @@ private:
         Eigen::MatrixXd chain(static_cast<Eigen::Index>(adjoints::size()), full.size());
         Eigen::VectorXd row;
         for (std::size_t q = 0; q < adjoints::size(); ++q) {
-            adjoints unit;
-            unit[q] = 1.0;
-            chain_to_parameters(full, unit, row);
+            chain_to_parameters(full, adjoints::unit(q), row);
             chain.row(static_cast<Eigen::Index>(q)) = row.transpose();
         }
         return chain;
