@@ -1,4 +1,4 @@
-// Cost of a gradient by diskmc::differentiable(model) relative to a value.
+// Cost of a gradient by diskmc::autodiff::differentiable(model) relative to a value.
 //
 // For a few scalar-generic models it times
 //   value      model.log_density<double>(x)
@@ -146,7 +146,7 @@ template <class Model>
 row measure(const std::string& name, const Model& model, int repeats) {
     const auto n = static_cast<Eigen::Index>(model.dim());
     const Eigen::VectorXd x = Eigen::VectorXd::LinSpaced(n, -0.3, 0.4);
-    const auto target = diskmc::differentiable(model);
+    const auto target = diskmc::autodiff::differentiable(model);
     Eigen::VectorXd grad;
     using forward = Eigen::AutoDiffScalar<Eigen::VectorXd>;
     Eigen::Matrix<forward, Eigen::Dynamic, 1> seeded(n);
@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
                         repeats);
         return 0;
     }
-    std::printf("gradient by diskmc::differentiable(model) vs value (median of %d repeats, single thread)\n\n",
+    std::printf("gradient by diskmc::autodiff::differentiable(model) vs value (median of %d repeats, single thread)\n\n",
                 repeats);
     std::printf("%-18s %5s %12s %15s %8s %18s %8s\n", "model", "dim", "value [ns]", "gradient [ns]", "ratio",
                 "Eigen fwd AD [ns]", "ratio");

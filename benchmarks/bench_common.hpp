@@ -72,7 +72,7 @@ std::pair<timing, timing> time_repeats_alternating(int repeats, First&& first, S
 // ---------------------------------------------------------------------------
 // The HD163296-like problem.
 
-/// truth.json's "truth" and "fixed", in disk_family<>'s order: x0, y0, inc,
+/// truth.json's "truth" and "fixed", in inference::disk_family<>'s order: x0, y0, inc,
 /// PA, vlsr, z0, psi, r_cavity, r_taper, q_taper, mstar, dist.
 inline Eigen::VectorXd bench_truth() { return hd163296_like::full_vector(hd163296_like::truth()); }
 

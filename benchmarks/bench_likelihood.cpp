@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
                 diskmc::fit_mask(map, family.template make<double>(full_of(diskmc::bench::bench_start(), radial)),
                                  {.r_min = 0.3});
             for (std::size_t threads : {1u, 2u}) {
-                const diskmc::disk_likelihood<family_type> likelihood(map, mask, family,
+                const diskmc::inference::disk_likelihood<family_type> likelihood(map, mask, family,
                                                                       {.convolve_beam = beam, .threads = threads});
                 const likelihood_timing timing =
                     time_likelihood(likelihood, full_of(diskmc::bench::bench_truth(), radial), repeats);
@@ -108,8 +108,8 @@ int main(int argc, char** argv) {
             }
         };
         for (bool beam : {false, true}) {
-            run(diskmc::disk_family<>{}, false, beam);
-            run(diskmc::disk_family<diskmc::flared_component, diskmc::keplerian_component,
+            run(diskmc::inference::disk_family<>{}, false, beam);
+            run(diskmc::inference::disk_family<diskmc::flared_component, diskmc::keplerian_component,
                                     diskmc::radial_power_law_component>{},
                 true, beam);
         }
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
         header.nx = header.ny = 256;
         header.beam = diskmc::beam_shape{0.49, 0.392, 95.0};
         const diskmc::sky_map wide = diskmc::hd163296_like::map(true, 163296, header);
-        const diskmc::disk_family<> family;
+        const diskmc::inference::disk_family<> family;
         const auto mask = diskmc::fit_mask(wide, family.make<double>(diskmc::bench::bench_start()), {.r_min = 0.3});
         if (!json)
             std::printf("\nwide beam, 33 x 33 kernel, 256 x 256 pixels, 1 thread, median (and fastest) of %d "
@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
         if (diskmc::beam_fft_available) algorithms.push_back(diskmc::beam_algorithm::fft);
         for (const diskmc::beam_algorithm algorithm : algorithms) {
             const char* name = algorithm == diskmc::beam_algorithm::fft ? "fft" : "direct";
-            const diskmc::disk_likelihood<> likelihood(wide, mask, family, {.convolve_beam = true, .beam = algorithm});
+            const diskmc::inference::disk_likelihood<> likelihood(wide, mask, family, {.convolve_beam = true, .beam = algorithm});
             const likelihood_timing timing = time_likelihood(likelihood, diskmc::bench::bench_truth(), repeats);
             const double pixels = timing.pixels, value_ns = timing.value_ns(), gradient_ns = timing.gradient_ns();
             const double min_value_ns = timing.value.minimum / pixels * 1e9;

@@ -71,11 +71,11 @@ int main(int argc, char** argv) {
                         from_files ? "shared/data/bench FITS files" : "built in memory: no data dir", repeats);
         for (bool beam : {false, true}) {
             const sky_map map = bench::bench_map(data_dir, beam);
-            const disk_family<> family;
+            const inference::disk_family<> family;
             const auto mask = fit_mask(map, family.make<double>(bench::bench_start()), {.r_min = hd163296_like::r_min});
-            const disk_likelihood<> likelihood(map, mask, family, {.convolve_beam = beam, .threads = 1});
+            const inference::disk_likelihood<> likelihood(map, mask, family, {.convolve_beam = beam, .threads = 1});
             const std::function<bool()> no_stop;
-            detail::monitored_likelihood<disk_likelihood<>> counted(likelihood, no_stop);
+            detail::monitored_likelihood<inference::disk_likelihood<>> counted(likelihood, no_stop);
             const auto posterior =
                 inference::make_posterior(inference::parameter_set(hd163296_like::parameters()), counted);
 

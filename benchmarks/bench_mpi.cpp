@@ -10,7 +10,7 @@
 // "size", "pixels", "rows_per_block", "gradient_s" (median; each repeat's
 // time is the slowest rank's), "gradient_min_s", "reduction_s" (median of
 // one ordered_sum of 1 + d numbers, with the parameters' fingerprint),
-// "single_process_s" (disk_likelihood on rank 0 alone, the whole map, T
+// "single_process_s" (inference::disk_likelihood on rank 0 alone, the whole map, T
 // threads) and "local_pixels_max" (the largest rank's share).
 
 #include <mpi.h>
@@ -83,18 +83,18 @@ int main(int argc, char** argv) {
         diskmc::grid_header header = diskmc::hd163296_like::grid();
         header.nx = header.ny = size;
         const diskmc::sky_map map = diskmc::hd163296_like::map(beam, 163296, header);
-        const diskmc::disk_family<> family;
+        const diskmc::inference::disk_family<> family;
         const Eigen::VectorXd full = diskmc::bench::bench_truth();
         const auto mask = diskmc::fit_mask(map, family.make<double>(diskmc::bench::bench_start()),
                                            {.r_min = diskmc::hd163296_like::r_min, .r_max = 1e6});
-        const diskmc::disk_likelihood_options likelihood_options{.convolve_beam = beam, .threads = threads};
+        const diskmc::inference::disk_likelihood_options likelihood_options{.convolve_beam = beam, .threads = threads};
         Eigen::VectorXd grad;
         double sink = 0.0;
 
         // The single-process likelihood on rank 0 alone, the others waiting.
         double single_process_s = 0.0;
         if (rank == 0) {
-            const diskmc::disk_likelihood<> single(map, mask, family, likelihood_options);
+            const diskmc::inference::disk_likelihood<> single(map, mask, family, likelihood_options);
             single_process_s = diskmc::bench::time_repeats(repeats, [&] {
                                    sink += single.log_likelihood_gradient(full, grad);
                                }).median;

@@ -96,7 +96,7 @@ const std::vector<std::string>& free_names() {
 
 using bench_posterior =
     decltype(inference::make_posterior(std::declval<inference::parameter_set>(),
-                                       std::declval<diskmc::disk_likelihood<>>()));
+                                       std::declval<diskmc::inference::disk_likelihood<>>()));
 
 struct bench_problem {
     bool beam = false;
@@ -114,11 +114,11 @@ struct bench_problem {
 ///                   bench map already is the seed's downsample-4 grid
 std::unique_ptr<bench_problem> make_bench_problem(const diskmc::sky_map& full_map, bool beam, int downsample) {
     const diskmc::sky_map map = downsample > 1 ? diskmc::downsample(full_map, downsample) : full_map;
-    const diskmc::disk_family<> family;
+    const diskmc::inference::disk_family<> family;
     const Eigen::VectorXd full_truth = diskmc::bench::bench_truth();
     const Eigen::VectorXd full_start = diskmc::bench::bench_start();
     const auto mask = diskmc::fit_mask(map, family.make<double>(full_start), {.r_min = 0.3});
-    diskmc::disk_likelihood<> likelihood(map, mask, family, {.convolve_beam = beam, .threads = 1});
+    diskmc::inference::disk_likelihood<> likelihood(map, mask, family, {.convolve_beam = beam, .threads = 1});
     const Eigen::Index pixels = likelihood.pixel_count();
 
     const std::vector<std::string> family_names = family.parameter_names();

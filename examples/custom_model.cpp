@@ -3,7 +3,7 @@
 // A robust straight-line fit: y_i = a + b x_i + noise, the noise Student-t
 // with 4 degrees of freedom and unknown scale s (sampled as log s), weak
 // Gaussian priors. The model is written once, for any scalar type T;
-// diskmc::differentiable(model) gives it the exact gradient NUTS needs, by
+// diskmc::autodiff::differentiable(model) gives it the exact gradient NUTS needs, by
 // reverse-mode automatic differentiation. The program checks that gradient
 // against central finite differences, then finds the MAP point and its
 // covariance with diskmc::inference::find_map.
@@ -62,7 +62,7 @@ robust_line make_data() {
 
 int main() {
     const robust_line model = make_data();
-    const auto target = diskmc::differentiable(model);  // a differentiable_log_density
+    const auto target = diskmc::autodiff::differentiable(model);  // a differentiable_log_density
     static_assert(diskmc::differentiable_log_density<decltype(target)>);
 
     // 1. The gradient at a point, checked against central differences.

@@ -64,7 +64,7 @@ struct bowl_component {
     }
 };
 
-using bowl_family = diskmc::disk_family<bowl_component, diskmc::keplerian_component>;
+using bowl_family = diskmc::inference::disk_family<bowl_component, diskmc::keplerian_component>;
 
 struct named_value {
     std::string name;

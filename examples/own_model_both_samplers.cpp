@@ -3,7 +3,7 @@
 // A radioactive-decay curve: counts y_i ~ Normal(A exp(-t_i / tau), sigma),
 // with parameters (log A, log tau). The model is written once, generic in
 // its scalar type T. The ensemble sampler calls it with T = double;
-// diskmc::differentiable(model) gives NUTS its exact gradient by automatic
+// diskmc::autodiff::differentiable(model) gives NUTS its exact gradient by automatic
 // differentiation. Both run on the same model and should agree.
 //
 // Run: ./own_model_both_samplers
@@ -74,7 +74,7 @@ int main() {
     print("ensemble (16 walkers x 4000 steps):", diskmc::summarize_draws(walker_chains, {"log A", "log tau"}));
 
     // NUTS needs a gradient: differentiable() derives it by autodiff.
-    const auto target = diskmc::differentiable(model);
+    const auto target = diskmc::autodiff::differentiable(model);
     static_assert(diskmc::differentiable_log_density<decltype(target)>);
     const diskmc::nuts_chains_result chains = diskmc::nuts_chains(target, start, diskmc::nuts_chains_options{}, 1);
     print("NUTS (4 chains x 1000 draws):", diskmc::summarize(chains, {"log A", "log tau"}));

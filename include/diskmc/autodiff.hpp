@@ -1,7 +1,7 @@
 #pragma once
 // Automatic differentiation: the reverse-mode scalar diskmc::autodiff::var,
 // autodiff::gradient(f, x, grad) for any function written for it, and
-// diskmc::differentiable(model), which gives a scalar-generic model the
+// diskmc::autodiff::differentiable(model), which gives a scalar-generic model the
 // gradient NUTS needs.
 
 #include "diskmc/autodiff/differentiable.hpp"

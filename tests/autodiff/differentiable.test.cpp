@@ -51,7 +51,7 @@ struct batched : diskmc::archetypes::scalar_generic_log_density_archetype {
 
 TEST_CASE("differentiable(model) satisfies the concepts and keeps dim and batch",
           "[autodiff][differentiable]") {
-    using diskmc::differentiable;
+    using diskmc::autodiff::differentiable;
     const auto archetype = differentiable(diskmc::archetypes::scalar_generic_log_density_archetype{3});
     STATIC_REQUIRE(diskmc::differentiable_log_density<decltype(archetype)>);
     STATIC_REQUIRE_FALSE(diskmc::batch_log_density<decltype(archetype)>);
@@ -75,15 +75,15 @@ TEST_CASE("differentiable(model) satisfies the concepts and keeps dim and batch"
 
 TEST_CASE("differentiable(model) refers to an lvalue and owns an rvalue", "[autodiff][differentiable]") {
     banana model;
-    const auto referring = diskmc::differentiable(model);
-    const auto owning = diskmc::differentiable(banana{});
+    const auto referring = diskmc::autodiff::differentiable(model);
+    const auto owning = diskmc::autodiff::differentiable(banana{});
     model.bend = 2.0;
     const Eigen::Vector2d x(1.0, 0.0);
     CHECK(referring.log_density(x) == Approx(-0.5 * (0.25 + 4.0)));
     CHECK(owning.log_density(x) == Approx(-0.5 * (0.25 + 0.25)));
     CHECK(&referring.model() == &model);
-    static_assert(std::is_same_v<std::remove_const_t<decltype(referring)>, diskmc::differentiable_model<const banana&>>);
-    static_assert(std::is_same_v<std::remove_const_t<decltype(owning)>, diskmc::differentiable_model<banana>>);
+    static_assert(std::is_same_v<std::remove_const_t<decltype(referring)>, diskmc::autodiff::differentiable_model<const banana&>>);
+    static_assert(std::is_same_v<std::remove_const_t<decltype(owning)>, diskmc::autodiff::differentiable_model<banana>>);
 }
 
 /// A model whose data lives on the heap, so a dangling reference to a
@@ -104,8 +104,8 @@ struct heap_held_gaussian {
 
 TEST_CASE("differentiable(model) built from a temporary stays valid after the full-expression",
           "[autodiff][differentiable]") {
-    const auto target = diskmc::differentiable(heap_held_gaussian{});
-    static_assert(std::is_same_v<std::remove_const_t<decltype(target)>, diskmc::differentiable_model<heap_held_gaussian>>);
+    const auto target = diskmc::autodiff::differentiable(heap_held_gaussian{});
+    static_assert(std::is_same_v<std::remove_const_t<decltype(target)>, diskmc::autodiff::differentiable_model<heap_held_gaussian>>);
     const Eigen::VectorXd x = Eigen::VectorXd::Constant(3, 0.5);
     Eigen::VectorXd grad;
     CHECK(target.log_density_gradient(x, grad) == Approx(-1.5));
@@ -113,7 +113,7 @@ TEST_CASE("differentiable(model) built from a temporary stays valid after the fu
 }
 
 TEST_CASE("differentiable(model) gradients pass the gradient checker", "[autodiff][differentiable]") {
-    const auto target = diskmc::differentiable(banana{});
+    const auto target = diskmc::autodiff::differentiable(banana{});
     for (const Eigen::Vector2d& x : {Eigen::Vector2d(1.0, 0.2), Eigen::Vector2d(-2.5, 3.0), Eigen::Vector2d(0.0, 0.0)}) {
         const auto report = diskmc::testing::check_model_gradient(target, x);
         INFO(report.describe());
@@ -131,7 +131,7 @@ TEST_CASE("differentiable(model) gradients pass the gradient checker", "[autodif
 
 TEST_CASE("differentiable(model) reports -infinity, never NaN, outside the support",
           "[autodiff][differentiable]") {
-    const auto target = diskmc::differentiable(awkward{});
+    const auto target = diskmc::autodiff::differentiable(awkward{});
     Eigen::VectorXd grad;
     SECTION("outside the support") {
         CHECK(target.log_density(Eigen::Vector2d(-1.0, 1.0)) == -infinity);
@@ -156,7 +156,7 @@ TEST_CASE("differentiable(model) reports -infinity, never NaN, outside the suppo
 }
 
 TEST_CASE("differentiable(model) is safe to call from several threads", "[autodiff][differentiable][threads]") {
-    const auto target = diskmc::differentiable(banana{});
+    const auto target = diskmc::autodiff::differentiable(banana{});
     const std::size_t count = 200;
     std::vector<Eigen::VectorXd> grads(count);
     std::vector<double> values(count);

@@ -74,7 +74,7 @@ TEST_CASE("check_declared names the parameter and the bad value", "[concepts][co
 }
 
 TEST_CASE("a family carries its components' declarations as its catalogue", "[concepts][components][family]") {
-    const disk_family<archetypes::disk_component_archetype, keplerian_component> family;
+    const inference::disk_family<archetypes::disk_component_archetype, keplerian_component> family;
     const std::vector<std::string> names = family.parameter_names();
     CHECK(names == std::vector<std::string>{"x0", "y0", "inc", "PA", "vlsr", "h", "mstar", "dist"});
     const inference::parameter_catalogue catalogue = family.catalogue();

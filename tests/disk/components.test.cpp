@@ -137,16 +137,16 @@ TEST_CASE("eddy's catalogue, assembled from the components, is eddy's table entr
         REQUIRE(catalogue.entries().size() == family.parameter_names().size());
         for (const parameter_info& entry : catalogue.entries()) check_same_entry(entry, eddy.at(entry.name));
     };
-    check_family(disk_family<flared_component, keplerian_component>{});
-    check_family(disk_family<thin_component, keplerian_component>{});
-    check_family(disk_family<flared_component, power_law_component>{});
-    check_family(disk_family<thin_component, self_gravitating_component>{});
-    check_family(disk_family<conical_component, keplerian_component, radial_power_law_component,
+    check_family(inference::disk_family<flared_component, keplerian_component>{});
+    check_family(inference::disk_family<thin_component, keplerian_component>{});
+    check_family(inference::disk_family<flared_component, power_law_component>{});
+    check_family(inference::disk_family<thin_component, self_gravitating_component>{});
+    check_family(inference::disk_family<conical_component, keplerian_component, radial_power_law_component,
                              vertical_power_law_component>{});
-    CHECK(disk_family<flared_component, keplerian_component, radial_power_law_component>{}.parameter_names() ==
+    CHECK(inference::disk_family<flared_component, keplerian_component, radial_power_law_component>{}.parameter_names() ==
           std::vector<std::string>{"x0", "y0", "inc", "PA", "vlsr", "z0", "psi", "r_cavity", "r_taper", "q_taper",
                                    "mstar", "dist", "vr_100", "vr_q"});
-    CHECK(disk_family<thin_component, power_law_component>{}.parameter_names() ==
+    CHECK(inference::disk_family<thin_component, power_law_component>{}.parameter_names() ==
           std::vector<std::string>{"x0", "y0", "inc", "PA", "vlsr", "vp_100", "vp_q", "dist"});
 }
 
@@ -180,12 +180,12 @@ TEST_CASE("the components check their values, and check_model uses them", "[disk
 }
 
 TEST_CASE("a family refuses a name declared twice, or a make reading other than its declaration", "[disk][components][family]") {
-    CHECK_THROWS_MATCHES((disk_family<flared_component, flared_component>{}), invalid_input,
+    CHECK_THROWS_MATCHES((inference::disk_family<flared_component, flared_component>{}), invalid_input,
                          testing::message_contains("parameter 'z0' is declared by both diskmc::flared_component and "
                                                    "diskmc::flared_component"));
-    CHECK_THROWS_MATCHES((disk_family<component_clashing_with_geometry, keplerian_component>{}), invalid_input,
+    CHECK_THROWS_MATCHES((inference::disk_family<component_clashing_with_geometry, keplerian_component>{}), invalid_input,
                          testing::message_contains("parameter 'inc' is declared by both the geometry"));
-    CHECK_THROWS_MATCHES((disk_family<component_reading_too_few, keplerian_component>{}), invalid_input,
+    CHECK_THROWS_MATCHES((inference::disk_family<component_reading_too_few, keplerian_component>{}), invalid_input,
                          testing::message_contains("component_reading_too_few's make() reads 1 parameters but its "
                                                    "parameters() declares 2"));
 }

@@ -37,7 +37,7 @@ void flow_sky_tile(adjoint_tile& x, adjoint_tile& y, double x0, double y0) {
     y[1] = y0 + 0.011;
 }
 
-using flowing_family = disk_family<flared_component, keplerian_component, radial_power_law_component,
+using flowing_family = inference::disk_family<flared_component, keplerian_component, radial_power_law_component,
                                    vertical_power_law_component>;
 
 // Full vector of flowing_family: x0, y0, inc, PA, vlsr, z0, psi, r_cavity,
@@ -138,8 +138,8 @@ TEST_CASE("a model without flows is the one it always was", "[disk][flows]") {
     // disk_model's flows default to none: the same type, the same numbers.
     STATIC_REQUIRE(std::is_same_v<disk_model<double>, disk_model<double, flared_surface<double>,
                                                                  keplerian_rotation<double>, no_flow, no_flow>>);
-    STATIC_REQUIRE(std::is_same_v<decltype(disk_family<>{}.make<double>(Eigen::VectorXd())), disk_model<double>>);
-    CHECK(disk_family<>{}.parameter_names().size() == 12);
+    STATIC_REQUIRE(std::is_same_v<decltype(inference::disk_family<>{}.make<double>(Eigen::VectorXd())), disk_model<double>>);
+    CHECK(inference::disk_family<>{}.parameter_names().size() == 12);
     CHECK(flowing_family{}.parameter_names() ==
           std::vector<std::string>{"x0", "y0", "inc", "PA", "vlsr", "z0", "psi", "r_cavity", "r_taper", "q_taper",
                                    "mstar", "dist", "vr_100", "vr_q", "vz_100", "vz_q"});
@@ -149,7 +149,7 @@ TEST_CASE("a model without flows is the one it always was", "[disk][flows]") {
     still[12] = 0.0;
     still[14] = 0.0;
     const Eigen::ArrayXXd with_zero_flows = model_image(flowing_family{}.make<double>(still), grid);
-    const Eigen::ArrayXXd without = model_image(disk_family<>{}.make<double>(Eigen::VectorXd(still.head(12))), grid);
+    const Eigen::ArrayXXd without = model_image(inference::disk_family<>{}.make<double>(Eigen::VectorXd(still.head(12))), grid);
     CHECK(((with_zero_flows - without).abs() <= 1e-12 * without.abs()).all());
 }
 
@@ -217,21 +217,21 @@ TEST_CASE("the hand-written adjoint with flows against the oracle and finite dif
         check_adjoint_with_flows(flowing_family{}, flowing_vector(121.0, -0.18, 0.0, -0.6, 0.4));
     }
     SECTION("thin, radial flow only") {
-        using thin_radial = disk_family<thin_component, keplerian_component, radial_power_law_component>;
+        using thin_radial = inference::disk_family<thin_component, keplerian_component, radial_power_law_component>;
         // x0, y0, inc, PA, vlsr, mstar, dist, vr_100, vr_q
         check_adjoint_with_flows(thin_radial{},
                                  diskmc::testing::vec({0.03, -0.02, -37.0, 250.0, 10.0, 1.1, 140.0, 120.0, -0.9}));
     }
     SECTION("thin, vertical flow only") {
         using thin_vertical =
-            disk_family<thin_component, keplerian_component, no_flow_component, vertical_power_law_component>;
+            inference::disk_family<thin_component, keplerian_component, no_flow_component, vertical_power_law_component>;
         // x0, y0, inc, PA, vlsr, mstar, dist, vz_100, vz_q
         check_adjoint_with_flows(thin_vertical{},
                                  diskmc::testing::vec({0.03, -0.02, 133.0, 250.0, 10.0, 1.1, 140.0, 60.0, 0.3}));
     }
     SECTION("flared, vertical flow only") {
         using flared_vertical =
-            disk_family<flared_component, keplerian_component, no_flow_component, vertical_power_law_component>;
+            inference::disk_family<flared_component, keplerian_component, no_flow_component, vertical_power_law_component>;
         check_adjoint_with_flows(flared_vertical{}, diskmc::testing::vec({0.03, -0.02, 41.0, 71.0, 2990.0, 0.22, 1.3,
                                                                          0.0, 2.1, 2.0, 1.25, 101.0, -45.0, 0.7}));
     }

@@ -31,7 +31,7 @@ struct wide_beam_problem {
     diskmc::sky_map map;
     Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> mask;
     explicit wide_beam_problem(double bmaj) : map(make_map(bmaj)) {
-        mask = diskmc::fit_mask(map, diskmc::disk_family<>{}.make<double>(
+        mask = diskmc::fit_mask(map, diskmc::inference::disk_family<>{}.make<double>(
                                          diskmc::hd163296_like::full_vector(diskmc::hd163296_like::start())),
                                 {.r_min = diskmc::hd163296_like::r_min});
     }
@@ -97,7 +97,7 @@ TEST_CASE("grid beam convolution: the FFT from 15 x 15 kernels, the same operato
 
 TEST_CASE("model_image: the FFT and the direct convolution agree", "[fftw][beam]") {
     const wide_beam_problem p(0.49);
-    const auto model = diskmc::disk_family<>{}.make<double>(
+    const auto model = diskmc::inference::disk_family<>{}.make<double>(
         diskmc::hd163296_like::full_vector(diskmc::hd163296_like::truth()));
     const Eigen::ArrayXXd direct =
         diskmc::model_image(model, p.map.grid, {.convolve_beam = true, .beam = diskmc::beam_algorithm::direct});
@@ -112,15 +112,15 @@ TEST_CASE("disk likelihood: the FFT and the direct beam give the same value and 
     using diskmc::beam_algorithm;
     for (const double bmaj : {0.15, 0.49}) {
         const wide_beam_problem p(bmaj);
-        const auto likelihood_with = [&](beam_algorithm beam, diskmc::gradient_path gradient) {
-            return diskmc::disk_likelihood<>(p.map, p.mask, {},
+        const auto likelihood_with = [&](beam_algorithm beam, diskmc::inference::gradient_path gradient) {
+            return diskmc::inference::disk_likelihood<>(p.map, p.mask, {},
                                              {.convolve_beam = true, .gradient = gradient, .beam = beam});
         };
         // The direct sums with the streamed gradient: the reference.
-        const auto direct = likelihood_with(beam_algorithm::direct, diskmc::gradient_path::automatic);
-        const auto fft = likelihood_with(beam_algorithm::fft, diskmc::gradient_path::automatic);
-        const auto fft_autodiff = likelihood_with(beam_algorithm::fft, diskmc::gradient_path::tile_autodiff);
-        const auto automatic = likelihood_with(beam_algorithm::automatic, diskmc::gradient_path::automatic);
+        const auto direct = likelihood_with(beam_algorithm::direct, diskmc::inference::gradient_path::automatic);
+        const auto fft = likelihood_with(beam_algorithm::fft, diskmc::inference::gradient_path::automatic);
+        const auto fft_autodiff = likelihood_with(beam_algorithm::fft, diskmc::inference::gradient_path::tile_autodiff);
+        const auto automatic = likelihood_with(beam_algorithm::automatic, diskmc::inference::gradient_path::automatic);
         const std::vector<Eigen::VectorXd> points = fft_test_points();
         for (std::size_t k = 0; k < points.size(); ++k) {
             const Eigen::VectorXd& full = points[k];

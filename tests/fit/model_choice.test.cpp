@@ -79,7 +79,7 @@ TEST_CASE("model choice: without a surface, eddy's rule (flared when z0 or psi i
     CHECK(chosen_surface({}, {free_parameter("mstar", 1.0), fixed_parameter("z0", 0.2)}) == "flared");
     CHECK(chosen_surface({}, {free_parameter("psi", 1.2)}) == "flared");
     CHECK(chosen_surface({.surface = "thin"}, {free_parameter("z0", 0.2)}) == "thin");
-    CHECK(chosen_names({}, hd163296_like::parameters()) == disk_family<>{}.parameter_names());
+    CHECK(chosen_names({}, hd163296_like::parameters()) == inference::disk_family<>{}.parameter_names());
     CHECK(chosen_names({}, {free_parameter("mstar", 1.0)}) == geometry_and({"mstar", "dist"}));
 }
 

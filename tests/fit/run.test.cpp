@@ -414,7 +414,7 @@ TEST_CASE("fit_rotation_map: the standard first fit of TW Hya converges with bot
 }
 
 TEST_CASE("fit_rotation_map: the threads option is the likelihood's budget too, used in the MAP step", "[fit]") {
-    using threads_rule_family = disk_family<threads_rule_component, keplerian_component>;
+    using threads_rule_family = inference::disk_family<threads_rule_component, keplerian_component>;
     const threads_rule_family family;
     const std::vector<std::string> names = family.parameter_names();
     fit_options o = small_problem();

@@ -1,5 +1,5 @@
 // any_disk_likelihood gives exactly (bit for bit) what the family's own
-// disk_likelihood gives, with and without the beam, for a family with the
+// inference::disk_likelihood gives, with and without the beam, for a family with the
 // normal equations and for one without; and the posterior over it has the
 // least-squares form the MAP step's Gauss-Newton needs.
 
@@ -29,7 +29,7 @@ struct erased_likelihood_problem {
 
 erased_likelihood_problem erased_likelihood_problem_with_beam(bool beam) {
     sky_map map = downsample(hd163296_like::map(beam), 4);
-    const auto model = disk_family<>{}.make<double>(hd163296_like::full_vector(hd163296_like::truth()));
+    const auto model = inference::disk_family<>{}.make<double>(hd163296_like::full_vector(hd163296_like::truth()));
     auto mask = fit_mask(map, model, {.r_min = hd163296_like::r_min});
     return {std::move(map), std::move(mask)};
 }
@@ -39,8 +39,8 @@ erased_likelihood_problem erased_likelihood_problem_with_beam(bool beam) {
 template <class Family>
 void check_erased_matches_direct(const erased_likelihood_problem& problem, const Family& family,
                                  const Eigen::VectorXd& full, bool beam) {
-    const disk_likelihood<Family> direct(problem.map, problem.mask, family, {.convolve_beam = beam, .threads = 1});
-    const any_disk_likelihood erased(disk_likelihood<Family>(problem.map, problem.mask, family,
+    const inference::disk_likelihood<Family> direct(problem.map, problem.mask, family, {.convolve_beam = beam, .threads = 1});
+    const any_disk_likelihood erased(inference::disk_likelihood<Family>(problem.map, problem.mask, family,
                                                              {.convolve_beam = beam, .threads = 1}));
     CHECK(erased.parameter_names() == direct.parameter_names());
     CHECK(erased.pixel_count() == direct.pixel_count());
@@ -53,10 +53,10 @@ void check_erased_matches_direct(const erased_likelihood_problem& problem, const
     const Eigen::VectorXd steps = 1e-4 * (full.array().abs() + 1.0).matrix();
     CHECK(erased.residual_curvature(full, steps) == direct.residual_curvature(full, steps));
 
-    CHECK(erased.has_normal_equations() == disk_likelihood<Family>::has_closed_form_gradient);
+    CHECK(erased.has_normal_equations() == inference::disk_likelihood<Family>::has_closed_form_gradient);
     Eigen::VectorXd erased_normal_gradient;
     Eigen::MatrixXd erased_gauss_newton;
-    if constexpr (disk_likelihood<Family>::has_closed_form_gradient) {
+    if constexpr (inference::disk_likelihood<Family>::has_closed_form_gradient) {
         Eigen::VectorXd direct_normal_gradient;
         Eigen::MatrixXd direct_gauss_newton;
         CHECK(erased.log_likelihood_normal_equations(full, erased_normal_gradient, erased_gauss_newton) ==
@@ -77,20 +77,20 @@ TEST_CASE("any_disk_likelihood: the erased likelihood is the family's, bit for b
     const erased_likelihood_problem problem = erased_likelihood_problem_with_beam(beam);
     const Eigen::VectorXd flared = hd163296_like::full_vector(hd163296_like::start());
     SECTION("flared Keplerian: with the normal equations") {
-        check_erased_matches_direct(problem, disk_family<flared_component, keplerian_component>{}, flared, beam);
+        check_erased_matches_direct(problem, inference::disk_family<flared_component, keplerian_component>{}, flared, beam);
     }
     SECTION("thin, self-gravitating: without them") {
         // x0, y0, inc, PA, vlsr, then mstar, dist, mdisk, gamma, r_in, r_out.
         Eigen::VectorXd full(11);
         full << 0.0, 0.0, 46.7, 312.0, 5700.0, 2.0, 101.0, 0.1, 1.0, 0.1, 5.0;
-        check_erased_matches_direct(problem, disk_family<thin_component, self_gravitating_component>{}, full, beam);
+        check_erased_matches_direct(problem, inference::disk_family<thin_component, self_gravitating_component>{}, full, beam);
     }
 }
 
 TEST_CASE("any_disk_likelihood: its posterior has the least-squares form", "[any_disk_likelihood]") {
     STATIC_REQUIRE(named_least_squares_log_likelihood<any_disk_likelihood>);
     const erased_likelihood_problem problem = erased_likelihood_problem_with_beam(false);
-    const any_disk_likelihood erased(disk_likelihood<disk_family<>>(problem.map, problem.mask));
+    const any_disk_likelihood erased(inference::disk_likelihood<inference::disk_family<>>(problem.map, problem.mask));
     const auto posterior = inference::make_posterior(inference::parameter_set(hd163296_like::parameters()), erased);
     STATIC_REQUIRE(hessian_log_density<decltype(posterior)>);
     Eigen::VectorXd gradient, gauss_newton_gradient;

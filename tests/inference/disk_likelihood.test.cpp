@@ -28,7 +28,7 @@ namespace diskmc::detail {
 /// gradient falls back to the two-pass path without saying so).
 struct disk_likelihood_access {
     template <class Family>
-    static bool streamed_beam_gradient(const disk_likelihood<Family>& likelihood, const Eigen::VectorXd& full,
+    static bool streamed_beam_gradient(const inference::disk_likelihood<Family>& likelihood, const Eigen::VectorXd& full,
                                        Eigen::VectorXd& grad, double& value) {
         return likelihood.streamed_beam_gradient(full, grad, value);
     }
@@ -40,7 +40,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-// Full vector of disk_family<> in its order: x0, y0, inc, PA, vlsr, z0, psi,
+// Full vector of inference::disk_family<> in its order: x0, y0, inc, PA, vlsr, z0, psi,
 // r_cavity, r_taper, q_taper, mstar, dist.
 Eigen::VectorXd full_vector(double inc, double pa, double mstar, double vlsr, double z0, double psi,
                             double r_cavity = 0.0, double r_taper = 2.5, double q_taper = 2.0, double x0 = 0.0,
@@ -56,7 +56,7 @@ sky_map synthetic_map(const Eigen::VectorXd& truth, Eigen::Index nx = 36, Eigen:
     const grid_header header{.nx = nx, .ny = ny, .cdelt1 = -0.1 / 3600, .cdelt2 = 0.1 / 3600,
                              .beam = beam_shape{.bmaj = 0.3, .bmin = 0.22, .bpa = 35.0}};
     sky_map map = make_sky_map(header, Eigen::ArrayXXd::Zero(ny, nx), Eigen::ArrayXXd::Zero(ny, nx));
-    const disk_family<> family;
+    const inference::disk_family<> family;
     const Eigen::ArrayXXd model = model_image(family.make<double>(truth), map.grid);
     std::mt19937_64 rng(7);
     std::normal_distribution<double> noise(0.0, 1.0);
@@ -70,7 +70,7 @@ sky_map synthetic_map(const Eigen::VectorXd& truth, Eigen::Index nx = 36, Eigen:
 }
 
 template <class Family>
-double reference_gradient(const disk_likelihood<Family>& likelihood, const Eigen::VectorXd& full,
+double reference_gradient(const inference::disk_likelihood<Family>& likelihood, const Eigen::VectorXd& full,
                           Eigen::VectorXd& grad) {
     return autodiff::gradient(
         [&](const Eigen::Matrix<autodiff::var, Eigen::Dynamic, 1>& x) {
@@ -87,9 +87,9 @@ template <class Family>
 Eigen::VectorXd check_gradient_paths_agree(const sky_map& map,
                                            const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>& mask,
                                            const Family& family, const Eigen::VectorXd& full, bool beam) {
-    const disk_likelihood<Family> automatic(map, mask, family, {.convolve_beam = beam});
-    const disk_likelihood<Family> general(map, mask, family,
-                                          {.convolve_beam = beam, .gradient = gradient_path::tile_autodiff});
+    const inference::disk_likelihood<Family> automatic(map, mask, family, {.convolve_beam = beam});
+    const inference::disk_likelihood<Family> general(map, mask, family,
+                                          {.convolve_beam = beam, .gradient = inference::gradient_path::tile_autodiff});
     const double value = automatic.log_likelihood(full);
     REQUIRE(std::isfinite(value));
     Eigen::VectorXd fast, tile, reference;
@@ -112,7 +112,7 @@ void check_gradient_paths(const sky_map& map, const Eigen::Array<bool, Eigen::Dy
                           const Family& family, const Eigen::VectorXd& full, bool beam,
                           const diskmc::testing::finite_difference_options& steps = {}) {
     const Eigen::VectorXd fast = check_gradient_paths_agree(map, mask, family, full, beam);
-    const disk_likelihood<Family> automatic(map, mask, family, {.convolve_beam = beam});
+    const inference::disk_likelihood<Family> automatic(map, mask, family, {.convolve_beam = beam});
     const double value = automatic.log_likelihood(full);
 
     std::vector<Eigen::Index> varied;
@@ -142,7 +142,7 @@ double radius_of_a_masked_pixel(const sky_map& map, const Eigen::Array<bool, Eig
     const pixel_positions positions = pixel_positions_of(map.grid);
     Eigen::Index pixel = 0;
     for (Eigen::Index seen = 0; seen < 40; ++pixel) seen += mask(pixel) ? 1 : 0;
-    const auto projection = prepare(disk_family<>{}.make<double>(full));
+    const auto projection = prepare(inference::disk_family<>{}.make<double>(full));
     const adjoint_tile x = adjoint_tile::Constant(positions.x[pixel]), y = adjoint_tile::Constant(positions.y[pixel]);
     double radius = 0.0;
     projection.deproject_with(
@@ -154,7 +154,7 @@ double radius_of_a_masked_pixel(const sky_map& map, const Eigen::Array<bool, Eig
 }
 
 /// The (convolved) model at the masked pixels, in their column-major order.
-Eigen::VectorXd masked_model(const disk_likelihood<>& likelihood,
+Eigen::VectorXd masked_model(const inference::disk_likelihood<>& likelihood,
                              const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>& mask, const Eigen::VectorXd& full) {
     const Eigen::ArrayXXd image = likelihood.model_image(full);
     Eigen::VectorXd model(mask.count());
@@ -176,11 +176,11 @@ double correlation_scale_difference(const Eigen::MatrixXd& a, const Eigen::Matri
 
 TEST_CASE("the likelihood is eddy's on its own fixture", "[inference][likelihood][fixtures]") {
     const sky_map map = diskmc::testing::eddy_likelihood_map(diskmc::testing::eddy_data_dir());
-    const disk_family<> family;
+    const inference::disk_family<> family;
     const Eigen::VectorXd start = full_vector(46.7, 133.3, 2.0, 5760.0, 0.3, 1.25);
     const auto mask = fit_mask(map, family.make<double>(start), {.r_min = 0.3, .r_max = 2.0});
     REQUIRE(mask.count() == 5266);
-    const disk_likelihood<> likelihood(map, mask, family);
+    const inference::disk_likelihood<> likelihood(map, mask, family);
     REQUIRE(likelihood.pixel_count() == 5266);
 
     struct evaluation {
@@ -205,9 +205,9 @@ TEST_CASE("the hand-written adjoint, tile autodiff, var autodiff and finite diff
           "[inference][likelihood][adjoint]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4, 0.0, 2.0, 2.2, 0.05, -0.03);
     const sky_map map = synthetic_map(truth);
-    const disk_family<> family;
+    const inference::disk_family<> family;
     const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
-    STATIC_REQUIRE(disk_likelihood<>::has_closed_form_gradient);
+    STATIC_REQUIRE(inference::disk_likelihood<>::has_closed_form_gradient);
     const double inf = std::numeric_limits<double>::infinity();
 
     struct point {
@@ -241,9 +241,9 @@ TEST_CASE("the hand-written adjoint, tile autodiff, var autodiff and finite diff
 TEST_CASE("the hand-written adjoint with the thin surface", "[inference][likelihood][adjoint]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth);
-    const auto mask = fit_mask(map, disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
-    using thin_family = disk_family<thin_component, keplerian_component>;
-    STATIC_REQUIRE(disk_likelihood<thin_family>::has_closed_form_gradient);
+    const auto mask = fit_mask(map, inference::disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    using thin_family = inference::disk_family<thin_component, keplerian_component>;
+    STATIC_REQUIRE(inference::disk_likelihood<thin_family>::has_closed_form_gradient);
     // x0, y0, inc, PA, vlsr, mstar, dist
     for (bool beam : {false, true}) {
         for (double inc : {41.0, -37.0}) {
@@ -291,9 +291,9 @@ struct bowl_component {
 TEST_CASE("a user's own surface takes the tile autodiff path", "[inference][likelihood][adjoint]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth);
-    const auto mask = fit_mask(map, disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
-    using bowl_family = disk_family<bowl_component, keplerian_component>;
-    STATIC_REQUIRE_FALSE(disk_likelihood<bowl_family>::has_closed_form_gradient);
+    const auto mask = fit_mask(map, inference::disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    using bowl_family = inference::disk_family<bowl_component, keplerian_component>;
+    STATIC_REQUIRE_FALSE(inference::disk_likelihood<bowl_family>::has_closed_form_gradient);
     // x0, y0, inc, PA, vlsr, z0, r_bowl, mstar, dist
     const Eigen::VectorXd full = (Eigen::VectorXd(9) << 0.03, -0.02, 41.0, 71.0, 2990.0, 0.2, 0.5, 1.25, 101.0).finished();
     for (bool beam : {false, true}) {
@@ -305,10 +305,10 @@ TEST_CASE("a user's own surface takes the tile autodiff path", "[inference][like
 TEST_CASE("the hand-written adjoint with radial and vertical flows", "[inference][likelihood][adjoint][flows]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth);
-    const auto mask = fit_mask(map, disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
-    using flow_family = disk_family<flared_component, keplerian_component, radial_power_law_component,
+    const auto mask = fit_mask(map, inference::disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    using flow_family = inference::disk_family<flared_component, keplerian_component, radial_power_law_component,
                                     vertical_power_law_component>;
-    STATIC_REQUIRE(disk_likelihood<flow_family>::has_closed_form_gradient);
+    STATIC_REQUIRE(inference::disk_likelihood<flow_family>::has_closed_form_gradient);
     struct point {
         const char* name;
         Eigen::VectorXd full;  // full_vector's twelve, then vr_100, vr_q, vz_100, vz_q
@@ -335,8 +335,8 @@ TEST_CASE("the hand-written adjoint with radial and vertical flows", "[inference
         }
     }
     SECTION("thin, radial flow only") {
-        using thin_radial_family = disk_family<thin_component, keplerian_component, radial_power_law_component>;
-        STATIC_REQUIRE(disk_likelihood<thin_radial_family>::has_closed_form_gradient);
+        using thin_radial_family = inference::disk_family<thin_component, keplerian_component, radial_power_law_component>;
+        STATIC_REQUIRE(inference::disk_likelihood<thin_radial_family>::has_closed_form_gradient);
         // x0, y0, inc, PA, vlsr, mstar, dist, vr_100, vr_q
         const Eigen::VectorXd full =
             (Eigen::VectorXd(9) << 0.03, -0.02, -37.0, 71.0, 2990.0, 1.25, 101.0, 110.0, -0.8).finished();
@@ -347,12 +347,12 @@ TEST_CASE("the hand-written adjoint with radial and vertical flows", "[inference
 TEST_CASE("the hand-written adjoint of eddy's conical surface", "[inference][likelihood][adjoint][conical]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth);
-    const auto mask = fit_mask(map, disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
-    using cone_family = disk_family<conical_component, keplerian_component>;
-    using flowing_cone_family = disk_family<conical_component, keplerian_component, radial_power_law_component,
+    const auto mask = fit_mask(map, inference::disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    using cone_family = inference::disk_family<conical_component, keplerian_component>;
+    using flowing_cone_family = inference::disk_family<conical_component, keplerian_component, radial_power_law_component,
                                             vertical_power_law_component>;
-    STATIC_REQUIRE(disk_likelihood<cone_family>::has_closed_form_gradient);
-    STATIC_REQUIRE(disk_likelihood<flowing_cone_family>::has_closed_form_gradient);
+    STATIC_REQUIRE(inference::disk_likelihood<cone_family>::has_closed_form_gradient);
+    STATIC_REQUIRE(inference::disk_likelihood<flowing_cone_family>::has_closed_form_gradient);
     for (const double inc : {41.0, -38.0, 128.0}) {
         for (const double z0 : {0.2, -0.18}) {
             for (bool beam : {false, true}) {
@@ -377,15 +377,15 @@ TEST_CASE("the hand-written adjoint of eddy's conical surface", "[inference][lik
 TEST_CASE("the likelihood does not depend on the thread count", "[inference][likelihood][threads]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth, 90, 80);  // several chunks of pixels, so threads split the work
-    const disk_family<> family;
+    const inference::disk_family<> family;
     const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.0, .r_max = 10.0});
     REQUIRE(mask.count() > 2 * detail::pixels_per_chunk);
     for (bool beam : {false, true}) {
-        for (gradient_path path : {gradient_path::automatic, gradient_path::tile_autodiff}) {
-            INFO((beam ? "beam, " : "no beam, ") << (path == gradient_path::automatic ? "automatic" : "tile autodiff"));
-            const disk_likelihood<> one(map, mask, family, {.convolve_beam = beam, .threads = 1, .gradient = path});
-            const disk_likelihood<> two(map, mask, family, {.convolve_beam = beam, .threads = 2, .gradient = path});
-            const disk_likelihood<> three(map, mask, family, {.convolve_beam = beam, .threads = 3, .gradient = path});
+        for (inference::gradient_path path : {inference::gradient_path::automatic, inference::gradient_path::tile_autodiff}) {
+            INFO((beam ? "beam, " : "no beam, ") << (path == inference::gradient_path::automatic ? "automatic" : "tile autodiff"));
+            const inference::disk_likelihood<> one(map, mask, family, {.convolve_beam = beam, .threads = 1, .gradient = path});
+            const inference::disk_likelihood<> two(map, mask, family, {.convolve_beam = beam, .threads = 2, .gradient = path});
+            const inference::disk_likelihood<> three(map, mask, family, {.convolve_beam = beam, .threads = 3, .gradient = path});
             Eigen::VectorXd g1, g2, g3;
             CHECK(one.log_likelihood(truth) == two.log_likelihood(truth));
             CHECK(one.log_likelihood(truth) == three.log_likelihood(truth));
@@ -402,17 +402,17 @@ TEST_CASE("the streamed beam gradient split among threads agrees with the two-pa
           "[inference][likelihood][adjoint][threads]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth, 90, 80);
-    const disk_family<> family;
+    const inference::disk_family<> family;
     const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.2, .r_max = 12.0});
     const Eigen::VectorXd full = full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.1, 2.1, 2.0, 0.04, -0.02);
-    const disk_likelihood<> two_pass(map, mask, family,
-                                     {.convolve_beam = true, .gradient = gradient_path::tile_autodiff});
+    const inference::disk_likelihood<> two_pass(map, mask, family,
+                                     {.convolve_beam = true, .gradient = inference::gradient_path::tile_autodiff});
     Eigen::VectorXd reference;
     const double value = two_pass.log_likelihood_gradient(full, reference);
     // 3 threads: bands of 32, 32 and 26 columns, each with its margins.
     for (std::size_t threads : {1u, 3u}) {
         INFO(threads << " threads");
-        const disk_likelihood<> streamed(map, mask, family, {.convolve_beam = true, .threads = threads});
+        const inference::disk_likelihood<> streamed(map, mask, family, {.convolve_beam = true, .threads = threads});
         Eigen::VectorXd fast, public_gradient;
         double streamed_value = 0.0;
         REQUIRE(detail::disk_likelihood_access::streamed_beam_gradient(streamed, full, fast, streamed_value));
@@ -433,7 +433,7 @@ TEST_CASE("a NaN model pixel off the mask: the beam gradient still agrees with a
     // to the two-pass one).
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth);
-    const disk_family<> family;
+    const inference::disk_family<> family;
     const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
     const pixel_positions positions = pixel_positions_of(map.grid);
     Eigen::Index centre = 0;  // the pixel nearest the map's centre, inside r_min
@@ -441,11 +441,11 @@ TEST_CASE("a NaN model pixel off the mask: the beam gradient still agrees with a
     REQUIRE_FALSE(mask(centre));
     const Eigen::VectorXd full =
         full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.0, 2.1, 2.0, positions.x[centre], positions.y[centre]);
-    REQUIRE(std::isnan(disk_likelihood<>(map, mask, family).model_image(full)(centre)));
+    REQUIRE(std::isnan(inference::disk_likelihood<>(map, mask, family).model_image(full)(centre)));
     Eigen::VectorXd unused;
     double unused_value = 0.0;
     CHECK_FALSE(detail::disk_likelihood_access::streamed_beam_gradient(
-        disk_likelihood<>(map, mask, family, {.convolve_beam = true}), full, unused, unused_value));
+        inference::disk_likelihood<>(map, mask, family, {.convolve_beam = true}), full, unused, unused_value));
     // Finite differences are left out: moving the centre off the pixel removes the NaN.
     check_gradient_paths_agree(map, mask, family, full, true);
 }
@@ -453,9 +453,9 @@ TEST_CASE("a NaN model pixel off the mask: the beam gradient still agrees with a
 TEST_CASE("the posterior of the disk likelihood: fast gradient against autodiff", "[inference][likelihood]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth);
-    const disk_family<> family;
+    const inference::disk_family<> family;
     const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
-    const disk_likelihood<> likelihood(map, mask, family);
+    const inference::disk_likelihood<> likelihood(map, mask, family);
     using namespace diskmc::inference;
     const parameter_set parameters({free_parameter("x0", 0.01), free_parameter("PA", 70.5),
                                     free_parameter("mstar", 1.1), free_parameter("vlsr", 3005.0),
@@ -473,11 +473,11 @@ TEST_CASE("the posterior of the disk likelihood: fast gradient against autodiff"
 TEST_CASE("a posterior with flows takes their priors from eddy's catalogue", "[inference][likelihood][flows]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth);
-    using flow_family = disk_family<flared_component, keplerian_component, radial_power_law_component,
+    using flow_family = inference::disk_family<flared_component, keplerian_component, radial_power_law_component,
                                     vertical_power_law_component>;
     const flow_family family;
-    const auto mask = fit_mask(map, disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
-    const disk_likelihood<flow_family> likelihood(map, mask, family);
+    const auto mask = fit_mask(map, inference::disk_family<>{}.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
+    const inference::disk_likelihood<flow_family> likelihood(map, mask, family);
     using namespace diskmc::inference;
     const parameter_set parameters({free_parameter("PA", 70.5), free_parameter("mstar", 1.1),
                                     free_parameter("vlsr", 3005.0), free_parameter("vr_100", 40.0),
@@ -507,18 +507,18 @@ TEST_CASE("bad likelihood input throws before any work", "[inference][likelihood
     Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> mask =
         Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>::Constant(30, 36, false);
     mask(15, 15) = true;
-    CHECK_NOTHROW(disk_likelihood<>(map, mask));
-    CHECK_THROWS_WITH(disk_likelihood<>(map, mask.topRows(29)), Contains("mask is 29x36") && Contains("30x36"));
+    CHECK_NOTHROW(inference::disk_likelihood<>(map, mask));
+    CHECK_THROWS_WITH(inference::disk_likelihood<>(map, mask.topRows(29)), Contains("mask is 29x36") && Contains("30x36"));
     mask(0, 0) = true;  // NaN data
-    CHECK_THROWS_WITH(disk_likelihood<>(map, mask), Contains("row 0, column 0") && Contains("data is not finite"));
+    CHECK_THROWS_WITH(inference::disk_likelihood<>(map, mask), Contains("row 0, column 0") && Contains("data is not finite"));
     mask(0, 0) = false;
     mask(10, 20) = true;  // zero uncertainty
-    CHECK_THROWS_WITH(disk_likelihood<>(map, mask), Contains("row 10, column 20") && Contains("uncertainty is 0"));
+    CHECK_THROWS_WITH(inference::disk_likelihood<>(map, mask), Contains("row 10, column 20") && Contains("uncertainty is 0"));
     mask.setConstant(false);
-    CHECK_THROWS_WITH(disk_likelihood<>(map, mask), Contains("keeps no pixel"));
+    CHECK_THROWS_WITH(inference::disk_likelihood<>(map, mask), Contains("keeps no pixel"));
     mask(15, 15) = true;
     map.grid = sky_grid::from_header({.nx = 36, .ny = 30, .cdelt1 = -0.1 / 3600, .cdelt2 = 0.1 / 3600});
-    CHECK_THROWS_WITH(disk_likelihood<>(map, mask, {}, {.convolve_beam = true}), Contains("no beam"));
+    CHECK_THROWS_WITH(inference::disk_likelihood<>(map, mask, {}, {.convolve_beam = true}), Contains("no beam"));
 }
 
 TEST_CASE("data or uncertainty whose chi-squared term overflows is named by pixel at construction",
@@ -529,33 +529,33 @@ TEST_CASE("data or uncertainty whose chi-squared term overflows is named by pixe
         Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>::Constant(30, 36, false);
     mask(15, 15) = true;
     mask(12, 7) = true;
-    REQUIRE_NOTHROW(disk_likelihood<>(map, mask));
+    REQUIRE_NOTHROW(inference::disk_likelihood<>(map, mask));
     // data = 1e308: (data - model)^2 is infinite for any model; not the model's fault.
     map.data(12, 7) = 1e308;
-    REQUIRE_THROWS_WITH(disk_likelihood<>(map, mask),
+    REQUIRE_THROWS_WITH(inference::disk_likelihood<>(map, mask),
                         Contains("pixel (row 12, column 7) has data 1e+308") &&
                             Contains("(data / uncertainty)^2 overflows"));
     // A large datum on a small uncertainty overflows too: 1e200 / 1e-10 squared.
     map.data(12, 7) = 1e200;
     map.uncertainty(12, 7) = 1e-10;
-    REQUIRE_THROWS_WITH(disk_likelihood<>(map, mask), Contains("row 12, column 7") && Contains("overflows"));
+    REQUIRE_THROWS_WITH(inference::disk_likelihood<>(map, mask), Contains("row 12, column 7") && Contains("overflows"));
     // uncertainty = 1e-300: 1 / sigma^2 overflows although the datum is ordinary.
     map.data(12, 7) = 3000.0;
     map.uncertainty(12, 7) = 1e-300;
-    REQUIRE_THROWS_WITH(disk_likelihood<>(map, mask),
+    REQUIRE_THROWS_WITH(inference::disk_likelihood<>(map, mask),
                         Contains("pixel (row 12, column 7) has uncertainty 1e-300") &&
                             Contains("weight 1 / uncertainty^2 overflows"));
     // Small but representable: 1e-100 gives a weight of 1e200, finite.
     map.uncertainty(12, 7) = 1e-100;
-    CHECK_NOTHROW(disk_likelihood<>(map, mask));
+    CHECK_NOTHROW(inference::disk_likelihood<>(map, mask));
 }
 
 TEST_CASE("a model NaN inside the mask is -infinity, never NaN", "[inference][likelihood]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4);
     const sky_map map = synthetic_map(truth);
-    const disk_family<> family;
+    const inference::disk_family<> family;
     const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
-    const disk_likelihood<> likelihood(map, mask, family);
+    const inference::disk_likelihood<> likelihood(map, mask, family);
     Eigen::VectorXd bad = truth;
     bad[10] = -1.0;  // negative mass: sqrt of a negative number
     CHECK(likelihood.log_likelihood(bad) == -std::numeric_limits<double>::infinity());
@@ -568,7 +568,7 @@ TEST_CASE("the model Jacobian: finite differences, the gradient and the normal e
           "[inference][likelihood][jacobian]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4, 0.0, 2.0, 2.2, 0.05, -0.03);
     const sky_map map = synthetic_map(truth);
-    const disk_family<> family;
+    const inference::disk_family<> family;
     const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
     const double inf = std::numeric_limits<double>::infinity();
     Eigen::VectorXd weight(mask.count()), data(mask.count());
@@ -588,7 +588,7 @@ TEST_CASE("the model Jacobian: finite differences, the gradient and the normal e
         {"no taper", full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.0, inf, 1.5, 0.04, -0.02)},
     };
     for (bool beam : {false, true}) {
-        const disk_likelihood<> likelihood(map, mask, family, {.convolve_beam = beam});
+        const inference::disk_likelihood<> likelihood(map, mask, family, {.convolve_beam = beam});
         for (const auto& [name, full] : points) {
             INFO((beam ? "beam, " : "no beam, ") << name);
             const Eigen::MatrixXd jacobian = likelihood.model_jacobian(full);
@@ -635,14 +635,14 @@ TEST_CASE("the model Jacobian: finite differences, the gradient and the normal e
 TEST_CASE("the residual curvature completes the Gauss-Newton Hessian", "[inference][likelihood][jacobian]") {
     const Eigen::VectorXd truth = full_vector(40.0, 70.0, 1.2, 3000.0, 0.25, 1.4, 0.0, 2.0, 2.2, 0.05, -0.03);
     const sky_map map = synthetic_map(truth);
-    const disk_family<> family;
+    const inference::disk_family<> family;
     const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.2, .r_max = 1.6});
     // Away from the optimum, where the residuals' term is large.
     const Eigen::VectorXd full = full_vector(41.0, 71.0, 1.25, 2990.0, 0.22, 1.3, 0.0, 2.1, 2.0, 0.04, -0.02);
     const std::vector<Eigen::Index> varied = {0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11};  // not r_cavity = 0 (its edge)
     for (bool beam : {false, true}) {
         INFO((beam ? "beam" : "no beam"));
-        const disk_likelihood<> likelihood(map, mask, family, {.convolve_beam = beam});
+        const inference::disk_likelihood<> likelihood(map, mask, family, {.convolve_beam = beam});
         Eigen::VectorXd gradient;
         Eigen::MatrixXd gauss_newton;
         REQUIRE(std::isfinite(likelihood.log_likelihood_normal_equations(full, gradient, gauss_newton)));
@@ -699,10 +699,10 @@ TEST_CASE("the disk posterior's Gauss-Newton MAP and its Hessian against finite 
         const std::string stem = beam ? "hd163296_like_beam_" : "hd163296_like_";
         const sky_map map = io::to_sky_map(
             io::read_rotation_map(*dir / "bench" / (stem + "v0.fits"), *dir / "bench" / (stem + "dv0.fits")));
-        const disk_family<> family;
+        const inference::disk_family<> family;
         const auto mask = fit_mask(map, family.make<double>(hd163296_like::full_vector(hd163296_like::start())),
                                    {.r_min = hd163296_like::r_min});
-        const disk_likelihood<> likelihood(map, mask, family, {.convolve_beam = beam});
+        const inference::disk_likelihood<> likelihood(map, mask, family, {.convolve_beam = beam});
         const auto posterior = make_posterior(parameter_set(hd163296_like::parameters()), likelihood);
         STATIC_REQUIRE(diskmc::hessian_log_density<decltype(posterior)>);
         const map_result map_point = find_map(posterior);

@@ -139,7 +139,7 @@ struct gaussian_least_squares : gaussian_likelihood {
 
 TEST_CASE("MAP of a correlated Gaussian with inactive bounds: mean and covariance", "[inference][map]") {
     const correlated_gaussian model;
-    const auto target = diskmc::differentiable(model);
+    const auto target = diskmc::autodiff::differentiable(model);
     const map_result map = find_map(target, vec({3.0, 1.0, -1.0}), Eigen::VectorXd::Constant(3, -10.0),
                                     Eigen::VectorXd::Constant(3, 10.0));
     INFO(map.message);
@@ -161,7 +161,7 @@ TEST_CASE("MAP of a correlated Gaussian with an active bound", "[inference][map]
     // With x0 <= 0 the optimum sits on x0 = 0 and the others at their
     // conditional mean given x0 = 0.
     const correlated_gaussian model;
-    const auto target = diskmc::differentiable(model);
+    const auto target = diskmc::autodiff::differentiable(model);
     const map_result map = find_map(target, vec({-1.0, 1.0, -1.0}), vec({-10.0, -10.0, -10.0}), vec({0.0, 10.0, 10.0}));
     INFO(map.message);
     CHECK(map.converged());
@@ -178,7 +178,7 @@ TEST_CASE("MAP of a correlated Gaussian with an active bound", "[inference][map]
 }
 
 TEST_CASE("MAP of the Rosenbrock function", "[inference][map]") {
-    const auto target = diskmc::differentiable(rosenbrock{});
+    const auto target = diskmc::autodiff::differentiable(rosenbrock{});
     Eigen::MatrixXd hessian(2, 2);
     hessian << 802.0, -400.0, -400.0, 200.0;
 
@@ -202,7 +202,7 @@ TEST_CASE("MAP of the Rosenbrock function", "[inference][map]") {
 }
 
 TEST_CASE("MAP backs out of a region where the log density is not finite", "[inference][map]") {
-    const auto target = diskmc::differentiable(gaussian_with_hole{});
+    const auto target = diskmc::autodiff::differentiable(gaussian_with_hole{});
     const map_result map = find_map(target, vec({-4.0, 2.0}), vec({-10.0, -10.0}), vec({10.0, 10.0}));
     INFO(map.message);
     CHECK(map.converged());
@@ -224,13 +224,13 @@ struct misusing_model {
 
 TEST_CASE("MAP passes a model's misuse of the API on instead of reporting a stalled search",
           "[inference][map]") {
-    const auto target = diskmc::differentiable(misusing_model{});
+    const auto target = diskmc::autodiff::differentiable(misusing_model{});
     CHECK_THROWS_WITH(find_map(target, vec({0.0, 0.5}), vec({-5.0, -5.0}), vec({5.0, 5.0})),
                       Catch::Matchers::Contains("per-pixel branch"));
 }
 
 TEST_CASE("MAP reports a saddle's Hessian as not positive definite", "[inference][map]") {
-    const auto target = diskmc::differentiable(saddle{});
+    const auto target = diskmc::autodiff::differentiable(saddle{});
     const map_result map = find_map(target, vec({0.3, 0.2}), vec({-1.0, -1.0}), vec({1.0, 1.0}));
     INFO(map.message);
     CHECK(map.converged());
@@ -242,7 +242,7 @@ TEST_CASE("MAP reports a saddle's Hessian as not positive definite", "[inference
 }
 
 TEST_CASE("MAP rejects bad input before work and reports a non-finite start", "[inference][map]") {
-    const auto target = diskmc::differentiable(gaussian_with_hole{});
+    const auto target = diskmc::autodiff::differentiable(gaussian_with_hole{});
     const Eigen::VectorXd box = Eigen::VectorXd::Constant(2, 10.0);
     CHECK_THROWS_AS(find_map(target, vec({0.0, 0.0, 0.0}), -box, box), diskmc::invalid_input);
     CHECK_THROWS_AS(find_map(target, vec({20.0, 0.0}), -box, box), diskmc::invalid_input);

@@ -47,7 +47,7 @@ struct problem {
     diskmc::sky_map map;
     boolean_image mask;
     explicit problem(bool beam) : map(diskmc::hd163296_like::map(beam)) {
-        const diskmc::disk_family<> family;
+        const diskmc::inference::disk_family<> family;
         mask = diskmc::fit_mask(map, family.make<double>(diskmc::hd163296_like::full_vector(
                                          diskmc::hd163296_like::start())),
                                 {.r_min = diskmc::hd163296_like::r_min});
@@ -73,7 +73,7 @@ bool relatively_equal(const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
 TEST_CASE("distributed likelihood: value and gradient equal the single-process ones", "[mpi]") {
     for (const bool beam : {false, true}) {
         const problem p(beam);
-        const diskmc::disk_likelihood<> single(p.map, p.mask, {}, {.convolve_beam = beam});
+        const diskmc::inference::disk_likelihood<> single(p.map, p.mask, {}, {.convolve_beam = beam});
         for (const Eigen::Index rows_per_block : {Eigen::Index{0}, Eigen::Index{16}, Eigen::Index{7}}) {
             const distributed_likelihood<> distributed(
                 p.map, p.mask, {}, {.likelihood = {.convolve_beam = beam}, .rows_per_block = rows_per_block});
@@ -125,7 +125,7 @@ TEST_CASE("distributed likelihood: ranks without pixels", "[mpi]") {
     // block), they hold no block at all.
     boolean_image top = p.mask;
     top.bottomRows(top.rows() - 30).setConstant(false);
-    const diskmc::disk_likelihood<> single(p.map, top, {}, {.convolve_beam = true});
+    const diskmc::inference::disk_likelihood<> single(p.map, top, {}, {.convolve_beam = true});
     for (const Eigen::Index rows_per_block : {Eigen::Index{16}, Eigen::Index{100}}) {
         const distributed_likelihood<> distributed(p.map, top, {},
                                                    {.likelihood = {.convolve_beam = true}, .rows_per_block = rows_per_block});
@@ -146,7 +146,7 @@ TEST_CASE("distributed likelihood: ranks without pixels", "[mpi]") {
 TEST_CASE("distributed likelihood: -infinity on every rank when one block's model is not finite", "[mpi]") {
     const problem p(false);
     const distributed_likelihood<> distributed(p.map, p.mask, {}, {.rows_per_block = 16});
-    const diskmc::disk_likelihood<> single(p.map, p.mask);
+    const diskmc::inference::disk_likelihood<> single(p.map, p.mask);
     Eigen::VectorXd full = diskmc::hd163296_like::full_vector(diskmc::hd163296_like::truth());
     full[10] = -1.0;  // mstar < 0: the rotation is NaN at every pixel
     Eigen::VectorXd gradient;
@@ -180,7 +180,7 @@ TEST_CASE("distributed likelihood: NUTS draws are identical for every rank count
         problem p = whole;
         p.map = diskmc::downsample(whole.map, 2);
         p.mask = diskmc::fit_mask(p.map,
-                                  diskmc::disk_family<>{}.make<double>(
+                                  diskmc::inference::disk_family<>{}.make<double>(
                                       diskmc::hd163296_like::full_vector(diskmc::hd163296_like::start())),
                                   {.r_min = diskmc::hd163296_like::r_min});
         const distributed_likelihood_options options{.likelihood = {.convolve_beam = beam}, .rows_per_block = 8};
@@ -247,10 +247,10 @@ TEST_CASE("distributed likelihood: a wide beam convolved by FFT in every block",
     header.beam = diskmc::beam_shape{0.49, 0.392, 95.0};
     const diskmc::sky_map map = diskmc::hd163296_like::map(true, 163296, header);
     const boolean_image mask = diskmc::fit_mask(
-        map, diskmc::disk_family<>{}.make<double>(diskmc::hd163296_like::full_vector(diskmc::hd163296_like::start())),
+        map, diskmc::inference::disk_family<>{}.make<double>(diskmc::hd163296_like::full_vector(diskmc::hd163296_like::start())),
         {.r_min = diskmc::hd163296_like::r_min});
-    const diskmc::disk_likelihood<> single(map, mask, {}, {.convolve_beam = true});
-    const diskmc::disk_likelihood<> direct(map, mask, {}, {.convolve_beam = true, .beam = diskmc::beam_algorithm::direct});
+    const diskmc::inference::disk_likelihood<> single(map, mask, {}, {.convolve_beam = true});
+    const diskmc::inference::disk_likelihood<> direct(map, mask, {}, {.convolve_beam = true, .beam = diskmc::beam_algorithm::direct});
     const distributed_likelihood<> distributed(map, mask, {}, {.likelihood = {.convolve_beam = true}});
     // Away from the optimum (where the gradient is a sum of noise-like terms
     // that cancel, see tests/fftw/grid_beam_convolution.test.cpp): the start

@@ -16,7 +16,7 @@
 #include "diskmc/concepts/scalar_generic_log_density.hpp"
 #include "diskmc/detail/stored.hpp"
 
-namespace diskmc {
+namespace diskmc::autodiff {
 
 /// The adaptor differentiable() returns. `Stored` is the model type itself
 /// (the adaptor owns a model it was given as an rvalue) or a const reference
@@ -39,7 +39,7 @@ public:
 
     template <class M>
     explicit differentiable_model(M&& model) : model_(std::forward<M>(model)) {
-        static_assert(detail::storable_from<Stored, M>,
+        static_assert(diskmc::detail::storable_from<Stored, M>,
                       "differentiable_model<const Model&> refers to its model, which must outlive it: pass an "
                       "lvalue, or call differentiable(), which owns a temporary");
     }
@@ -105,14 +105,14 @@ private:
 ///           return -0.5 * (x[0] * x[0] / 4.0 + bend * bend);
 ///       }
 ///   };
-///   auto target = diskmc::differentiable(banana{});
+///   auto target = diskmc::autodiff::differentiable(banana{});
 ///   Eigen::VectorXd grad;
 ///   double lp = target.log_density_gradient(Eigen::Vector2d(1.0, 0.2), grad);
 /// @endcode
 template <class M>
     requires scalar_generic_log_density<std::remove_cvref_t<M>>
 auto differentiable(M&& model) {
-    return differentiable_model<detail::stored_t<M>>(std::forward<M>(model));
+    return differentiable_model<diskmc::detail::stored_t<M>>(std::forward<M>(model));
 }
 
-}  // namespace diskmc
+}  // namespace diskmc::autodiff

@@ -19,7 +19,7 @@ namespace diskmc {
 /// @code
 ///   double log_density_gradient(const Eigen::VectorXd& x, Eigen::VectorXd& grad) const;
 /// @endcode
-/// or wrap a scalar-generic model with `diskmc::differentiable(model)`.
+/// or wrap a scalar-generic model with `diskmc::autodiff::differentiable(model)`.
 template <class M>
 concept differentiable_log_density =
     log_density<M> && requires(const M& model, const Eigen::VectorXd& x, Eigen::VectorXd& grad) {

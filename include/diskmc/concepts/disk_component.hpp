@@ -1,7 +1,7 @@
 #pragma once
 // The disk component: one piece of disk physics (an emission surface z(r) or
 // a rotation profile v_phi(r, z)) with its parameters declared in one place.
-// disk_family composes components into a model family; the family's
+// inference::disk_family composes components into a model family; the family's
 // catalogue (names, defaults, priors, valid ranges) is the union of its
 // components' declarations, and fit_rotation_map takes its names and priors
 // from it, so a user's component goes through the whole fit.
@@ -34,7 +34,7 @@
 // Closed-form partials (the fast gradient path) are optional and belong to
 // the made object: a surface or profile whose prepared() form has
 // linearise/add_adjoints/paired_with (see disk/surfaces.hpp) is picked up by
-// disk_likelihood; without them the gradient is taken by tile autodiff.
+// inference::disk_likelihood; without them the gradient is taken by tile autodiff.
 
 #include <Eigen/Core>
 #include <concepts>

@@ -8,7 +8,7 @@
 //
 // check_model() checks a model made of built-in surfaces and profiles with
 // their components' check; a user's own surface or profile is checked by its
-// component when a family makes it (disk_family::check).
+// component when a family makes it (inference::disk_family::check).
 
 #include <limits>
 #include <optional>
@@ -43,7 +43,7 @@ inline inference::parameter_info surface_height_parameter() {
 }  // namespace detail
 
 /// The parameters of the disk's position and orientation and of the systemic
-/// velocity, which every disk_family has first: x0, y0, inc, PA, vlsr.
+/// velocity, which every inference::disk_family has first: x0, y0, inc, PA, vlsr.
 inline std::vector<inference::parameter_info> geometry_parameters() {
     using detail::flat_prior;
     return {
@@ -201,10 +201,10 @@ struct self_gravitating_component {
 };
 
 // Flow components. A flow's power law is in au, as eddy's vp_100, so it
-// needs the distance: that is the rotation's parameter, and disk_family
+// needs the distance: that is the rotation's parameter, and inference::disk_family
 // gives it to a made flow with a `dist` member (flows declare no `dist`).
 
-/// No flow (the default radial and vertical flow of disk_family): no parameters.
+/// No flow (the default radial and vertical flow of inference::disk_family): no parameters.
 struct no_flow_component {
     static std::vector<inference::parameter_info> parameters() { return {}; }
     static void check(std::string_view, const no_flow&) {}

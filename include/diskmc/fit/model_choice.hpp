@@ -4,7 +4,7 @@
 // "radial": "none", "vertical": "none"}).
 //
 // Each component axis is a table of named components; adding a choice is one
-// line in its table. Every combination of the tables is a disk_family the
+// line in its table. Every combination of the tables is an inference::disk_family the
 // fit program instantiates, but only the family-specific front of a fit is
 // (the likelihood, the mask, the model image): the posterior, MAP step,
 // samplers and summaries are compiled once (fit/run.hpp).
@@ -137,7 +137,7 @@ inline void check_disk_model_choice(const disk_model_choice& choice, std::string
     detail::check_choice(vertical_choices, function, "vertical flow", choice.vertical);
 }
 
-/// Calls visit(family) with the disk_family the choice names (its surface
+/// Calls visit(family) with the inference::disk_family the choice names (its surface
 /// by chosen_surface), and returns what it returns (by value).
 /// @throws invalid_input as check_disk_model_choice, before calling visit
 template <class Visit>
@@ -148,7 +148,7 @@ auto with_chosen_family(const disk_model_choice& choice, const std::vector<infer
         return detail::visit_choice(rotation_choices, choice.rotation, [&](auto rotation) {
             return detail::visit_choice(radial_choices, choice.radial, [&](auto radial) {
                 return detail::visit_choice(vertical_choices, choice.vertical, [&](auto vertical) {
-                    return visit(disk_family<typename decltype(surface)::type, typename decltype(rotation)::type,
+                    return visit(inference::disk_family<typename decltype(surface)::type, typename decltype(rotation)::type,
                                              typename decltype(radial)::type, typename decltype(vertical)::type>{});
                 });
             });

@@ -62,9 +62,9 @@ namespace diskmc {
 
 /// eddy's model with a flared, tapered emission surface (z0, psi, r_cavity,
 /// r_taper, q_taper) and Keplerian rotation.
-using flared_keplerian_family = disk_family<flared_component, keplerian_component>;
+using flared_keplerian_family = inference::disk_family<flared_component, keplerian_component>;
 /// eddy's model of a thin (midplane) disk with Keplerian rotation.
-using thin_keplerian_family = disk_family<thin_component, keplerian_component>;
+using thin_keplerian_family = inference::disk_family<thin_component, keplerian_component>;
 
 namespace detail {
 
@@ -502,7 +502,7 @@ struct erased_family {
     /// The likelihood of the map inside the mask.
     std::function<inference::any_disk_likelihood(const sky_map& map,
                                                  const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>& mask,
-                                                 const disk_likelihood_options& options)>
+                                                 const inference::disk_likelihood_options& options)>
         likelihood;
     /// The model image (model_image) from the family's model at the full vector.
     std::function<Eigen::ArrayXXd(const Eigen::VectorXd& full, const sky_grid& grid, const image_options& options)>
@@ -519,7 +519,7 @@ std::function<void(std::string_view, const Eigen::VectorXd&)> checks_of(const Fa
 }
 
 /// The family-specific front of a fit: what the core needs of `family`.
-template <disk_model_family Family>
+template <inference::disk_model_family Family>
 erased_family erase_family(const Family& family) {
     return {
         .parameter_names = family.parameter_names(),
@@ -529,8 +529,8 @@ erased_family erase_family(const Family& family) {
                          const mask_options& options) { return fit_mask(map, family.template make<double>(full), options); },
         .likelihood =
             [family](const sky_map& map, const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>& mask,
-                     const disk_likelihood_options& options) {
-                return inference::any_disk_likelihood(disk_likelihood<Family>(map, mask, family, options));
+                     const inference::disk_likelihood_options& options) {
+                return inference::any_disk_likelihood(inference::disk_likelihood<Family>(map, mask, family, options));
             },
         .model_image = [family](const Eigen::VectorXd& full, const sky_grid& grid,
                                 const image_options& options) -> Eigen::ArrayXXd {
@@ -741,7 +741,7 @@ fit_result fit_rotation_map_core(const fit_options& options, const ErasedFamily&
 ///         machine's memory, unknown or missing parameters, starts outside
 ///         the priors, a map with no usable pixel, a mask keeping no pixel,
 ///         or a start where the posterior density is not finite
-template <disk_model_family Family>
+template <inference::disk_model_family Family>
 fit_result fit_rotation_map(const fit_options& options, const Family& family) {
     return detail::fit_rotation_map_core(options, detail::erase_family(family));
 }

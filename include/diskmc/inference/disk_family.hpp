@@ -24,7 +24,7 @@
 #include "diskmc/errors.hpp"
 #include "diskmc/inference/parameter_catalogue.hpp"
 
-namespace diskmc {
+namespace diskmc::inference {
 
 /// A family of disk models over named parameters:
 /// @code
@@ -100,7 +100,7 @@ struct disk_family {
     void check(std::string_view where, const Eigen::VectorXd& full) const {
         const std::vector<inference::parameter_info> declared = declarations();
         if (full.size() != static_cast<Eigen::Index>(declared.size()))
-            detail::throw_invalid_input(where, ": the family has ", declared.size(), " parameters, got ",
+            diskmc::detail::throw_invalid_input(where, ": the family has ", declared.size(), " parameters, got ",
                                         full.size(), " values");
         const auto model = make<double>(full);
         check_model(model, where);  // the geometry (and the built-in components again)
@@ -161,7 +161,7 @@ private:
             for (const inference::parameter_info& entry : p.entries) {
                 for (std::size_t k = 0; k < all.size(); ++k)
                     if (all[k].name == entry.name)
-                        detail::throw_invalid_input("disk_family: parameter '", entry.name, "' is declared by both ",
+                        diskmc::detail::throw_invalid_input("disk_family: parameter '", entry.name, "' is declared by both ",
                                                     declared_by[k], " and ", p.who,
                                                     "; a family's components need distinct parameter names");
                 all.push_back(entry);
@@ -182,10 +182,10 @@ private:
         parameter_reader<double> in(values);
         Component::make(in);
         if (in.position() != static_cast<Eigen::Index>(p.entries.size()))
-            detail::throw_invalid_input("disk_family: ", p.who, "'s make() reads ", in.position(),
+            diskmc::detail::throw_invalid_input("disk_family: ", p.who, "'s make() reads ", in.position(),
                                         " parameters but its parameters() declares ", p.entries.size(),
                                         "; make must read exactly the declared parameters, in order");
     }
 };
 
-}  // namespace diskmc
+}  // namespace diskmc::inference

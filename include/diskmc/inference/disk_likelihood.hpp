@@ -57,7 +57,7 @@
 #include "diskmc/inference/disk_family.hpp"
 #include "diskmc/parallel/parallel_for.hpp"
 
-namespace diskmc {
+namespace diskmc::inference {
 
 /// How disk_likelihood's gradient goes through the per-pixel model.
 enum class gradient_path {
@@ -212,7 +212,7 @@ public:
         check_argument(map.uncertainty.rows() == ny_ && map.uncertainty.cols() == nx_, where,
                        "the map's uncertainty does not match its grid");
         if (mask.rows() != ny_ || mask.cols() != nx_)
-            detail::throw_invalid_input(where, ": the mask is ", mask.rows(), "x", mask.cols(),
+            diskmc::detail::throw_invalid_input(where, ": the mask is ", mask.rows(), "x", mask.cols(),
                                         " but the map is ", ny_, "x", nx_);
         const Eigen::Index used = mask.count();
         check_argument(used > 0, where, "the mask keeps no pixel");
@@ -228,21 +228,21 @@ public:
             if (!mask(p)) continue;
             const double d = map.data(p), sigma = map.uncertainty(p);
             if (!std::isfinite(d))
-                detail::throw_invalid_input(where, ": the mask keeps pixel (row ", p % ny_, ", column ", p / ny_,
+                diskmc::detail::throw_invalid_input(where, ": the mask keeps pixel (row ", p % ny_, ", column ", p / ny_,
                                             ") whose data is not finite");
             if (!usable_uncertainty(sigma))
-                detail::throw_invalid_input(where, ": the mask keeps pixel (row ", p % ny_, ", column ", p / ny_,
+                diskmc::detail::throw_invalid_input(where, ": the mask keeps pixel (row ", p % ny_, ", column ", p / ny_,
                                             ") whose uncertainty is ", sigma, " (must be finite and > 0)");
             // The chi^2 term w (d - m)^2 must stay finite for a finite model:
             // w = 1 / sigma^2 itself (sigma = 1e-300 overflows it) and the
             // data's own term (d / sigma)^2 (d = 1e308 overflows its square).
             // Otherwise every evaluation is -infinity and the fit would blame the model.
             if (!std::isfinite(1.0 / (sigma * sigma)))
-                detail::throw_invalid_input(where, ": pixel (row ", p % ny_, ", column ", p / ny_,
+                diskmc::detail::throw_invalid_input(where, ": pixel (row ", p % ny_, ", column ", p / ny_,
                                             ") has uncertainty ", sigma,
                                             ", so small that its weight 1 / uncertainty^2 overflows");
             if (!std::isfinite((d / sigma) * (d / sigma)))
-                detail::throw_invalid_input(where, ": pixel (row ", p % ny_, ", column ", p / ny_, ") has data ", d,
+                diskmc::detail::throw_invalid_input(where, ": pixel (row ", p % ny_, ", column ", p / ny_, ") has data ", d,
                                             " and uncertainty ", sigma,
                                             ": (data / uncertainty)^2 overflows, so its chi^2 term is infinite");
             x_[k] = grid_positions.x[p];
@@ -331,7 +331,7 @@ public:
         value *= -0.5;
         if (!std::isfinite(value)) {
             grad.setZero();
-            return detail::minus_infinity;
+            return diskmc::detail::minus_infinity;
         }
         convolution_->apply_adjoint(buffers.model, buffers.cotangent, buffers.seed, options_.threads);
         keep_within_reach(buffers.seed);
@@ -341,7 +341,7 @@ public:
                 return 0.0;
             });
         // sweep() returns -infinity (and a zero gradient) if the gradient is not finite.
-        return std::isfinite(swept) ? value : detail::minus_infinity;
+        return std::isfinite(swept) ? value : diskmc::detail::minus_infinity;
     }
 
     /// The Jacobian J = d m / d full of the model (convolved when the beam is
@@ -355,7 +355,7 @@ public:
     Eigen::MatrixXd model_jacobian(const Eigen::VectorXd& full) const
         requires closed_form_adjoint_family<Family>
     {
-        auto& buffers = detail::thread_buffers<detail::jacobian_buffers>();
+        auto& buffers = diskmc::detail::thread_buffers<detail::jacobian_buffers>();
         if (!masked_quantity_partials(full, buffers)) return {};
         return buffers.partials * quantity_jacobian(full);
     }
@@ -376,13 +376,13 @@ public:
         const Eigen::Index n = full.size();
         grad.setZero(n);
         gauss_newton.setZero(n, n);
-        auto& buffers = detail::thread_buffers<detail::jacobian_buffers>();
-        if (!masked_quantity_partials(full, buffers)) return detail::minus_infinity;
+        auto& buffers = diskmc::detail::thread_buffers<detail::jacobian_buffers>();
+        if (!masked_quantity_partials(full, buffers)) return diskmc::detail::minus_infinity;
         // sqrt(w) r, in place of the model.
         Eigen::ArrayXd& scaled_residual = buffers.model;
         scaled_residual = (data_ - scaled_residual) * weight_.sqrt();
         const double value = -0.5 * scaled_residual.square().sum();
-        if (!std::isfinite(value)) return detail::minus_infinity;
+        if (!std::isfinite(value)) return diskmc::detail::minus_infinity;
         // In the quantities first, with sqrt(w) J in place: J^T W J = (sqrt(w) J)^T (sqrt(w) J).
         Eigen::MatrixXd& scaled = buffers.partials;
         scaled.array().colwise() *= weight_.sqrt();
@@ -398,7 +398,7 @@ public:
         if (!grad.allFinite() || !gauss_newton.allFinite()) {
             grad.setZero();
             gauss_newton.setZero();
-            return detail::minus_infinity;
+            return diskmc::detail::minus_infinity;
         }
         return value;
     }
@@ -475,7 +475,7 @@ private:
     /// The model on the grid and convolved with the beam, in this thread's
     /// buffers (.model and .convolved).
     detail::beam_likelihood_buffers& convolved_model(const Eigen::VectorXd& full) const {
-        auto& buffers = detail::thread_buffers<detail::beam_likelihood_buffers>();
+        auto& buffers = diskmc::detail::thread_buffers<detail::beam_likelihood_buffers>();
         grid_model(full, buffers.model);
         convolution_->apply(buffers.model, buffers.convolved, options_.threads);
         return buffers;
@@ -497,13 +497,13 @@ private:
                 const Eigen::Index start = static_cast<Eigen::Index>(c) * detail::pixels_per_chunk;
                 const Eigen::Index count = std::min(detail::pixels_per_chunk, x_.size() - start);
                 Eigen::ArrayXd model(count);
-                detail::line_of_sight_velocity_of_range(projection, x_, y_, start, count, model.data());
+                diskmc::detail::line_of_sight_velocity_of_range(projection, x_, y_, start, count, model.data());
                 partial[c] = (weight_.segment(start, count) * (data_.segment(start, count) - model).square()).sum();
             });
             for (double p : partial) value += p;
         }
         value *= -0.5;
-        return std::isfinite(value) ? value : detail::minus_infinity;
+        return std::isfinite(value) ? value : diskmc::detail::minus_infinity;
     }
 
     template <class T>
@@ -552,7 +552,7 @@ private:
         }
         if (!std::isfinite(value) || !grad.allFinite()) {
             grad.setZero();
-            return detail::minus_infinity;
+            return diskmc::detail::minus_infinity;
         }
         return value;
     }
@@ -565,7 +565,7 @@ private:
         parallel_for(static_cast<std::size_t>(chunk_count(x.size())), options_.threads, [&](std::size_t c) {
             const Eigen::Index start = static_cast<Eigen::Index>(c) * detail::pixels_per_chunk;
             const Eigen::Index count = std::min(detail::pixels_per_chunk, x.size() - start);
-            detail::line_of_sight_velocity_of_range(projection, x, y, start, count, out + start);
+            diskmc::detail::line_of_sight_velocity_of_range(projection, x, y, start, count, out + start);
         });
     }
 
@@ -582,7 +582,7 @@ private:
                 return 0.0;
             });
         } else {
-            auto& buffers = detail::thread_buffers<detail::beam_likelihood_buffers>();
+            auto& buffers = diskmc::detail::thread_buffers<detail::beam_likelihood_buffers>();
             grid_model(full, buffers.model);  // its missing pixels shape the convolution
             buffers.cotangent.setZero(ny_, nx_);
             buffers.cotangent.reshaped()(mask_index_) = seed;
@@ -617,7 +617,7 @@ private:
             const Eigen::Index chunk_end = std::min(chunk_start + detail::pixels_per_chunk, n);
             for (Eigen::Index start = chunk_start; start < chunk_end; start += adjoint_tile_size) {
                 const Eigen::Index count = std::min(adjoint_tile_size, chunk_end - start);
-                detail::load_tile(x, y, start, count, x_tile, y_tile);
+                diskmc::detail::load_tile(x, y, start, count, x_tile, y_tile);
                 model.segment(start, count) = work.forward(x_tile, y_tile).head(count);
                 work.partials(tile_partials);
                 for (Eigen::Index q = 0; q < quantities; ++q)
@@ -695,7 +695,7 @@ private:
             const Eigen::Index chunk_end = std::min(chunk_start + detail::pixels_per_chunk, n);
             for (Eigen::Index start = chunk_start; start < chunk_end; start += adjoint_tile_size) {
                 const Eigen::Index count = std::min(adjoint_tile_size, chunk_end - start);
-                detail::load_tile(x, y, start, count, x_tile, y_tile);
+                diskmc::detail::load_tile(x, y, start, count, x_tile, y_tile);
                 if (count < adjoint_tile_size) seed.setZero();  // the padding lanes take no part
                 const adjoint_tile model = work.forward(x_tile, y_tile);
                 value += seed_of(start, count, model.data(), seed.data());
@@ -749,7 +749,7 @@ private:
         // parallel work, where nested calls run inline and bands would only
         // add their margins).
         std::size_t threads = options_.threads == 0 ? default_thread_count() : options_.threads;
-        if (detail::thread_pool::in_parallel_region()) threads = 1;
+        if (diskmc::detail::thread_pool::in_parallel_region()) threads = 1;
         const Eigen::Index blocks_per_band =
             (blocks + static_cast<Eigen::Index>(threads) - 1) / static_cast<Eigen::Index>(threads);
         const Eigen::Index bands = (blocks + blocks_per_band - 1) / blocks_per_band;  // none empty
@@ -772,13 +772,13 @@ private:
         value *= -0.5;
         if (!std::isfinite(value)) {
             grad.setZero(full.size());
-            value = detail::minus_infinity;
+            value = diskmc::detail::minus_infinity;
             return true;
         }
         chain_to_parameters(full, sums, grad);
         if (!grad.allFinite()) {
             grad.setZero();
-            value = detail::minus_infinity;
+            value = diskmc::detail::minus_infinity;
         }
         return true;
     }
@@ -795,9 +795,9 @@ private:
         const Eigen::Index h = beam.half(), ny = ny_;
         const Eigen::Index tiles = (ny + adjoint_tile_size - 1) / adjoint_tile_size;
         const Eigen::Index ring = 2 * h + 1;  // columns whose forward states are kept
-        auto& buffers = detail::thread_buffers<detail::streamed_beam_buffers<Adjoint>>();
-        detail::zero_border_plane(ny, nx_, h, buffers.model);
-        detail::zero_border_plane(ny, nx_, h, buffers.cotangent);
+        auto& buffers = diskmc::detail::thread_buffers<detail::streamed_beam_buffers<Adjoint>>();
+        diskmc::detail::zero_border_plane(ny, nx_, h, buffers.model);
+        diskmc::detail::zero_border_plane(ny, nx_, h, buffers.cotangent);
         buffers.column.resize(ny);
         buffers.states.resize(static_cast<std::size_t>(ring * tiles));
         Adjoint work(projection);
@@ -819,7 +819,7 @@ private:
                 const bool own = c >= first && c < last;
                 for (Eigen::Index t = 0; t < tiles; ++t) {
                     const Eigen::Index row = t * adjoint_tile_size, count = std::min(adjoint_tile_size, ny - row);
-                    detail::load_tile(grid_x_, grid_y_, c * ny + row, count, x_tile, y_tile);
+                    diskmc::detail::load_tile(grid_x_, grid_y_, c * ny + row, count, x_tile, y_tile);
                     const adjoint_tile v = work.forward(x_tile, y_tile, own ? state_of(c, t) : buffers.margin);
                     Eigen::Map<Eigen::ArrayXd>(model + row, count) = v.head(count);
                 }
@@ -829,7 +829,7 @@ private:
             // columns) and the cotangent d log L / d (A m) / sum K.
             const Eigen::Index convolved = c - h;
             if (convolved >= std::max<Eigen::Index>(first - h, 0) && convolved < std::min(last + h, nx_)) {
-                detail::correlate_column(buffers.model, beam.flipped_kernel(), convolved, ny, buffers.column.data());
+                diskmc::detail::correlate_column(buffers.model, beam.flipped_kernel(), convolved, ny, buffers.column.data());
                 // Weights are 0 off the mask, and the model finite, so those pixels add 0.
                 buffers.column = grid_data_.col(convolved) - buffers.column * inverse_sum;  // residuals
                 Eigen::Map<Eigen::ArrayXd> cotangent(plane_column(buffers.cotangent, convolved), ny);
@@ -843,7 +843,7 @@ private:
             const Eigen::Index reversed = c - 2 * h;
             if (reversed >= first && reversed < last) {
                 auto& sums = block_sums[static_cast<std::size_t>(reversed / detail::beam_sum_columns)];
-                detail::correlate_column(buffers.cotangent, beam.kernel(), reversed, ny, buffers.column.data());
+                diskmc::detail::correlate_column(buffers.cotangent, beam.kernel(), reversed, ny, buffers.column.data());
                 for (Eigen::Index t = 0; t < tiles; ++t) {
                     const Eigen::Index row = t * adjoint_tile_size, count = std::min(adjoint_tile_size, ny - row);
                     seed.head(count) = buffers.column.segment(row, count);
@@ -917,4 +917,4 @@ private:
     std::optional<grid_beam_convolution> convolution_;
 };
 
-}  // namespace diskmc
+}  // namespace diskmc::inference

@@ -95,7 +95,7 @@ public:
         if (const parameter_info* entry = find(name)) return *entry;
         std::string known;
         for (const auto& e : entries_) known += (known.empty() ? "" : ", ") + e.name;
-        detail::throw_invalid_input("unknown parameter '", name, "' (known: ", known, ")");
+        diskmc::detail::throw_invalid_input("unknown parameter '", name, "' (known: ", known, ")");
     }
 
     /// Replaces the default prior of `name` (which must be known).
@@ -110,7 +110,7 @@ public:
     /// Adds a parameter a custom model understands.
     parameter_catalogue& add(parameter_info entry) {
         check_argument(!entry.name.empty(), "parameter_catalogue", "parameter names must not be empty");
-        if (find(entry.name)) detail::throw_invalid_input("parameter_catalogue: '", entry.name, "' listed twice");
+        if (find(entry.name)) diskmc::detail::throw_invalid_input("parameter_catalogue: '", entry.name, "' listed twice");
         entry.prior.check(entry.name);
         check_nonnegative("parameter_catalogue", entry.name + " period", entry.period);
         entries_.push_back(std::move(entry));
@@ -129,7 +129,7 @@ private:
 /// @param where the function or model checking, for the message
 inline void check_valid(std::string_view where, const parameter_info& info, double value) {
     if (!info.valid.contains(value))
-        detail::throw_invalid_input(where, ": parameter '", info.name, "' = ", value,
+        diskmc::detail::throw_invalid_input(where, ": parameter '", info.name, "' = ", value,
                                     " lies outside its valid range ", info.valid.describe(),
                                     info.unit.empty() ? "" : " (", info.unit, info.unit.empty() ? "" : ")");
 }

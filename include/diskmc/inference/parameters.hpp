@@ -132,23 +132,23 @@ public:
             for (std::size_t j = 0; j < k; ++j)
                 if (given_[j].name == p.name) {
                     if (given_[j].free != p.free)
-                        detail::throw_invalid_input("parameter '", p.name, "' is given both fixed and free");
-                    detail::throw_invalid_input("parameter '", p.name, "' is given twice");
+                        diskmc::detail::throw_invalid_input("parameter '", p.name, "' is given both fixed and free");
+                    diskmc::detail::throw_invalid_input("parameter '", p.name, "' is given twice");
                 }
-            if (std::isnan(p.value)) detail::throw_invalid_input("parameter '", p.name, "': value is NaN");
+            if (std::isnan(p.value)) diskmc::detail::throw_invalid_input("parameter '", p.name, "': value is NaN");
             if (!p.free) {
                 if (p.prior)
-                    detail::throw_invalid_input("parameter '", p.name,
+                    diskmc::detail::throw_invalid_input("parameter '", p.name,
                                                 "' is fixed but has a prior: priors apply to free parameters");
                 continue;
             }
             const inference::prior chosen = p.prior.value_or(info.prior);
             chosen.check(p.name);
             if (!chosen.contains(p.value))
-                detail::throw_invalid_input("parameter '", p.name, "': start ", p.value, " lies outside its prior [",
+                diskmc::detail::throw_invalid_input("parameter '", p.name, "': start ", p.value, " lies outside its prior [",
                                             chosen.lower, ", ", chosen.upper, "]");
             if (p.value == chosen.lower || p.value == chosen.upper)
-                detail::throw_invalid_input("parameter '", p.name, "': start ", p.value,
+                diskmc::detail::throw_invalid_input("parameter '", p.name, "': start ", p.value,
                                             " lies on a bound of its prior [", chosen.lower, ", ", chosen.upper,
                                             "]; start strictly inside (the unconstrained start would be infinite)");
             free_.push_back({k, chosen, bound_transform::for_bounds(chosen.lower, chosen.upper), info.period});
@@ -179,8 +179,8 @@ public:
         for (std::size_t i = 0; i < free_names_.size(); ++i)
             if (free_names_[i] == name) return i;
         catalogue_.at(name);  // throws for an unknown name
-        if (contains(name)) detail::throw_invalid_input("parameter '", name, "' is fixed, not free");
-        detail::throw_invalid_input("parameter '", name, "' is not in this parameter set");
+        if (contains(name)) diskmc::detail::throw_invalid_input("parameter '", name, "' is fixed, not free");
+        diskmc::detail::throw_invalid_input("parameter '", name, "' is not in this parameter set");
     }
 
     /// The value of a parameter not sampled: the fixed value when given,

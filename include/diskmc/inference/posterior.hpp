@@ -128,10 +128,10 @@ public:
     template <class T>
     T log_density(const Eigen::Matrix<T, Eigen::Dynamic, 1>& theta) const {
         const T log_prior = parameters_.log_prior(theta);
-        if (!(log_prior > detail::minus_infinity)) return T(detail::minus_infinity);
+        if (!(log_prior > diskmc::detail::minus_infinity)) return T(diskmc::detail::minus_infinity);
         const T value = log_prior + likelihood_.template log_likelihood<T>(full_parameters(theta));
         if constexpr (std::is_same_v<T, double>) {
-            if (!std::isfinite(value)) return detail::minus_infinity;
+            if (!std::isfinite(value)) return diskmc::detail::minus_infinity;
         }
         return value;
     }
@@ -243,7 +243,7 @@ public:
 private:
     static double reject(Eigen::VectorXd& grad) {
         grad.setZero();
-        return detail::minus_infinity;
+        return diskmc::detail::minus_infinity;
     }
     static double finite_or_reject(double value, Eigen::VectorXd& grad) {
         return std::isfinite(value) ? value : reject(grad);
@@ -290,7 +290,7 @@ public:
         const Eigen::Matrix<T, Eigen::Dynamic, 1> theta = parameters().to_constrained(u, log_jacobian);
         const T value = posterior_.template log_density<T>(theta) + log_jacobian;
         if constexpr (std::is_same_v<T, double>) {
-            if (!std::isfinite(value)) return detail::minus_infinity;
+            if (!std::isfinite(value)) return diskmc::detail::minus_infinity;
         }
         return value;
     }
@@ -303,7 +303,7 @@ public:
         const double value = posterior_.log_density_gradient(c.theta, grad);
         if (!std::isfinite(value) || !std::isfinite(c.log_jacobian)) {
             grad = Eigen::VectorXd::Zero(u.size());
-            return detail::minus_infinity;
+            return diskmc::detail::minus_infinity;
         }
         grad = grad.cwiseProduct(c.slope) + c.log_jacobian_slope;
         return value + c.log_jacobian;
@@ -322,7 +322,7 @@ public:
         if (!std::isfinite(value) || !std::isfinite(c.log_jacobian)) {
             grad = Eigen::VectorXd::Zero(u.size());
             hessian = Eigen::MatrixXd::Zero(u.size(), u.size());
-            return detail::minus_infinity;
+            return diskmc::detail::minus_infinity;
         }
         hessian = to_unconstrained_hessian(c, grad, hessian);
         grad = grad.cwiseProduct(c.slope) + c.log_jacobian_slope;

@@ -60,20 +60,20 @@ struct prior {
     /// finite mean, a finite sd > 0, and a truncation that keeps some mass.
     void check(std::string_view parameter) const {
         if (std::isnan(lower) || std::isnan(upper))
-            detail::throw_invalid_input("prior of ", parameter, ": bounds must not be NaN");
+            diskmc::detail::throw_invalid_input("prior of ", parameter, ": bounds must not be NaN");
         if (!(lower < upper))
-            detail::throw_invalid_input("prior of ", parameter, ": lower bound ", lower,
+            diskmc::detail::throw_invalid_input("prior of ", parameter, ": lower bound ", lower,
                                         " must be below upper bound ", upper);
         if (lower == std::numeric_limits<double>::infinity() || upper == -std::numeric_limits<double>::infinity())
-            detail::throw_invalid_input("prior of ", parameter, ": bounds [", lower, ", ", upper,
+            diskmc::detail::throw_invalid_input("prior of ", parameter, ": bounds [", lower, ", ", upper,
                                         "] leave nothing");
         if (kind == prior_kind::gaussian) {
             if (!std::isfinite(mean))
-                detail::throw_invalid_input("prior of ", parameter, ": Gaussian mean must be finite, got ", mean);
+                diskmc::detail::throw_invalid_input("prior of ", parameter, ": Gaussian mean must be finite, got ", mean);
             if (!(std::isfinite(sd) && sd > 0))
-                detail::throw_invalid_input("prior of ", parameter, ": Gaussian sd must be finite and > 0, got ", sd);
+                diskmc::detail::throw_invalid_input("prior of ", parameter, ": Gaussian sd must be finite and > 0, got ", sd);
             if (!std::isfinite(log_normaliser()))
-                detail::throw_invalid_input("prior of ", parameter, ": truncating Normal(", mean, ", ", sd,
+                diskmc::detail::throw_invalid_input("prior of ", parameter, ": truncating Normal(", mean, ", ", sd,
                                             ") to [", lower, ", ", upper, "] leaves no probability mass");
         }
     }

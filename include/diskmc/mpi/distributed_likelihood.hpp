@@ -7,7 +7,7 @@
 // gradient, bit for bit, whatever the number of ranks.
 //
 // With the beam, a block's convolved model needs the model on h rows either
-// side (h the kernel's half width): each block is a disk_likelihood on its
+// side (h the kernel's half width): each block is an inference::disk_likelihood on its
 // rows plus that halo, masked on its own rows only. The convolution of the
 // block's rows then sees exactly the pixels it sees on the whole map (the
 // halo, or the map's zero border where the map ends), and the adjoint of the
@@ -84,8 +84,8 @@ inline void check_ranks_agree(const std::vector<int>& differing, std::string_vie
 
 /// Options of distributed_likelihood.
 struct distributed_likelihood_options {
-    /// Beam, threads per rank and gradient path, as for disk_likelihood.
-    disk_likelihood_options likelihood{};
+    /// Beam, threads per rank and gradient path, as for inference::disk_likelihood.
+    inference::disk_likelihood_options likelihood{};
     /// Rows per block: the unit of work handed to ranks and of the ordered
     /// sums. Results are identical for any number of ranks with the same
     /// value. 0 chooses 64 rows without the beam; with it, at least
@@ -100,15 +100,15 @@ struct distributed_likelihood_options {
 /// rank evaluating its share of the map's rows. Satisfies
 /// named_log_likelihood_with_gradient (for double), so
 /// inference::make_posterior and both samplers use it as they use
-/// disk_likelihood.
-template <disk_model_family Family = disk_family<>>
+/// inference::disk_likelihood.
+template <inference::disk_model_family Family = inference::disk_family<>>
 class distributed_likelihood {
 public:
     /// Collective: every rank of `communicator` calls it with the same map,
     /// mask, family and options.
     /// @param communicator the ranks sharing the work; it must outlive this
     ///                     object (MPI_COMM_WORLD by default)
-    /// @throws invalid_input on every rank, for whatever disk_likelihood
+    /// @throws invalid_input on every rank, for whatever inference::disk_likelihood
     ///         rejects (the whole map is checked on every rank before any
     ///         block is built), or for a negative rows_per_block
     distributed_likelihood(const sky_map& map, const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic>& mask,
@@ -120,7 +120,7 @@ public:
         {
             // The whole map's checks, the same on every rank, so that all
             // ranks throw or none does.
-            const disk_likelihood<Family> whole(map, mask, family_, options_.likelihood);
+            const inference::disk_likelihood<Family> whole(map, mask, family_, options_.likelihood);
             pixel_count_ = whole.pixel_count();
             if (options_.likelihood.convolve_beam) halo = beam_kernel(map.grid).rows() / 2;
         }
@@ -133,7 +133,7 @@ public:
         const Eigen::Index nx = map.grid.nx(), ny = map.grid.ny();
         for (int b = first; b < first + blocks_per_rank_[static_cast<std::size_t>(rank)]; ++b) {
             const row_block own = blocks[static_cast<std::size_t>(b)];
-            std::optional<disk_likelihood<Family>>& block = blocks_.emplace_back();
+            std::optional<inference::disk_likelihood<Family>>& block = blocks_.emplace_back();
             if (!mask.middleRows(own.first, own.count).any()) continue;  // nothing to add
             const Eigen::Index top = std::max<Eigen::Index>(0, own.first - halo);
             const Eigen::Index bottom = std::min(ny, own.first + own.count + halo);
@@ -207,7 +207,7 @@ private:
     Eigen::Index pixel_count_ = 0, local_pixel_count_ = 0;
     std::vector<int> blocks_per_rank_;
     // This rank's blocks in order; empty for a block without masked pixels.
-    std::vector<std::optional<disk_likelihood<Family>>> blocks_;
+    std::vector<std::optional<inference::disk_likelihood<Family>>> blocks_;
 };
 
 }  // namespace diskmc::mpi

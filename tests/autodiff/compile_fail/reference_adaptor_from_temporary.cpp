@@ -20,6 +20,6 @@ struct standard_normal {
 }  // namespace
 
 int main() {
-    const diskmc::differentiable_model<const standard_normal&> dangling(standard_normal{});
+    const diskmc::autodiff::differentiable_model<const standard_normal&> dangling(standard_normal{});
     return dangling.dim() == 1 ? 0 : 1;
 }

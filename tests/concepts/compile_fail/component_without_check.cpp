@@ -32,6 +32,6 @@ struct component_without_check {
 }  // namespace
 
 int main() {
-    const diskmc::disk_family<component_without_check, diskmc::keplerian_component> family;
+    const diskmc::inference::disk_family<component_without_check, diskmc::keplerian_component> family;
     return static_cast<int>(family.parameter_names().size());
 }
