@@ -23,17 +23,17 @@
 #include "support/gradient_check.hpp"
 #include "support/shared_data.hpp"
 
-namespace diskmc::detail {
+namespace diskmc::inference::detail {
 /// Runs the streamed beam gradient alone, so tests know it ran (the public
 /// gradient falls back to the two-pass path without saying so).
 struct disk_likelihood_access {
     template <class Family>
-    static bool streamed_beam_gradient(const inference::disk_likelihood<Family>& likelihood, const Eigen::VectorXd& full,
+    static bool streamed_beam_gradient(const disk_likelihood<Family>& likelihood, const Eigen::VectorXd& full,
                                        Eigen::VectorXd& grad, double& value) {
         return likelihood.streamed_beam_gradient(full, grad, value);
     }
 };
-}  // namespace diskmc::detail
+}  // namespace diskmc::inference::detail
 
 using namespace diskmc;
 using Catch::Matchers::Contains;
@@ -379,7 +379,7 @@ TEST_CASE("the likelihood does not depend on the thread count", "[inference][lik
     const sky_map map = synthetic_map(truth, 90, 80);  // several chunks of pixels, so threads split the work
     const inference::disk_family<> family;
     const auto mask = fit_mask(map, family.make<double>(truth), {.r_min = 0.0, .r_max = 10.0});
-    REQUIRE(mask.count() > 2 * detail::pixels_per_chunk);
+    REQUIRE(mask.count() > 2 * inference::detail::pixels_per_chunk);
     for (bool beam : {false, true}) {
         for (inference::gradient_path path : {inference::gradient_path::automatic, inference::gradient_path::tile_autodiff}) {
             INFO((beam ? "beam, " : "no beam, ") << (path == inference::gradient_path::automatic ? "automatic" : "tile autodiff"));
@@ -415,7 +415,7 @@ TEST_CASE("the streamed beam gradient split among threads agrees with the two-pa
         const inference::disk_likelihood<> streamed(map, mask, family, {.convolve_beam = true, .threads = threads});
         Eigen::VectorXd fast, public_gradient;
         double streamed_value = 0.0;
-        REQUIRE(detail::disk_likelihood_access::streamed_beam_gradient(streamed, full, fast, streamed_value));
+        REQUIRE(inference::detail::disk_likelihood_access::streamed_beam_gradient(streamed, full, fast, streamed_value));
         CHECK(streamed_value == Approx(value).epsilon(1e-12));
         INFO("streamed " << fast.transpose() << "\ntwo-pass " << reference.transpose());
         REQUIRE(fast.allFinite());
@@ -444,7 +444,7 @@ TEST_CASE("a NaN model pixel off the mask: the beam gradient still agrees with a
     REQUIRE(std::isnan(inference::disk_likelihood<>(map, mask, family).model_image(full)(centre)));
     Eigen::VectorXd unused;
     double unused_value = 0.0;
-    CHECK_FALSE(detail::disk_likelihood_access::streamed_beam_gradient(
+    CHECK_FALSE(inference::detail::disk_likelihood_access::streamed_beam_gradient(
         inference::disk_likelihood<>(map, mask, family, {.convolve_beam = true}), full, unused, unused_value));
     // Finite differences are left out: moving the centre off the pixel removes the NaN.
     check_gradient_paths_agree(map, mask, family, full, true);
