@@ -43,6 +43,11 @@ inline std::vector<named_value> start() {
 /// The fixed parameters (truth.json "fixed").
 inline std::vector<named_value> fixed() { return {{"inc", 46.7}, {"dist", 101.0}, {"r_cavity", 0.0}}; }
 
+/// The problem's model family: a flared surface with Keplerian rotation
+/// (what a fit by name chooses for these parameters). A fit given it
+/// compiles one family's front instead of every family the config can name.
+using family = inference::disk_family<flared_component, keplerian_component>;
+
 /// The fit's inner mask radius, arcsec (two beams).
 inline constexpr double r_min = 0.3;
 
@@ -57,10 +62,10 @@ inline std::vector<inference::parameter> parameters() {
     return list;
 }
 
-/// The full parameter vector of flared Keplerian inference::disk_family<> at `values`
+/// The full parameter vector of the family at `values`
 /// (free parameters by name) and the fixed values.
 inline Eigen::VectorXd full_vector(const std::vector<named_value>& values) {
-    const std::vector<std::string> names = inference::disk_family<>{}.parameter_names();
+    const std::vector<std::string> names = family{}.parameter_names();
     Eigen::VectorXd full(static_cast<Eigen::Index>(names.size()));
     for (std::size_t k = 0; k < names.size(); ++k) {
         for (const auto& list : {values, fixed()})
@@ -89,7 +94,7 @@ inline sky_map map(bool beam, std::uint64_t seed = 163296, const grid_header& he
     sky_map m = make_sky_map(header, Eigen::ArrayXXd::Zero(header.ny, header.nx),
                              Eigen::ArrayXXd::Zero(header.ny, header.nx));
     const Eigen::ArrayXXd model =
-        model_image(inference::disk_family<>{}.make<double>(full_vector(truth())), m.grid, {.convolve_beam = beam});
+        model_image(family{}.make<double>(full_vector(truth())), m.grid, {.convolve_beam = beam});
     const pixel_positions positions = pixel_positions_of(m.grid);
     detail::random_stream random(seed);
     for (Eigen::Index p = 0; p < model.size(); ++p) {
