@@ -76,6 +76,7 @@
 #include "diskmc/io/stan_csv.hpp"
 #include "batch.hpp"
 #include "command_line.hpp"
+#include "fit_by_name.hpp"
 #include "fit_config.hpp"
 #include "fit_map.hpp"
 #include "fit_summary.hpp"
@@ -468,7 +469,7 @@ diskmc::examples::fit_report run_fit(const arguments& args, diskmc::examples::co
         checkpoint_into(config.options, state);
         config.options.stop_requested = diskmc::examples::interrupt_requested;
         auto bar = attach_progress(config.options);
-        const diskmc::fit_result fit = diskmc::fit_rotation_map(config.options);
+        const diskmc::fit_result fit = diskmc::examples::fit_by_name(config.options);
         if (bar) bar->finish();
 
         diskmc::io::stan_csv_options csv{.model_name = "diskmc_fit_rotation_map"};

@@ -21,6 +21,7 @@
 
 #include "diskmc/fit.hpp"
 #include "diskmc/io/fits.hpp"
+#include "fit_by_name.hpp"
 #include "fit_config.hpp"
 #include "fit_map.hpp"
 #include "fit_summary.hpp"
@@ -106,7 +107,7 @@ diskmc::fit_result run_interruptibly(diskmc::fit_options& options) {
         ~forget_stop_flag() { options.stop_requested = {}; }
     } forget{options};
     options.stop_requested = [&stop] { return stop.load(std::memory_order_relaxed); };
-    auto fit = std::async(std::launch::async, [&options] { return diskmc::fit_rotation_map(options); });
+    auto fit = std::async(std::launch::async, [&options] { return diskmc::examples::fit_by_name(options); });
     std::optional<py::error_already_set> signal_error;
     for (;;) {
         bool done = false;
@@ -162,19 +163,19 @@ Eigen::ArrayXXd image_of(const Family& family, const std::vector<diskmc::inferen
 }
 
 py::array_t<double> model_image(const std::vector<std::pair<std::string, double>>& values,
-                                const diskmc::grid_header& header, bool convolve_beam) {
+                                const std::string& model_json, const diskmc::grid_header& header, bool convolve_beam) {
     std::vector<diskmc::inference::parameter> fixed;
-    bool flared = false;
-    for (const auto& [name, value] : values) {
-        fixed.push_back(diskmc::inference::fixed_parameter(name, value));
-        flared = flared || name == "z0" || name == "psi";
-    }
+    for (const auto& [name, value] : values) fixed.push_back(diskmc::inference::fixed_parameter(name, value));
+    // The model as the config's "model" reads it: the same names and messages.
+    const diskmc::disk_model_choice choice =
+        diskmc::examples::detail::model_at(nlohmann::json::parse(model_json), "model_image: model");
     const diskmc::sky_grid grid = diskmc::sky_grid::from_header(header);
     Eigen::ArrayXXd image;
     {
         py::gil_scoped_release release;
-        image = flared ? image_of(diskmc::flared_keplerian_family{}, fixed, grid, convolve_beam)
-                       : image_of(diskmc::thin_keplerian_family{}, fixed, grid, convolve_beam);
+        image = diskmc::with_chosen_family(choice, fixed, "model_image", [&](const auto& family) {
+            return image_of(family, fixed, grid, convolve_beam);
+        });
     }
     return to_numpy(image);
 }
@@ -198,13 +199,13 @@ PYBIND11_MODULE(_core, m) {
           "The map of a configuration after its fov and downsampling: data, uncertainty, x, y, dpix, beam.");
     m.def(
         "model_image",
-        [](const std::vector<std::pair<std::string, double>>& values, Eigen::Index nx, Eigen::Index ny,
-           double cdelt1_deg, double cdelt2_deg, std::optional<std::tuple<double, double, double>> beam,
-           bool convolve_beam) {
+        [](const std::vector<std::pair<std::string, double>>& values, const std::string& model_json, Eigen::Index nx,
+           Eigen::Index ny, double cdelt1_deg, double cdelt2_deg,
+           std::optional<std::tuple<double, double, double>> beam, bool convolve_beam) {
             diskmc::grid_header header{.nx = nx, .ny = ny, .cdelt1 = cdelt1_deg, .cdelt2 = cdelt2_deg};
             if (beam) header.beam = diskmc::beam_shape{std::get<0>(*beam), std::get<1>(*beam), std::get<2>(*beam)};
-            return model_image(values, header, convolve_beam);
+            return model_image(values, model_json, header, convolve_beam);
         },
-        py::arg("values"), py::arg("nx"), py::arg("ny"), py::arg("cdelt1_deg"), py::arg("cdelt2_deg"),
+        py::arg("values"), py::arg("model_json"), py::arg("nx"), py::arg("ny"), py::arg("cdelt1_deg"), py::arg("cdelt2_deg"),
         py::arg("beam"), py::arg("convolve_beam"));
 }

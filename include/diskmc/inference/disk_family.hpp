@@ -81,6 +81,11 @@ struct disk_family {
     static_assert(require_disk_component<RadialComponent>());
     static_assert(require_disk_component<VerticalComponent>());
 
+    using surface_component = SurfaceComponent;
+    using rotation_component = RotationComponent;
+    using radial_component = RadialComponent;
+    using vertical_component = VerticalComponent;
+
     int flared_niter = 5;  ///< fixed-point iterations of the deprojection (eddy's default)
 
     /// The parameter names, in the order of the full vector make() reads.
