@@ -122,13 +122,17 @@ def _config_text(config):
         raise ValueError("diskmc: the config cannot be written as JSON (%s)" % error) from None
 
 
-def model_image(params, nx, ny, dpix, beam=None, convolve_beam=False):
+def model_image(params, nx, ny, dpix, beam=None, convolve_beam=False, model=None):
     """eddy's model rotation map (m/s) on a square-pixel grid centred on the image.
 
     Args:
         params (dict): parameter name -> value, eddy's names; the others take
-            eddy's defaults. A flared surface when z0 or psi is given, else
-            the midplane; Keplerian rotation.
+            eddy's defaults.
+        model (dict): the model's components, as a configuration's "model":
+            "surface" ("thin", "flared", "conical"; by default flared when z0
+            or psi is given, else thin), "rotation" ("keplerian",
+            "power_law", "self_gravity"), "radial" and "vertical" flows
+            ("none", "power_law").
         nx, ny (int): columns and rows.
         dpix (float): pixel size, arcsec (x decreases with column, as eddy's axes).
         beam (tuple): (bmaj, bmin, bpa) in arcsec and degrees, for convolve_beam.
@@ -142,6 +146,8 @@ def model_image(params, nx, ny, dpix, beam=None, convolve_beam=False):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise ValueError("model_image: params['%s'] must be a number, got %r" % (name, value))
         values.append((str(name), float(value)))
+    if model is not None and not isinstance(model, dict):
+        raise ValueError("model_image: model must be a dict, got %s" % type(model).__name__)
     pixel = float(dpix) / 3600.0
-    return _core.model_image(values, int(nx), int(ny), -pixel, pixel,
+    return _core.model_image(values, _config_text(model or {}), int(nx), int(ny), -pixel, pixel,
                              None if beam is None else tuple(float(b) for b in beam), bool(convolve_beam))

@@ -109,3 +109,27 @@ def test_model_image_refuses_unknown_parameters():
         diskmc.model_image({"mass": 1.0}, nx=10, ny=10, dpix=0.1)
     with pytest.raises(ValueError, match=r"model_image: parameter 'dist' = -1 lies outside its valid range"):
         diskmc.model_image({"dist": -1.0}, nx=10, ny=10, dpix=0.1)
+
+
+def test_model_image_takes_the_configs_model_choice():
+    # A radial flow adds vr cos(phi) sin(i) (r/100 au)^vr_q to the line of
+    # sight: zero at vr_100 = 0, and linear in vr_100.
+    params = {"inc": 40.0, "PA": 120.0, "mstar": 1.2, "dist": 100.0, "vr_q": -0.5}
+    grid = dict(nx=48, ny=40, dpix=0.05)
+    flow = {"radial": "power_law"}
+    rotation_only = diskmc.model_image({k: v for k, v in params.items() if k != "vr_q"}, **grid)
+    still = diskmc.model_image(dict(params, vr_100=0.0), model=flow, **grid)
+    assert np.array_equal(np.isfinite(still), np.isfinite(rotation_only))
+    assert np.allclose(still, rotation_only, rtol=0, atol=1e-12, equal_nan=True)
+    half = diskmc.model_image(dict(params, vr_100=50.0), model=flow, **grid) - still
+    full = diskmc.model_image(dict(params, vr_100=100.0), model=flow, **grid) - still
+    finite = np.isfinite(full)
+    assert np.abs(full[finite]).max() > 10.0
+    assert np.allclose(full[finite], 2.0 * half[finite], rtol=1e-9, atol=1e-9)
+
+
+def test_model_image_names_an_unknown_component():
+    with pytest.raises(ValueError, match=r'model_image: model: unknown surface "bowl" \(the choices: "thin"'):
+        diskmc.model_image({}, nx=10, ny=10, dpix=0.1, model={"surface": "bowl"})
+    with pytest.raises(ValueError, match=r"model_image: model must be a dict"):
+        diskmc.model_image({}, nx=10, ny=10, dpix=0.1, model="flared")
