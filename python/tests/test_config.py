@@ -112,8 +112,8 @@ def test_model_image_refuses_unknown_parameters():
 
 
 def test_model_image_takes_the_configs_model_choice():
-    # A radial flow adds vr cos(phi) sin(i) (r/100 au)^vr_q to the line of
-    # sight: zero at vr_100 = 0, and linear in vr_100.
+    # A radial flow adds to the line of sight a term proportional to vr_100:
+    # nothing at vr_100 = 0, and twice as much at twice vr_100.
     params = {"inc": 40.0, "PA": 120.0, "mstar": 1.2, "dist": 100.0, "vr_q": -0.5}
     grid = dict(nx=48, ny=40, dpix=0.05)
     flow = {"radial": "power_law"}
