@@ -8,7 +8,7 @@ static_assert(std::tuple_size_v<std::remove_const_t<decltype(surface_choices)>> 
               "a new surface in fit/model_choice.hpp needs its file here (a name in CMakeLists.txt) and a line below");
 
 fit_result fit_by_name(const fit_options& options) {
-    check_disk_model_choice(options.model, diskmc::detail::fit_function);
+    // Each front checks the names (with_chosen_family): the first throws for an unknown one.
     for (auto front : {detail::thin_front, detail::flared_front, detail::conical_front})
         if (std::optional<diskmc::detail::erased_family> family = front(options))
             return diskmc::detail::fit_rotation_map_core(options, *family);

@@ -3,8 +3,8 @@
 // the fit program and the Python module (CMake target diskmc_fit_by_name, this folder).
 //
 // diskmc::fit_rotation_map(options) instantiates the front of every family
-// the tables of fit/model_choice.hpp combine (~8 minutes of compile time in
-// one file). Here the fronts are split by surface over three files that
+// the tables of fit/model_choice.hpp combine (~7 CPU-minutes of compile
+// time in one file). Here the fronts are split by surface over three files that
 // compile in parallel, and the family-independent core once, in
 // fit_by_name.cpp; the result is the library's fit_rotation_map(options).
 #include <optional>
