@@ -106,6 +106,13 @@ struct laplace_fit_settings {
     nuts_fit_settings nuts = {};
 };
 
+/// Evaluates one group of an ensemble's proposals: `values[n]` =
+/// `log_density(points.col(n))` for every column (values resized to the
+/// columns), however the work is shared. See fit_options::ensemble_batch.
+using ensemble_batch_evaluator =
+    std::function<void(const Eigen::MatrixXd& points, Eigen::VectorXd& values,
+                       const std::function<double(const Eigen::VectorXd&)>& log_density)>;
+
 /// The sampler of a fit.
 using fit_sampler_settings = std::variant<ensemble_fit_settings, nuts_fit_settings, laplace_fit_settings>;
 
@@ -195,6 +202,13 @@ struct fit_options {
     /// with a result of the draws so far (fit_result::interrupted). E.g. a
     /// program's Ctrl-C flag. Called from several threads.
     std::function<bool()> stop_requested = {};
+    /// Who evaluates the ensemble's proposals. Empty (the default): the fit's
+    /// threads share each group. Set, it gets each group in one call (the
+    /// sampler's batch_log_density seam): the fit program sets it under
+    /// mpiexec to spread the walkers over the ranks (diskmc/mpi/walkers.hpp),
+    /// every rank running the same fit. Every value must be the density's, so
+    /// the draws are those of one process for the seed.
+    ensemble_batch_evaluator ensemble_batch = {};
 };
 
 }  // namespace diskmc

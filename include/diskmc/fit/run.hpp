@@ -38,6 +38,7 @@
 #include <variant>
 #include <vector>
 
+#include "diskmc/concepts/log_density.hpp"
 #include "diskmc/diagnostics/autocorrelation.hpp"
 #include "diskmc/diagnostics/summary.hpp"
 #include "diskmc/diagnostics/warnings.hpp"
@@ -144,6 +145,27 @@ private:
     mutable std::atomic<std::size_t> values_{0};
     mutable std::atomic<std::size_t> gradients_{0};
     mutable std::atomic<std::size_t> jacobians_{0};
+};
+
+/// A log-density whose groups of points go to an ensemble_batch_evaluator
+/// (fit_options::ensemble_batch) in one call each.
+template <log_density Density>
+class batch_evaluated {
+public:
+    batch_evaluated(const Density& density, const ensemble_batch_evaluator& evaluate)
+        : density_(density), evaluate_(evaluate) {}
+
+    std::size_t dim() const { return density_.dim(); }
+
+    double log_density(const Eigen::VectorXd& x) const { return static_cast<double>(density_.log_density(x)); }
+
+    void log_density_batch(const Eigen::MatrixXd& points, Eigen::VectorXd& out) const {
+        evaluate_(points, out, [this](const Eigen::VectorXd& x) { return log_density(x); });
+    }
+
+private:
+    const Density& density_;
+    const ensemble_batch_evaluator& evaluate_;
 };
 
 /// A sampler's progress callback that also stops the run on a stop request.
@@ -643,7 +665,11 @@ fit_result fit_rotation_map_core(const fit_options& options, const ErasedFamily&
         ensemble_options run_options = settings->options;
         run_options.threads = threads;
         run_options.progress = detail::stoppable(std::move(run_options.progress), options.stop_requested);
-        ensemble_result run = ensemble(posterior, explicit_start{walkers}, run_options, settings->seed);
+        ensemble_result run =
+            options.ensemble_batch
+                ? ensemble(detail::batch_evaluated(posterior, options.ensemble_batch), explicit_start{walkers},
+                           run_options, settings->seed)
+                : ensemble(posterior, explicit_start{walkers}, run_options, settings->seed);
         if (run.stopped_early) {
             if (run.draws() < 4) throw interrupted("the ensemble's burn-in");
             result.interrupted = true;
