@@ -5,9 +5,11 @@
 //   fit_rotation_map --demo [--out DIR] [--no-plots]
 //   fit_rotation_map --resume DIR [--no-plots]
 //   [mpiexec -n R] fit_rotation_map --batch LIST --out DIR [--no-plots]
+//   mpiexec -n R fit_rotation_map --config FIT.json [--out DIR] [--no-plots]
 //
 // --batch runs one fit per config file in LIST, each into DIR/STEM, and
-// writes DIR/batch_summary.csv (examples/batch.hpp).
+// writes DIR/batch_summary.csv (examples/batch.hpp). One ensemble fit under
+// mpiexec spreads its walkers over the ranks (examples/fit_over_ranks.hpp).
 //
 // FIT.json is described in examples/fit_config.hpp (examples/configs/ has
 // two). Without "map" in it, or with --demo, the fit runs on the
@@ -79,6 +81,9 @@
 #include "fit_by_name.hpp"
 #include "fit_config.hpp"
 #include "fit_map.hpp"
+#if DISKMC_WITH_MPI
+#include "fit_over_ranks.hpp"
+#endif
 #include "fit_summary.hpp"
 #include "interrupts.hpp"
 #include "progress_bar.hpp"
@@ -428,10 +433,23 @@ std::string error_message(const std::exception& e, const std::optional<std::stri
     return message;
 }
 
+/// The ranks of one fit run over mpiexec (examples/fit_over_ranks.hpp); a
+/// stand-in without MPI, never made.
+#if DISKMC_WITH_MPI
+using fit_ranks = diskmc::examples::fit_ranks;
+#else
+struct fit_ranks {
+    bool writes() const { return true; }
+};
+#endif
+
 /// One fit, as the command line asks: reads the config, fits, writes the
 /// outputs, prints the table or the error. The batch runs each of its fits
-/// through this too.
-diskmc::examples::fit_report run_fit(const arguments& args, diskmc::examples::command_line& cli) {
+/// through this too. With `ranks`, one fit over the ranks of mpiexec: every
+/// rank fits, rank 0 alone writes and speaks.
+diskmc::examples::fit_report run_fit(const arguments& args, diskmc::examples::command_line& cli,
+                                     const fit_ranks* ranks = nullptr) {
+    const bool writes = !ranks || ranks->writes();
     diskmc::examples::fit_report report;
     std::optional<std::string> config_name;
     if (args.config) config_name = args.config->string();
@@ -444,57 +462,82 @@ diskmc::examples::fit_report run_fit(const arguments& args, diskmc::examples::co
         }
         if (args.demo && args.config && config.map)
             cli.fail("--demo runs on the built-in problem; the config names a map");
+        if (args.demo) config = demo_config();
+#if DISKMC_WITH_MPI
+        if (ranks) ranks->check(config.options, args.resume.has_value());
+#endif
 
-        // The output folder first: a folder that cannot be used fails before any work.
-        std::vector<fs::path> inputs;
-        if (args.config) inputs.push_back(*args.config);
-        diskmc::io::staged_folder out(args.out, inputs);
+        // The output folder first: a folder that cannot be used fails before
+        // any work (rank 0's folder over mpiexec, where only rank 0 writes).
+        std::optional<diskmc::io::staged_folder> out;
         resume_state state;
-        if (args.resume) {
-            state = take_resume_state(out);
-            config = config_of(state);
-            if (!state.demo()) config_name = read_bytes(state.config_name());
-        } else {
-            if (args.demo) config = demo_config();
-            for (const auto& leftover : out.leftovers())
-                std::fprintf(stderr,
-                             "fit_rotation_map: %s is left from a run that was killed; this run replaces it "
-                             "(--resume %s would have continued it)\n",
-                             leftover.c_str(), args.out.c_str());
-            state = record_request(out.staging(), args, config_text);
-        }
-        if (config.map) out.check_inputs({*config.map, *config.uncertainty});
+        const auto prepare_output = [&] {
+            std::vector<fs::path> inputs;
+            if (args.config) inputs.push_back(*args.config);
+            out.emplace(args.out, inputs);
+            if (args.resume) {
+                state = take_resume_state(*out);
+                config = config_of(state);
+                if (!state.demo()) config_name = read_bytes(state.config_name());
+            } else {
+                for (const auto& leftover : out->leftovers())
+                    std::fprintf(stderr,
+                                 "fit_rotation_map: %s is left from a run that was killed; this run replaces it "
+                                 "(--resume %s would have continued it)\n",
+                                 leftover.c_str(), args.out.c_str());
+                state = record_request(out->staging(), args, config_text);
+            }
+            if (config.map) out->check_inputs({*config.map, *config.uncertainty});
+        };
+#if DISKMC_WITH_MPI
+        if (ranks)
+            ranks->on_rank_zero(prepare_output);
+        else
+#endif
+            prepare_output();
 
         config.options.map = diskmc::examples::load_map(config);
-        checkpoint_into(config.options, state);
         config.options.stop_requested = diskmc::examples::interrupt_requested;
-        auto bar = attach_progress(config.options);
-        const diskmc::fit_result fit = diskmc::examples::fit_by_name(config.options);
+#if DISKMC_WITH_MPI
+        if (ranks) ranks->spread(config.options);
+#endif
+        std::unique_ptr<diskmc::examples::progress_bar> bar;
+        if (writes) {
+            checkpoint_into(config.options, state);
+            bar = attach_progress(config.options);
+        }
+        diskmc::fit_result fit = diskmc::examples::fit_by_name(config.options);
         if (bar) bar->finish();
+#if DISKMC_WITH_MPI
+        if (ranks) fit.log_density_evaluations = ranks->log_density_evaluations(fit.log_density_evaluations);
+#endif
+        report.status = fit.interrupted ? "interrupted" : "ok";
+        if (!writes) return report;
 
         diskmc::io::stan_csv_options csv{.model_name = "diskmc_fit_rotation_map"};
         if (config.map) csv.data_file = fs::absolute(*config.map).string();
-        write_outputs(out.staging(), fit, config.options, csv);
+        write_outputs(out->staging(), fit, config.options, csv);
         if (!fit.interrupted) fs::remove_all(state.folder);
-        if (args.plots) draw_plots(out.staging(), config.map);
-        out.remove_leftovers();
-        out.commit();
+        // (mpiexec kills the ranks 1 s after a Ctrl-C: no time for plots.)
+        if (args.plots && !(ranks && fit.interrupted)) draw_plots(out->staging(), config.map);
+        out->remove_leftovers();
+        out->commit();
 
         print_table(fit, config.options);
         std::printf("Outputs in %s\n", args.out.c_str());
-        report.status = fit.interrupted ? "interrupted" : "ok";
         report.warnings = fit.warnings.size();
         for (const auto& p : fit.parameters) report.parameters.push_back({p.name, p.p50, p.sd, p.ess_bulk, p.rhat});
         if (fit.interrupted)
             std::fprintf(stderr, "fit_rotation_map: interrupted during sampling; the draws so far are written to %s; "
                                  "continue with --resume %s\n", args.out.c_str(), args.out.c_str());
     } catch (const diskmc::interrupted& e) {
-        std::fprintf(stderr, "fit_rotation_map: %s; nothing written\n", e.what());
+        if (writes) std::fprintf(stderr, "fit_rotation_map: %s; nothing written\n", e.what());
         report.status = "interrupted";
         report.error = e.what();
     } catch (const std::exception& e) {
+        report.status = "failed";
         report.error = error_message(e, config_name);
-        std::fprintf(stderr, "fit_rotation_map: %s\n", report.error.c_str());
+        if (writes) std::fprintf(stderr, "fit_rotation_map: %s\n", report.error.c_str());
     }
     return report;
 }
@@ -509,6 +552,18 @@ int main(int argc, char** argv) {
         return diskmc::examples::run_batch(argc, argv, *args.batch, args.out, [&](const fs::path& config, const fs::path& out) {
             return run_fit(arguments{.config = config, .out = out, .plots = args.plots}, cli);
         });
-    const diskmc::examples::fit_report report = run_fit(args, cli);
-    return report.status == "ok" ? 0 : report.status == "interrupted" ? 130 : 1;
+    const auto exit_status = [](const diskmc::examples::fit_report& report) {
+        return report.status == "ok" ? 0 : report.status == "interrupted" ? 130 : 1;
+    };
+#if DISKMC_WITH_MPI
+    if (diskmc::examples::started_by_mpiexec()) {
+        MPI_Init(&argc, &argv);
+        struct finalize_on_exit {
+            ~finalize_on_exit() { MPI_Finalize(); }
+        } finalize;
+        const fit_ranks ranks;
+        return exit_status(run_fit(args, cli, ranks.count() > 1 ? &ranks : nullptr));
+    }
+#endif
+    return exit_status(run_fit(args, cli));
 }

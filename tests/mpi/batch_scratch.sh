@@ -1,4 +1,4 @@
-# Sourced by the batch test scripts (PROGRAM MPIEXEC [MPIEXEC FLAGS...]):
+# Sourced by the fit program's MPI test scripts (PROGRAM MPIEXEC [MPIEXEC FLAGS...]):
 # `program` from $1, shifted off so that "$@" is the mpiexec command; a
 # scratch folder, removed on exit, as the working folder; `fail MESSAGE`;
 # and in configs/ the built-in benchmark problem downsampled 5x as
