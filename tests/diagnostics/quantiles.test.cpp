@@ -55,3 +55,43 @@ TEST_CASE("order statistics by partial selection equal those of the sorted value
         }
     }
 }
+
+TEST_CASE("order statistics of many values, bracketed from a sample, equal those of the sorted values",
+          "[diagnostics][quantiles]") {
+    const std::vector<double> probabilities = {0.0, 0.16, 0.5, 0.84, 1.0};
+    const std::size_t n = 100003;
+    detail::random_stream random(7);
+    std::vector<double> normal(n), ascending(n), ties(n), walkers(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        normal[i] = random.normal();
+        ascending[i] = static_cast<double>(i) * 1e-3;
+        ties[i] = std::round(random.normal());  // 38% zeros
+    }
+    // Like an ensemble's draws: 101 walkers, each its own slow random walk,
+    // stored draw after draw (walker after walker within a draw).
+    std::vector<double> position(101, 0.0);
+    for (std::size_t i = 0; i < n; ++i) walkers[i] = position[i % 101] += 0.05 * random.normal();
+    for (const auto* values : {&normal, &ascending, &ties, &walkers}) {
+        std::vector<double> sorted = *values, selected_from = *values;
+        std::sort(sorted.begin(), sorted.end());
+        const std::vector<double> selected = diskmc::detail::interpolated_order_statistics(selected_from, probabilities);
+        for (std::size_t k = 0; k < probabilities.size(); ++k) {
+            CAPTURE(values == &normal, values == &ascending, values == &ties, probabilities[k]);
+            CHECK(selected[k] == diskmc::detail::interpolated_order_statistic(sorted, probabilities[k]));
+        }
+    }
+    // Which path each took: the bracketed one answers for these values,
+    // correlated ones included; it declines where ties crowd a bracket, and
+    // where its sample misleads it (here the largest values alone), leaving
+    // the answer to the selection in all the values.
+    CHECK(diskmc::detail::bracketed_order_statistics(normal, probabilities).has_value());
+    CHECK(diskmc::detail::bracketed_order_statistics(ascending, probabilities).has_value());
+    CHECK(diskmc::detail::bracketed_order_statistics(walkers, probabilities).has_value());
+    CHECK_FALSE(diskmc::detail::bracketed_order_statistics(ties, probabilities).has_value());
+    std::vector<double> sorted_normal = normal;
+    std::sort(sorted_normal.begin(), sorted_normal.end());
+    const std::vector<double> largest(sorted_normal.end() - 2048, sorted_normal.end());
+    CHECK_FALSE(diskmc::detail::bracketed_order_statistics(normal, probabilities, largest).has_value());
+    CHECK(diskmc::detail::bracketed_order_statistics(normal, probabilities, {largest.begin(), largest.begin() + 63})
+              == std::nullopt);  // too small a sample
+}
