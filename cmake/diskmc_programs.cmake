@@ -40,12 +40,10 @@ if(DISKMC_SANITIZE_THREADS)
 endif()
 # -O3 for the programs; -O2 for a target with the property
 # DISKMC_COMPILE_FASTER (the test executables: ~20% faster to compile, and
-# they time nothing); -O0 for a target with the property
-# DISKMC_COMPILE_UNOPTIMIZED (the header checks: they emit no code to
-# optimise, and -Wall's checks of what they compile are the front end's).
+# they time nothing).
 if(CMAKE_BUILD_TYPE STREQUAL "Release")
   target_compile_options(diskmc_program_flags INTERFACE
-    $<IF:$<BOOL:$<TARGET_PROPERTY:DISKMC_COMPILE_UNOPTIMIZED>>,-O0,$<IF:$<BOOL:$<TARGET_PROPERTY:DISKMC_COMPILE_FASTER>>,-O2,-O3>>)
+    $<IF:$<BOOL:$<TARGET_PROPERTY:DISKMC_COMPILE_FASTER>>,-O2,-O3>)
 endif()
 
 # diskmc_add_program(NAME SOURCE): one executable per source file, linked with

@@ -41,9 +41,6 @@ foreach(header IN LISTS diskmc_public_headers)
   list(APPEND diskmc_header_check_sources ${source})
 endforeach()
 add_library(diskmc_header_checks OBJECT ${diskmc_header_check_sources})
-# -O0: each file only includes its header, so there is nothing to optimise;
-# no precompiled header either, which would hide a missing include.
-set_target_properties(diskmc_header_checks PROPERTIES DISKMC_COMPILE_UNOPTIMIZED ON)
 target_link_libraries(diskmc_header_checks PRIVATE diskmc::diskmc diskmc_program_flags)
 if(TARGET diskmc::fits)
   target_link_libraries(diskmc_header_checks PRIVATE diskmc::fits)
