@@ -3,8 +3,8 @@
 // fit_rotation_map(options, hd163296_like::family{}), compiled once (in
 // hd163296_fit.cpp, the CMake target diskmc_bench_hd163296_fit) for the
 // benchmarks that run it: bench_fit, bench_laplace, bench_nuts_warmup. The
-// fit instantiates the MAP step and every sampler at -O3, about two
-// CPU-minutes of compile time in each file that calls it.
+// fit instantiates the MAP step and every sampler: 1-2 CPU-minutes of
+// compile time at -O3 in each file that calls it.
 
 #include "diskmc/fit/options.hpp"
 #include "diskmc/fit/result.hpp"
