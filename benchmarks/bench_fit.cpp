@@ -65,7 +65,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
-#include "diskmc/fit.hpp"
+#include "hd163296_fit.hpp"
 
 namespace {
 
@@ -153,7 +153,7 @@ row run_row(const std::string& sampler, const settings& s, std::uint64_t seed) {
     const auto started = clock_type::now();
     diskmc::fit_options options = row_options(sampler, s, seed);
     options.map = diskmc::bench::bench_map(s.data_dir, s.beam);
-    const diskmc::fit_result fit = diskmc::fit_rotation_map(options, diskmc::hd163296_like::family{});
+    const diskmc::fit_result fit = diskmc::bench::fit_hd163296_like(options);
 
     row r{.sampler = sampler, .wall_s = seconds_since(started), .map_s = fit.map_seconds};
     split_sampler_time(options, fit, r);

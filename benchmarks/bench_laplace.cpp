@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
-#include "diskmc/fit.hpp"
+#include "hd163296_fit.hpp"
 
 namespace {
 
@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
     fit_result laplace_fit;
     for (int r = 1; r <= repeats; ++r) {
         options.sampler = laplace_fit_settings{.options = {.draws = draws, .scale = scale}, .seed = static_cast<std::uint64_t>(r)};
-        laplace_fit = fit_rotation_map(options, hd163296_like::family{});
+        laplace_fit = bench::fit_hd163296_like(options);
         const auto& run = std::get<laplace_result>(laplace_fit.sampler);
         khats.push_back(run.khat);
         efficiencies.push_back(run.efficiency());
@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
     const double map_and_rest = laplace_fit.wall_seconds - std::get<laplace_result>(laplace_fit.sampler).total_seconds;
 
     options.sampler = nuts_fit_settings{.options = {.sampler = {.warmup = 400, .samples = 600}}, .seed = 11};
-    const fit_result nuts_fit = fit_rotation_map(options, hd163296_like::family{});
+    const fit_result nuts_fit = bench::fit_hd163296_like(options);
     const double nuts_seconds = nuts_fit.wall_seconds - map_and_rest;  // the same MAP step and summary
     const double laplace_ess = median_of(efficiencies) * static_cast<double>(draws);
     std::printf("\n%-8s %8s %10s %12s %12s\n", "sampler", "seconds", "min ESS", "ESS/s", "k-hat");

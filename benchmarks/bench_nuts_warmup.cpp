@@ -39,7 +39,7 @@
 #include "../tests/support/gaussian_target.hpp"
 #include "../tests/support/nuts_targets.hpp"
 #include "bench_common.hpp"
-#include "diskmc/fit.hpp"
+#include "hd163296_fit.hpp"
 #include "diskmc/samplers/nuts.hpp"
 
 namespace {
@@ -149,7 +149,7 @@ fit_row run_fit(const diskmc::sky_map& map, int downsample, std::size_t threads,
                                 .mask = {.r_min = diskmc::hd163296_like::r_min},
                                 .sampler = nuts,
                                 .threads = threads};
-    const diskmc::fit_result fit = diskmc::fit_rotation_map(o, diskmc::hd163296_like::family{});
+    const diskmc::fit_result fit = diskmc::bench::fit_hd163296_like(o);
     const auto& run = std::get<diskmc::nuts_chains_result>(fit.sampler);
     fit_row row;
     for (const auto& chain : run.chains) {
