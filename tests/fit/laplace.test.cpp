@@ -13,7 +13,6 @@
 #include <variant>
 
 #include "diskmc/fit.hpp"
-#include "fit_by_name.hpp"
 #include "support/bench_map.hpp"
 #include "support/shared_data.hpp"
 #include "support/test_values.hpp"
@@ -22,8 +21,6 @@
 namespace {
 
 using namespace diskmc;
-// fit_rotation_map(options), compiled once (examples/fit_by_name).
-using diskmc::examples::fit_by_name;
 
 using diskmc::testing::sanitized;
 
@@ -50,17 +47,17 @@ using testing::bench_map;
 TEST_CASE("fit_rotation_map refuses Laplace settings it cannot run, before any work", "[fit][laplace]") {
     fit_options o = small_laplace_problem();
     o.optimize = false;
-    CHECK_THROWS_MATCHES(fit_by_name(o), invalid_input, testing::message_contains("the MAP step is off"));
+    CHECK_THROWS_MATCHES(fit_rotation_map(o), invalid_input, testing::message_contains("the MAP step is off"));
     o = small_laplace_problem();
     o.sampler = laplace_fit_settings{.options = {.draws = 5}};
-    CHECK_THROWS_MATCHES(fit_by_name(o), invalid_input, testing::message_contains("at least 10 draws"));
+    CHECK_THROWS_MATCHES(fit_rotation_map(o), invalid_input, testing::message_contains("at least 10 draws"));
     o.sampler = laplace_fit_settings{.fallback = laplace_fallback::nuts,
                                      .nuts = {.options = {.chains = 0}}};
-    CHECK_THROWS_MATCHES(fit_by_name(o), invalid_input, testing::message_contains("at least 1 chain"));
+    CHECK_THROWS_MATCHES(fit_rotation_map(o), invalid_input, testing::message_contains("at least 1 chain"));
 }
 
 TEST_CASE("fit_rotation_map with the Laplace sampler: result layout and the importance ESS", "[fit][laplace]") {
-    const fit_result fit = fit_by_name(small_laplace_problem());
+    const fit_result fit = fit_rotation_map(small_laplace_problem());
     REQUIRE(std::holds_alternative<laplace_result>(fit.sampler));
     const laplace_result& run = std::get<laplace_result>(fit.sampler);
     CAPTURE(run.khat, run.effective_sample_size);
@@ -95,13 +92,13 @@ TEST_CASE("fit_rotation_map with sampler auto goes on with NUTS when the Laplace
     SECTION("no covariance: the MAP step is off") {
         o.optimize = false;
         o.sampler = laplace_fit_settings{.fallback = laplace_fallback::nuts, .nuts = nuts};
-        const fit_result fit = fit_by_name(o);
+        const fit_result fit = fit_rotation_map(o);
         CHECK(std::holds_alternative<nuts_chains_result>(fit.sampler));
         CHECK(has_warning(fit, "the MAP step is off (optimize = false), so NUTS ran instead"));
     }
     SECTION("k-hat refuses: 20 draws leave a Pareto tail of 4, too short to fit") {
         o.sampler = laplace_fit_settings{.options = {.draws = 20}, .fallback = laplace_fallback::nuts, .nuts = nuts};
-        const fit_result fit = fit_by_name(o);
+        const fit_result fit = fit_rotation_map(o);
         CHECK(std::holds_alternative<nuts_chains_result>(fit.sampler));
         REQUIRE(fit.laplace_attempt.has_value());
         CHECK_FALSE(fit.laplace_attempt->reliable());
@@ -111,7 +108,7 @@ TEST_CASE("fit_rotation_map with sampler auto goes on with NUTS when the Laplace
     }
     SECTION("kind laplace keeps a refused result, with the warning") {
         o.sampler = laplace_fit_settings{.options = {.draws = 20}};
-        const fit_result fit = fit_by_name(o);
+        const fit_result fit = fit_rotation_map(o);
         CHECK(std::holds_alternative<laplace_result>(fit.sampler));
         CHECK(has_warning(fit, "NOT reliable"));
     }
@@ -133,9 +130,9 @@ TEST_CASE("fit_rotation_map: the Laplace posterior of the HD163296-like benchmar
                   .mask = {.r_min = hd163296_like::r_min},
                   .sampler = laplace_fit_settings{.seed = 21},  // a seed that refused at scale 1 (k̂ 0.89)
                   .threads = 2};
-    const fit_result laplace = fit_by_name(o);
+    const fit_result laplace = fit_rotation_map(o);
     o.sampler = nuts_fit_settings{.options = {.sampler = {.warmup = 400, .samples = 600}}, .seed = 11};
-    const fit_result nuts = fit_by_name(o);
+    const fit_result nuts = fit_rotation_map(o);
     const laplace_result& run = std::get<laplace_result>(laplace.sampler);
     INFO("k-hat " << run.khat << ", importance ESS " << run.effective_sample_size << " of " << run.draws.cols());
     CHECK(run.reliable());

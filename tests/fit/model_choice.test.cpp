@@ -10,14 +10,11 @@
 #include <vector>
 
 #include "diskmc/fit.hpp"
-#include "fit_by_name.hpp"
 #include "support/throws.hpp"
 
 namespace {
 
 using namespace diskmc;
-// fit_rotation_map(options), compiled once (examples/fit_by_name).
-using diskmc::examples::fit_by_name;
 
 /// The full parameter names of the family a choice selects.
 std::vector<std::string> chosen_names(const disk_model_choice& choice,
@@ -100,7 +97,7 @@ TEST_CASE("model choice: an unknown name is refused, listing the known ones", "[
         testing::message_contains(
             "test: unknown rotation \"kepler\" (the choices: \"keplerian\", \"power_law\", \"self_gravity\")"));
     fit_options o = model_choice_problem({.rotation = "solid_body"}, {inference::free_parameter("mstar", 2.0)});
-    CHECK_THROWS_MATCHES(fit_by_name(o), invalid_input,
+    CHECK_THROWS_MATCHES(fit_rotation_map(o), invalid_input,
                          testing::message_contains("fit_rotation_map: unknown rotation \"solid_body\""));
 }
 
@@ -108,7 +105,7 @@ TEST_CASE("model choice: a fit runs with the chosen family", "[fit][model_choice
     using inference::fixed_parameter;
     using inference::free_parameter;
     SECTION("thin, power law") {
-        const fit_result fit = fit_by_name(model_choice_problem(
+        const fit_result fit = fit_rotation_map(model_choice_problem(
             {.surface = "thin", .rotation = "power_law"},
             {free_parameter("vp_100", 4000.0), fixed_parameter("vp_q", -0.5), fixed_parameter("dist", 101.0)}));
         CHECK(fit.full_names == geometry_and({"vp_100", "vp_q", "dist"}));
@@ -121,18 +118,18 @@ TEST_CASE("model choice: a fit runs with the chosen family", "[fit][model_choice
             {free_parameter("mstar", 2.0), fixed_parameter("dist", 101.0), fixed_parameter("mdisk", 0.05),
              fixed_parameter("gamma", 1.0), fixed_parameter("r_in", 0.1), fixed_parameter("r_out", 5.0)});
         o.optimize = true;
-        const fit_result fit = fit_by_name(o);
+        const fit_result fit = fit_rotation_map(o);
         CHECK(fit.full_names == geometry_and({"mstar", "dist", "mdisk", "gamma", "r_in", "r_out"}));
         REQUIRE(fit.map.has_value());
         CHECK(fit.map->method == inference::map_method::lbfgsb);
         CHECK(fit.jacobian_evaluations == 0);
         o.map_settings.method = inference::map_method::gauss_newton;
-        CHECK_THROWS_MATCHES(fit_by_name(o), invalid_input,
+        CHECK_THROWS_MATCHES(fit_rotation_map(o), invalid_input,
                              testing::message_contains("the MAP method gauss_newton needs a model whose every "
                                                        "component has a closed-form gradient"));
     }
     SECTION("thin, Keplerian, radial and vertical power-law flows (the closed-form gradient)") {
-        const fit_result fit = fit_by_name(model_choice_problem(
+        const fit_result fit = fit_rotation_map(model_choice_problem(
             {.surface = "thin", .radial = "power_law", .vertical = "power_law"},
             {free_parameter("mstar", 2.0), fixed_parameter("dist", 101.0), free_parameter("vr_100", 10.0),
              fixed_parameter("vr_q", -0.5), free_parameter("vz_100", 5.0), fixed_parameter("vz_q", 0.0)}));
@@ -142,7 +139,7 @@ TEST_CASE("model choice: a fit runs with the chosen family", "[fit][model_choice
         CHECK(fit.gradient_evaluations > 0);
     }
     SECTION("conical surface (the closed-form adjoint)") {
-        const fit_result fit = fit_by_name(model_choice_problem(
+        const fit_result fit = fit_rotation_map(model_choice_problem(
             {.surface = "conical"}, {free_parameter("z0", 0.1), free_parameter("mstar", 2.0),
                                       fixed_parameter("dist", 101.0)}));
         CHECK(fit.full_names == geometry_and({"z0", "mstar", "dist"}));
@@ -151,7 +148,7 @@ TEST_CASE("model choice: a fit runs with the chosen family", "[fit][model_choice
     SECTION("a parameter the chosen family does not use is refused") {
         fit_options o = model_choice_problem({.surface = "thin"}, {free_parameter("mstar", 2.0)});
         o.parameters.push_back(fixed_parameter("z0", 0.2));
-        CHECK_THROWS_MATCHES(fit_by_name(o), invalid_input,
+        CHECK_THROWS_MATCHES(fit_rotation_map(o), invalid_input,
                              testing::message_contains("unknown parameter 'z0' (known: x0, y0, inc, PA, vlsr, mstar, dist)"));
     }
 }

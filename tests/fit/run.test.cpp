@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "diskmc/fit.hpp"
-#include "fit_by_name.hpp"
 #include "support/bench_map.hpp"
 #include "support/shared_data.hpp"
 #include "support/throws.hpp"
@@ -29,8 +28,6 @@
 namespace {
 
 using namespace diskmc;
-// fit_rotation_map(options), compiled once (examples/fit_by_name).
-using diskmc::examples::fit_by_name;
 using inference::fixed_parameter;
 using inference::free_parameter;
 
@@ -47,7 +44,7 @@ fit_options small_problem() {
 }
 
 void require_throws_naming(const fit_options& options, const std::string& fragment) {
-    CHECK_THROWS_MATCHES(fit_by_name(options), invalid_input, testing::message_contains(fragment));
+    CHECK_THROWS_MATCHES(fit_rotation_map(options), invalid_input, testing::message_contains(fragment));
 }
 
 using testing::bench_map;
@@ -169,7 +166,7 @@ TEST_CASE("fit_rotation_map: a stop request during the MAP step interrupts it", 
     int polls = 0;
     o.stop_requested = [&] { return ++polls >= 4; };
     try {
-        fit_by_name(o);
+        fit_rotation_map(o);
         FAIL("the fit was not interrupted");
     } catch (const interrupted& stop) {
         CHECK(stop.during() == "the MAP step");
@@ -182,19 +179,19 @@ TEST_CASE("fit_rotation_map names the real cause of a map or run it cannot take"
     SECTION("the data all NaN") {
         fit_options o = small_problem();
         o.map.data.setConstant(std::numeric_limits<double>::quiet_NaN());
-        REQUIRE_THROWS_WITH(fit_by_name(o), Contains("fit_rotation_map: the map's data has no finite pixel"));
+        REQUIRE_THROWS_WITH(fit_rotation_map(o), Contains("fit_rotation_map: the map's data has no finite pixel"));
     }
     SECTION("an uncertainty map with no finite positive pixel") {
         fit_options o = small_problem();
         o.map.uncertainty.setZero();
-        REQUIRE_THROWS_WITH(fit_by_name(o), Contains("the uncertainty map has no finite pixel > 0"));
+        REQUIRE_THROWS_WITH(fit_rotation_map(o), Contains("the uncertainty map has no finite pixel > 0"));
         o.map.uncertainty.setConstant(std::numeric_limits<double>::quiet_NaN());
-        REQUIRE_THROWS_WITH(fit_by_name(o), Contains("the uncertainty map has no finite pixel > 0"));
+        REQUIRE_THROWS_WITH(fit_rotation_map(o), Contains("the uncertainty map has no finite pixel > 0"));
     }
     SECTION("a tiny uncertainty whose weight overflows") {
         fit_options o = small_problem();
         o.map.uncertainty.setConstant(1e-300);
-        REQUIRE_THROWS_WITH(fit_by_name(o), Contains("weight 1 / uncertainty^2 overflows"));
+        REQUIRE_THROWS_WITH(fit_rotation_map(o), Contains("weight 1 / uncertainty^2 overflows"));
     }
     SECTION("BMAJ = 1e300 with downsampling to the beam") {
         fit_options o = small_problem();
@@ -202,16 +199,16 @@ TEST_CASE("fit_rotation_map names the real cause of a map or run it cannot take"
         o.map.grid = sky_grid::from_header(grid_header{.nx = 154, .ny = 154, .cdelt1 = -0.052 / 3600,
                                                        .cdelt2 = 0.052 / 3600,
                                                        .beam = beam_shape{1e300, 0.1, 0.0}});
-        REQUIRE_THROWS_WITH(fit_by_name(o), Contains("bmaj 1.0000000000000001e+300") && Contains("[1, 154]"));
+        REQUIRE_THROWS_WITH(fit_rotation_map(o), Contains("bmaj 1.0000000000000001e+300") && Contains("[1, 154]"));
     }
     SECTION("draws that cannot fit in memory, before any work") {
         fit_options o = small_problem();
         o.sampler = nuts_fit_settings{.options = {.sampler = {.warmup = 20, .samples = std::size_t{1} << 50},
                                                   .chains = 4}};
-        REQUIRE_THROWS_WITH(fit_by_name(o), Contains("the draws would need") && Contains("GiB") &&
+        REQUIRE_THROWS_WITH(fit_rotation_map(o), Contains("the draws would need") && Contains("GiB") &&
                                                      Contains("the machine has"));
         o.sampler = ensemble_fit_settings{.walkers = 64, .options = {.steps = std::size_t{1} << 62}};
-        REQUIRE_THROWS_WITH(fit_by_name(o), Contains("the draws' size overflows"));
+        REQUIRE_THROWS_WITH(fit_rotation_map(o), Contains("the draws' size overflows"));
     }
 }
 
@@ -226,7 +223,7 @@ TEST_CASE("fit_rotation_map: result layout, PA wrapped, maps at the median", "[f
     o.optimize = true;
     // Zero uncertainties where the data is good are masked, and said so.
     o.map.uncertainty.block(40, 40, 24, 24).setZero();
-    const fit_result fit = fit_by_name(o);
+    const fit_result fit = fit_rotation_map(o);
     CHECK(std::count_if(fit.warnings.begin(), fit.warnings.end(), [](const std::string& w) {
               return w.find("uncertainty that is not finite and > 0") != std::string::npos;
           }) == 1);
@@ -283,7 +280,7 @@ TEST_CASE("fit_rotation_map: both samplers recover the HD163296-like truth and a
     // enough to compare widths to 10% (measured differences: under 4%).
     o.sampler = nuts_fit_settings{
         .options = {.sampler = {.warmup = small ? 60u : 400u, .samples = small ? 40u : 600u}}, .seed = 11};
-    const fit_result nuts = fit_by_name(o);
+    const fit_result nuts = fit_rotation_map(o);
     // The fit's default warmup trusts the MAP metric (nuts_fit_settings::
     // trust_map_covariance): 100 iterations, when the warmup is longer.
     for (const nuts_result& chain : std::get<nuts_chains_result>(nuts.sampler).chains) {
@@ -293,7 +290,7 @@ TEST_CASE("fit_rotation_map: both samplers recover the HD163296-like truth and a
     o.sampler = ensemble_fit_settings{.walkers = 32,
                                       .options = {.steps = small ? 60u : 7000u, .burn_in = small ? 40u : 500u},
                                       .seed = 12};
-    const fit_result walkers = fit_by_name(o);
+    const fit_result walkers = fit_rotation_map(o);
 
     const auto truth = hd163296_like::truth();
     REQUIRE(nuts.parameters.size() == truth.size());
@@ -337,7 +334,7 @@ TEST_CASE("fit_rotation_map: the default NUTS fit of the benchmark trusts the MA
         CAPTURE(seed);
         nuts_fit_settings nuts{.seed = seed};
         nuts.options.sampler.samples = 600;
-        const fit_result fit = fit_by_name(fit_options{.map = bench_map(),
+        const fit_result fit = fit_rotation_map(fit_options{.map = bench_map(),
                                                             .downsample = {.factor = 3},
                                                             .parameters = hd163296_like::parameters(),
                                                             .mask = {.r_min = hd163296_like::r_min},
@@ -394,7 +391,7 @@ TEST_CASE("fit_rotation_map: the standard first fit of TW Hya converges with bot
             o.sampler = ensemble_fit_settings{.walkers = 16,
                                               .options = {.steps = small ? 40u : 24000u, .burn_in = small ? 20u : 1000u},
                                               .seed = 4};
-        const fit_result fit = fit_by_name(o);
+        const fit_result fit = fit_rotation_map(o);
         REQUIRE(fit.parameters.size() == 5);
         CHECK(fit.median("inc") == 5.8);
         if (small) continue;
@@ -457,7 +454,7 @@ TEST_CASE("fit_rotation_map: an ensemble_batch evaluator gets every group whole,
     o.optimize = true;
     o.threads = 1;
     o.sampler = ensemble_fit_settings{.walkers = 20, .options = {.steps = 30, .burn_in = 10}, .seed = 4};
-    const fit_result plain = fit_by_name(o);
+    const fit_result plain = fit_rotation_map(o);
 
     // Evaluated back to front, as another process's share would come back in
     // a different order: the values, not the order, make the draws.
@@ -469,7 +466,7 @@ TEST_CASE("fit_rotation_map: an ensemble_batch evaluator gets every group whole,
         values.resize(proposals.cols());
         for (Eigen::Index n = proposals.cols() - 1; n >= 0; --n) values[n] = log_density(proposals.col(n));
     };
-    const fit_result batched = fit_by_name(o);
+    const fit_result batched = fit_rotation_map(o);
     const auto& a = std::get<ensemble_result>(plain.sampler);
     const auto& b = std::get<ensemble_result>(batched.sampler);
     // The start's walkers, then two groups (red and blue) per step, burn-in included.
