@@ -20,12 +20,15 @@
 #include <algorithm>
 #include <complex>
 #include <cstddef>
+#include <cstdlib>
+#include <memory>
+#include <new>
 #include <vector>
 
 #ifdef DISKMC_WITH_FFTW
 #include <fftw3.h>
 
-#include <mutex>
+#include "diskmc/fftw/planner.hpp"
 #else
 #include <unsupported/Eigen/FFT>
 #endif
@@ -34,49 +37,60 @@ namespace diskmc {
 
 namespace detail {
 
-#ifdef DISKMC_WITH_FFTW
-/// FFTW's planner is not thread-safe (its executor is): every plan is made
-/// and destroyed under this lock.
-inline std::mutex& fftw_planner_mutex() {
-    static std::mutex mutex;
-    return mutex;
+/// The transforms' buffers start on a 64-byte boundary (a cache line, and
+/// the widest SIMD packet): Eigen's vectorised sums peel the elements before
+/// the first aligned packet, so a buffer placed elsewhere by the allocator
+/// would add in another order and give a series' mean and variance, and so
+/// tau, that differ in the last bits from one call to the next.
+inline constexpr std::size_t fft_buffer_alignment = 64;
+
+template <class T>
+struct aligned_free_deleter {
+    void operator()(T* pointer) const { std::free(pointer); }
+};
+
+/// `count` values of T, uninitialised, starting on fft_buffer_alignment.
+template <class T>
+std::unique_ptr<T[], aligned_free_deleter<T>> aligned_buffer(std::size_t count) {
+    const std::size_t bytes =
+        (count * sizeof(T) + fft_buffer_alignment - 1) / fft_buffer_alignment * fft_buffer_alignment;
+    void* memory = std::aligned_alloc(fft_buffer_alignment, std::max(bytes, fft_buffer_alignment));
+    if (!memory) throw std::bad_alloc();
+    return std::unique_ptr<T[], aligned_free_deleter<T>>(static_cast<T*>(memory));
 }
 
+#ifdef DISKMC_WITH_FFTW
 /// Real forward and unscaled inverse FFTs of one length, in place on the
 /// object's own buffers: real() -> spectrum() and back (FFTW).
 class real_fft {
 public:
-    explicit real_fft(Eigen::Index length) : length_(length) {
+    explicit real_fft(Eigen::Index length)
+        : length_(length), real_(aligned_buffer<double>(static_cast<std::size_t>(length))),
+          spectrum_(aligned_buffer<fftw_complex>(static_cast<std::size_t>(length / 2 + 1))) {
         if (length_ == 0) return;
-        real_ = fftw_alloc_real(static_cast<std::size_t>(length_));
-        spectrum_ = fftw_alloc_complex(static_cast<std::size_t>(length_ / 2 + 1));
-        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+        const auto planner = diskmc::fftw::lock_planner();
         const int n = static_cast<int>(length_);
-        forward_ = fftw_plan_dft_r2c_1d(n, real_, spectrum_, FFTW_ESTIMATE);
-        inverse_ = fftw_plan_dft_c2r_1d(n, spectrum_, real_, FFTW_ESTIMATE);
+        forward_ = fftw_plan_dft_r2c_1d(n, real_.get(), spectrum_.get(), FFTW_ESTIMATE);
+        inverse_ = fftw_plan_dft_c2r_1d(n, spectrum_.get(), real_.get(), FFTW_ESTIMATE);
     }
     real_fft(const real_fft&) = delete;
     real_fft& operator=(const real_fft&) = delete;
     ~real_fft() {
         if (length_ == 0) return;
-        {
-            const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-            fftw_destroy_plan(forward_);
-            fftw_destroy_plan(inverse_);
-        }
-        fftw_free(real_);
-        fftw_free(spectrum_);
+        const auto planner = diskmc::fftw::lock_planner();
+        fftw_destroy_plan(forward_);
+        fftw_destroy_plan(inverse_);
     }
-    double* real() { return real_; }
-    std::complex<double>* spectrum() { return reinterpret_cast<std::complex<double>*>(spectrum_); }
+    double* real() { return real_.get(); }
+    std::complex<double>* spectrum() { return reinterpret_cast<std::complex<double>*>(spectrum_.get()); }
     void forward() { fftw_execute(forward_); }
     /// The inverse, unscaled; overwrites the spectrum.
     void inverse() { fftw_execute(inverse_); }
 
 private:
     Eigen::Index length_;
-    double* real_ = nullptr;
-    fftw_complex* spectrum_ = nullptr;
+    std::unique_ptr<double[], aligned_free_deleter<double>> real_;
+    std::unique_ptr<fftw_complex[], aligned_free_deleter<fftw_complex>> spectrum_;
     fftw_plan forward_ = nullptr, inverse_ = nullptr;
 };
 #else
@@ -86,21 +100,21 @@ private:
 class real_fft {
 public:
     explicit real_fft(Eigen::Index length)
-        : length_(length), real_(static_cast<std::size_t>(length)),
+        : length_(length), real_(aligned_buffer<double>(static_cast<std::size_t>(length))),
           spectrum_(static_cast<std::size_t>(length / 2 + 1)) {
         fft_.SetFlag(Eigen::FFT<double>::HalfSpectrum);
         fft_.SetFlag(Eigen::FFT<double>::Unscaled);
     }
-    double* real() { return real_.data(); }
+    double* real() { return real_.get(); }
     std::complex<double>* spectrum() { return spectrum_.data(); }
-    void forward() { fft_.fwd(spectrum_.data(), real_.data(), length_); }
+    void forward() { fft_.fwd(spectrum_.data(), real_.get(), length_); }
     /// The inverse, unscaled.
-    void inverse() { fft_.inv(real_.data(), spectrum_.data(), length_); }
+    void inverse() { fft_.inv(real_.get(), spectrum_.data(), length_); }
 
 private:
     Eigen::Index length_;
     Eigen::FFT<double> fft_;
-    std::vector<double> real_;
+    std::unique_ptr<double[], aligned_free_deleter<double>> real_;
     std::vector<std::complex<double>> spectrum_;
 };
 #endif

@@ -22,10 +22,10 @@
 #include <cstddef>
 #include <limits>
 #include <memory>
-#include <mutex>
 
 #include "diskmc/detail/eigen.hpp"
 #include "diskmc/errors.hpp"
+#include "diskmc/fftw/planner.hpp"
 
 namespace diskmc::fftw {
 
@@ -37,12 +37,6 @@ namespace diskmc::fftw {
 inline constexpr Eigen::Index fft_pays_from_kernel_width = 15;
 
 namespace detail {
-
-/// FFTW's planner is not thread-safe: every plan is made under this lock.
-inline std::mutex& planner_mutex() {
-    static std::mutex mutex;
-    return mutex;
-}
 
 struct fftw_free_deleter {
     void operator()(void* pointer) const { fftw_free(pointer); }
@@ -90,7 +84,7 @@ public:
         auto real = detail::real_buffer(plane_size());
         auto spectrum = detail::complex_buffer(spectrum_size());
         {
-            const std::lock_guard lock(detail::planner_mutex());
+            const auto planner = lock_planner();
             forward_ = fftw_plan_dft_r2c_2d(static_cast<int>(padded_cols_), static_cast<int>(padded_rows_), real.get(),
                                             spectrum.get(), FFTW_ESTIMATE);
             inverse_ = fftw_plan_dft_c2r_2d(static_cast<int>(padded_cols_), static_cast<int>(padded_rows_),
@@ -108,7 +102,7 @@ public:
     }
 
     ~beam_convolution() {
-        const std::lock_guard lock(detail::planner_mutex());
+        const auto planner = lock_planner();
         if (forward_) fftw_destroy_plan(forward_);
         if (inverse_) fftw_destroy_plan(inverse_);
     }
