@@ -396,6 +396,7 @@ int run_batch(int& argc, char**& argv, const std::filesystem::path& list, const 
 #else
     (void)argc;
     (void)argv;
+    (void)ranks;
 #endif
     std::vector<batch_entry> entries;
     try {
