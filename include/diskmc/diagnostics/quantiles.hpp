@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
-#include <utility>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "diskmc/detail/random_stream.hpp"
@@ -47,9 +47,9 @@ inline double interpolated_order_statistic(const std::vector<double>& sorted, do
 /// below the bracket and keeps the few inside, and the pair is selected
 /// among those. Several times faster than selecting in all the values, which
 /// matters for an ensemble's summary (every parameter's quantiles over
-/// walkers x draws values). nullopt when a bracket misses (an unrepresentative sample, or
-/// heavy ties keeping too many values) or the sample is under 64 values:
-/// then select in all the values.
+/// walkers x draws values). nullopt when a bracket misses (an
+/// unrepresentative sample, or heavy ties keeping too many values) or the
+/// sample is under 64 values: then select in all the values.
 inline std::optional<std::vector<double>> bracketed_order_statistics(const std::vector<double>& values,
                                                                      const std::vector<double>& probabilities,
                                                                      std::vector<double> sample) {
