@@ -271,6 +271,9 @@ public:
         adjoint_tile x, y, x_mid;
         // r_k and y_k, k = 0 .. iterations (analytic: y_mid, then the point's r and y)
         std::vector<adjoint_tile> radius, ordinate;
+        // 1 / r_k: divided in the forward pass, where the divider is idle
+        // beside the exps and logs, so that the reverse pass only multiplies
+        std::vector<adjoint_tile> inverse_radius;
         std::vector<surface_linearisation> heights;  // h at r_k, k = 0 .. iterations (iterated only)
         typename rotation_type::template linearisation<adjoint_tile> rotation;
         typename detail::flow_linearisation_of<radial_type>::type radial;      // at r_n (radial flow only)
@@ -288,14 +291,15 @@ public:
     void shape(tile_state& state) const {
         const auto count = static_cast<std::size_t>(iterations_) + 1;
         state.radius.resize(count);
+        state.inverse_radius.resize(count);
         state.ordinate.resize(count);
         if constexpr (iterated) state.heights.resize(count);
     }
 
     /// The model line-of-sight velocity on a tile (as
     /// line_of_sight_velocity), keeping what reverse() needs in `state`
-    /// (shaped by shape()).
-    adjoint_tile forward(const adjoint_tile& x, const adjoint_tile& y, tile_state& state) const {
+    /// (shaped by shape()). (flatten: see detail::line_of_sight_velocity_of_range.)
+    [[gnu::flatten]] adjoint_tile forward(const adjoint_tile& x, const adjoint_tile& y, tile_state& state) const {
         state.x = x;
         state.y = y;
         const surface_point<adjoint_tile> p = projection_.deproject_with(
@@ -311,7 +315,10 @@ public:
             },
             [&](int k, const surface_point<adjoint_tile>& q) {
                 // (an analytic deprojection's midplane point has no r)
-                if (!analytic || k > 0) state.radius[static_cast<std::size_t>(k)] = q.r;
+                if (!analytic || k > 0) {
+                    state.radius[static_cast<std::size_t>(k)] = q.r;
+                    state.inverse_radius[static_cast<std::size_t>(k)] = q.r.inverse();
+                }
                 state.ordinate[static_cast<std::size_t>(k)] = q.y;
             });
         state.x_mid = p.x;
@@ -338,10 +345,11 @@ public:
     /// statement by statement as whole-tile expressions do; it leaves, per
     /// pixel, the cotangents of v_phi, z and each iterate's height, which the
     /// components then turn into their fields' adjoints tile by tile.
-    void reverse(const tile_state& state, const adjoint_tile& seed, adjoints& sums) {
+    [[gnu::flatten]] void reverse(const tile_state& state, const adjoint_tile& seed, adjoints& sums) {
         const Projection& p = projection_;
         const auto n = static_cast<std::size_t>(iterations_);
         const auto& radius = state.radius;
+        const auto& inverse_radius = state.inverse_radius;
         const auto& ordinate = state.ordinate;
         const auto& heights = state.heights;
         const auto& rotation = state.rotation;
@@ -351,7 +359,7 @@ public:
             const block seed_j = lane(seed);
             const block x_mid = lane(state.x_mid);
             // v = v_phi (x_mid / r_n) sin|inc| + vlsr
-            const block inverse_r = lane(radius[n]).inverse();
+            const block inverse_r = lane(inverse_radius[n]);
             const block cos_phi = x_mid * inverse_r;
             const block seed_v_phi = seed_j * lane(rotation.v);
             lane_of(geometry_sums_[7], j) = seed_j;                  // vlsr
@@ -412,7 +420,7 @@ public:
                 // r_k = hypot(y_k, x_mid), y_k = y_mid + h(r_{k-1}) tan(inc_c)
                 block tan_bar = block::Zero();
                 for (std::size_t k = n; k >= 1; --k) {
-                    const block r_bar_over_r = r_bar / lane(radius[k]);
+                    const block r_bar_over_r = r_bar * lane(inverse_radius[k]);
                     block y_bar = r_bar_over_r * lane(ordinate[k]);
                     if constexpr (radial_flow)
                         if (k == n) y_bar += y_n_bar;
@@ -430,7 +438,7 @@ public:
             }
             if constexpr (!analytic) {
                 // r_0 = hypot(x_mid, y_mid)
-                const block r_bar_over_r = r_bar / lane(radius[0]);
+                const block r_bar_over_r = r_bar * lane(inverse_radius[0]);
                 x_bar += r_bar_over_r * x_mid;
                 y_mid_bar += r_bar_over_r * lane(ordinate[0]);
             }
