@@ -10,12 +10,13 @@
 //              a descheduled thread's wait still ends on time).
 //   diagnostics  (--diagnostics, alone) the integrated autocorrelation times
 //              and the summary table of a --dim-dimensional Gaussian run
-//              (default 50; 128 walkers, 3000 steps, 1 thread) against the
+//              (default 50; 128 walkers, --steps steps, default 3000, 1
+//              thread) against the
 //              sampling's own time, in wall-clock and in process CPU seconds
 //              (the CPU ratio is the steadier one on a shared machine).
 //
 // Every number is the median of --repeats runs. Usage:
-//   bench_ensemble [--json] [--repeats N] [--quick] [--diagnostics [--dim N]]
+//   bench_ensemble [--json] [--repeats N] [--quick] [--diagnostics [--dim N] [--steps N]]
 // --json prints one JSON object per line instead of the table.
 
 #include <algorithm>
@@ -163,8 +164,8 @@ struct printer {
 /// Process CPU seconds (one thread runs here, so the thread's own).
 double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
 
-void diagnostics_benchmark(const printer& out, std::size_t repeats, bool quick, std::size_t dim) {
-    const std::size_t walkers = std::max<std::size_t>(128, 2 * dim + 2), steps = quick ? 1000 : 3000;
+void diagnostics_benchmark(const printer& out, std::size_t repeats, std::size_t steps, std::size_t dim) {
+    const std::size_t walkers = std::max<std::size_t>(128, 2 * dim + 2);
     const cheap_gaussian model{dim};
     std::vector<double> sampling, taus, summary, sampling_cpu, taus_cpu, summary_cpu;
     double tau0 = 0.0;
@@ -217,7 +218,7 @@ int main(int argc, char** argv) {
     printer out;
     std::size_t repeats = 5;
     bool quick = false, diagnostics = false;
-    std::size_t diagnostics_dim = 50;
+    std::size_t diagnostics_dim = 50, diagnostics_steps = 0;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--json"))
             out.json = true;
@@ -227,15 +228,19 @@ int main(int argc, char** argv) {
             diagnostics = true;
         else if (!std::strcmp(argv[i], "--dim") && i + 1 < argc)
             diagnostics_dim = static_cast<std::size_t>(std::max(1, std::atoi(argv[++i])));
+        else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc)
+            diagnostics_steps = static_cast<std::size_t>(std::max(1, std::atoi(argv[++i])));
         else if (!std::strcmp(argv[i], "--repeats") && i + 1 < argc)
             repeats = static_cast<std::size_t>(std::max(1, std::atoi(argv[++i])));
         else {
-            std::fprintf(stderr, "usage: %s [--json] [--repeats N] [--quick] [--diagnostics [--dim N]]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--json] [--repeats N] [--quick] [--diagnostics [--dim N] [--steps N]]\n",
+                         argv[0]);
             return 2;
         }
     }
     if (diagnostics) {
-        diagnostics_benchmark(out, repeats, quick, diagnostics_dim);
+        if (diagnostics_steps == 0) diagnostics_steps = quick ? 1000 : 3000;
+        diagnostics_benchmark(out, repeats, diagnostics_steps, diagnostics_dim);
         return 0;
     }
     out.header();

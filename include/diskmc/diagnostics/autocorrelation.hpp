@@ -73,14 +73,10 @@ public:
           normalised_power_(static_cast<std::size_t>(transform.frequencies()), 0.0) {}
 
     /// Adds one walker's series (its length the transform's).
-    void add(autocovariance_transform& transform,
-             const Eigen::Ref<const Eigen::VectorXd, 0, Eigen::InnerStride<>>& series) {
-        double sum_of_squares = 0.0;
-        const std::vector<double>& power = transform.power_spectrum(series, sum_of_squares);
-        if (!(sum_of_squares > 0.0)) return;  // constant walker: rho undefined
-        const double inverse = 1.0 / sum_of_squares;
-        for (std::size_t k = 0; k < power.size(); ++k) normalised_power_[k] += power[k] * inverse;
-        ++walkers_used_;
+    template <class Series>
+    void add(autocovariance_transform& transform, const Eigen::MatrixBase<Series>& series) {
+        // (a constant walker adds nothing: its rho is undefined)
+        if (transform.add_normalised_power(series, normalised_power_) > 0.0) ++walkers_used_;
     }
 
     /// The estimate from the walkers added so far; nullopt when the transform

@@ -173,18 +173,27 @@ public:
     /// lag-0 autocovariance).
     /// (`series` may be strided, e.g. one parameter's row of a chain stored
     /// a draw per column: it is read once, into the transform's buffer.)
-    const std::vector<double>& power_spectrum(const Eigen::Ref<const Eigen::VectorXd, 0, Eigen::InnerStride<>>& series,
-                                              double& sum_of_squares) {
-        // Copied first (a strided series is read once), then centred in place.
-        Eigen::Map<Eigen::VectorXd> centred(fft_.real(), length_);
-        centred = series;
-        centred.array() -= centred.mean();
-        sum_of_squares = centred.squaredNorm();
-        std::fill(fft_.real() + length_, fft_.real() + padded_, 0.0);  // (the inverse overwrites them)
-        fft_.forward();
+    template <class Series>
+    const std::vector<double>& power_spectrum(const Eigen::MatrixBase<Series>& series, double& sum_of_squares) {
+        sum_of_squares = transform(series);
         const std::complex<double>* spectrum = fft_.spectrum();
         for (std::size_t k = 0; k < power_.size(); ++k) power_[k] = std::norm(spectrum[k]);
         return power_;
+    }
+
+    /// Adds the series' power spectrum over its sum of squares (the spectrum
+    /// of its autocorrelation function, times n) to `sum` (frequencies()
+    /// entries), and returns the sum of squares; a constant series (sum of
+    /// squares 0) adds nothing. One pass over the spectrum, for summing many
+    /// series' autocorrelations before one inverse transform.
+    template <class Series>
+    double add_normalised_power(const Eigen::MatrixBase<Series>& series, std::vector<double>& sum) {
+        const double sum_of_squares = transform(series);
+        if (!(sum_of_squares > 0.0)) return sum_of_squares;
+        const double inverse = 1.0 / sum_of_squares;
+        const std::complex<double>* spectrum = fft_.spectrum();
+        for (std::size_t k = 0; k < sum.size(); ++k) sum[k] += std::norm(spectrum[k]) * inverse;
+        return sum_of_squares;
     }
 
     /// The biased autocovariance at lags 0 .. lags()-1 of a series whose power
@@ -195,6 +204,7 @@ public:
         std::complex<double>* spectrum = fft_.spectrum();
         for (std::size_t k = 0; k < power_.size(); ++k) spectrum[k] = power[k];
         fft_.inverse();
+        padding_is_zero_ = false;  // the inverse wrote the whole real buffer
         // The inverse is unscaled: 1 / padded_length, and 1 / n for the estimate.
         const double scale = 1.0 / (static_cast<double>(padded_) * static_cast<double>(length_));
         out = Eigen::Map<const Eigen::VectorXd>(fft_.real(), lags_) * scale;
@@ -210,9 +220,27 @@ public:
     }
 
 private:
+    /// The series' centred copy, zero-padded, through the forward transform
+    /// (into fft_.spectrum()); returns its sum of squares. The series is read
+    /// once, then centred in the buffer.
+    template <class Series>
+    double transform(const Eigen::MatrixBase<Series>& series) {
+        Eigen::Map<Eigen::VectorXd> centred(fft_.real(), length_);
+        centred = series;
+        centred.array() -= centred.mean();
+        const double sum_of_squares = centred.squaredNorm();
+        if (!padding_is_zero_) {
+            std::fill(fft_.real() + length_, fft_.real() + padded_, 0.0);
+            padding_is_zero_ = true;  // (the forward transform leaves its input as it is)
+        }
+        fft_.forward();
+        return sum_of_squares;
+    }
+
     Eigen::Index length_, lags_, padded_;
     detail::real_fft fft_;
     std::vector<double> power_;
+    bool padding_is_zero_ = false;
 };
 
 /// Biased autocovariance estimate (divided by n, as in Geyer 1992 and Stan)

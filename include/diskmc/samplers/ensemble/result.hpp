@@ -4,6 +4,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -159,28 +160,42 @@ inline std::vector<autocorrelation_estimate> ensemble_autocorrelation_times(
     // The walkers' series of the parameters in `wanted`, added to their
     // accumulators through a transform giving `lags` lags. The chain is
     // stored draw by draw, so one walker's draws lie a whole ensemble apart
-    // (walkers x dim doubles, often more than a page): a block of walkers is
-    // copied out at once, about 4 MB, each draw's positions contiguous; a
-    // walker's series of one parameter is then a row of the block, read at
-    // stride dim.
+    // (walkers x dim doubles, often more than a page): a block of walkers,
+    // about 4 MB, is transposed at once, reading each draw's positions
+    // contiguous and writing every series of the block contiguous (dim x
+    // walkers streams, each a cache line at a time).
     const Eigen::Index per_walker_bytes = draws * dim * static_cast<Eigen::Index>(sizeof(double));
     const Eigen::Index block = std::clamp<Eigen::Index>((Eigen::Index{4} << 20) / per_walker_bytes, 1, walkers);
-    Eigen::MatrixXd walker_draws(dim, draws * block);  // column k * draws + d: walker first + k at draw d
+    Eigen::MatrixXd series(draws, dim * block);  // column k * dim + p: walker first + k's parameter p
     auto accumulate = [&](Eigen::Index lags, const std::vector<Eigen::Index>& wanted, Eigen::Index walker_count) {
         autocovariance_transform transform(draws, lags);
         std::vector<detail::autocorrelation_accumulator> accumulators(wanted.size(),
                                                                       detail::autocorrelation_accumulator(transform));
         for (Eigen::Index first = 0; first < walker_count; first += block) {
             const Eigen::Index count = std::min(block, walker_count - first);
-            for (Eigen::Index d = 0; d < draws; ++d)
-                for (Eigen::Index k = 0; k < count; ++k)
-                    walker_draws.col(k * draws + d) = samples.col(d * walkers + first + k);
+            // Eight draws at a time, so that each series gets a whole cache
+            // line per write and the eight positions read stay in L1.
+            constexpr Eigen::Index run = 8;
+            for (Eigen::Index k = 0; k < count; ++k)
+                for (Eigen::Index d0 = 0; d0 < draws; d0 += run) {
+                    const Eigen::Index width = std::min(run, draws - d0);
+                    std::array<const double*, run> from{};
+                    for (Eigen::Index i = 0; i < width; ++i) from[i] = samples.col((d0 + i) * walkers + first + k).data();
+                    double* to = series.data() + k * dim * draws + d0;
+                    if (width == run) {
+                        for (Eigen::Index p = 0; p < dim; ++p)
+                            for (Eigen::Index i = 0; i < run; ++i) to[p * draws + i] = from[i][p];
+                    } else {
+                        for (Eigen::Index p = 0; p < dim; ++p)
+                            for (Eigen::Index i = 0; i < width; ++i) to[p * draws + i] = from[i][p];
+                    }
+                }
             // (A sum is finite when every term is; the rare overflow is checked in full.)
-            const auto copied = walker_draws.leftCols(count * draws);
+            const auto copied = series.leftCols(count * dim);
             check_argument(std::isfinite(copied.sum()) || copied.allFinite(), function, "the samples must be finite");
             for (Eigen::Index k = 0; k < count; ++k)
                 for (std::size_t j = 0; j < wanted.size(); ++j)
-                    accumulators[j].add(transform, walker_draws.row(wanted[j]).segment(k * draws, draws).transpose());
+                    accumulators[j].add(transform, series.col(k * dim + wanted[j]));
         }
         std::vector<std::optional<autocorrelation_estimate>> estimates;
         for (auto& accumulator : accumulators) estimates.push_back(accumulator.estimate(transform, options));
