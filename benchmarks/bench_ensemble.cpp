@@ -10,10 +10,10 @@
 //              a descheduled thread's wait still ends on time).
 //   diagnostics  (--diagnostics, alone) the integrated autocorrelation times
 //              and the summary table of a --dim-dimensional Gaussian run
-//              (default 50; 128 walkers, --steps steps, default 3000, 1
-//              thread) against the
-//              sampling's own time, in wall-clock and in process CPU seconds
-//              (the CPU ratio is the steadier one on a shared machine).
+//              (default 50; 128 walkers, --steps steps, default 3000; 1
+//              thread) against the sampling's own time, in wall-clock and
+//              in process CPU seconds (the CPU ratio is the steadier one on
+//              a shared machine).
 //
 // Every number is the median of --repeats runs. Usage:
 //   bench_ensemble [--json] [--repeats N] [--quick] [--diagnostics [--dim N] [--steps N]]

@@ -48,11 +48,11 @@ void load_tile(const Eigen::ArrayXd& x, const Eigen::ArrayXd& y, Eigen::Index st
 /// (x, y) into out[0 .. count), on vectorised tiles of pixels.
 ///
 /// [[gnu::flatten]], here and on the adjoint's forward and reverse passes:
-/// everything they call is inlined. In a
-/// large translation unit (a program with several families) g++ otherwise
-/// stops inlining Eigen's packet exp and log and the per-pixel steps, and
-/// the gradient ran 1.25x slower (bench_likelihood: 40 against 32 ns a
-/// pixel), with a speed that changed with whatever else the program held.
+/// everything they call is inlined. In a large translation unit (a program
+/// with several families) g++ otherwise stops inlining Eigen's packet exp
+/// and log and the per-pixel steps, and the gradient ran 1.25x slower
+/// (bench_likelihood: 40 against 32 ns a pixel), with a speed that changed
+/// with whatever else the program held.
 template <class Surface, class Rotation, bool Thin, class Radial, class Vertical>
 [[gnu::flatten]] void line_of_sight_velocity_of_range(
     const disk_projection<double, Surface, Rotation, Thin, Radial, Vertical>& projection, const Eigen::ArrayXd& x,

@@ -180,7 +180,8 @@ inline std::vector<autocorrelation_estimate> ensemble_autocorrelation_times(
                 for (Eigen::Index d0 = 0; d0 < draws; d0 += run) {
                     const Eigen::Index width = std::min(run, draws - d0);
                     std::array<const double*, run> from{};
-                    for (Eigen::Index i = 0; i < width; ++i) from[i] = samples.col((d0 + i) * walkers + first + k).data();
+                    for (Eigen::Index i = 0; i < width; ++i)
+                        from[i] = samples.col((d0 + i) * walkers + first + k).data();
                     double* to = series.data() + k * dim * draws + d0;
                     if (width == run) {
                         for (Eigen::Index p = 0; p < dim; ++p)
