@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "diskmc/detail/eigen.hpp"
+#include "diskmc/detail/flatten.hpp"
 #include "diskmc/disk/model.hpp"
 
 #include "diskmc/detail/vectorised_code_begin.hpp"  // g++ 12 false positive: see there
@@ -298,8 +299,9 @@ public:
 
     /// The model line-of-sight velocity on a tile (as
     /// line_of_sight_velocity), keeping what reverse() needs in `state`
-    /// (shaped by shape()). (flatten: see detail::line_of_sight_velocity_of_range.)
-    [[gnu::flatten]] adjoint_tile forward(const adjoint_tile& x, const adjoint_tile& y, tile_state& state) const {
+    /// (shaped by shape()). Everything it calls is inlined (see
+    /// detail/flatten.hpp), as in reverse().
+    DISKMC_FLATTEN adjoint_tile forward(const adjoint_tile& x, const adjoint_tile& y, tile_state& state) const {
         state.x = x;
         state.y = y;
         const surface_point<adjoint_tile> p = projection_.deproject_with(
@@ -345,7 +347,7 @@ public:
     /// statement by statement as whole-tile expressions do; it leaves, per
     /// pixel, the cotangents of v_phi, z and each iterate's height, which the
     /// components then turn into their fields' adjoints tile by tile.
-    [[gnu::flatten]] void reverse(const tile_state& state, const adjoint_tile& seed, adjoints& sums) {
+    DISKMC_FLATTEN void reverse(const tile_state& state, const adjoint_tile& seed, adjoints& sums) {
         const Projection& p = projection_;
         const auto n = static_cast<std::size_t>(iterations_);
         const auto& radius = state.radius;

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "diskmc/detail/eigen.hpp"
+#include "diskmc/detail/flatten.hpp"
 #include "diskmc/disk/beam.hpp"
 #include "diskmc/disk/grid_beam_convolution.hpp"
 #include "diskmc/disk/model.hpp"
@@ -45,16 +46,10 @@ void load_tile(const Eigen::ArrayXd& x, const Eigen::ArrayXd& y, Eigen::Index st
 }
 
 /// The model line-of-sight velocity of pixels [start, start + count) of
-/// (x, y) into out[0 .. count), on vectorised tiles of pixels.
-///
-/// [[gnu::flatten]], here and on the adjoint's forward and reverse passes:
-/// everything they call is inlined. In a large translation unit (a program
-/// with several families) g++ otherwise stops inlining Eigen's packet exp
-/// and log and the per-pixel steps, and the gradient ran 1.25x slower
-/// (bench_likelihood: 40 against 32 ns a pixel), with a speed that changed
-/// with whatever else the program held.
+/// (x, y) into out[0 .. count), on vectorised tiles of pixels; everything it
+/// calls inlined (see detail/flatten.hpp).
 template <class Surface, class Rotation, bool Thin, class Radial, class Vertical>
-[[gnu::flatten]] void line_of_sight_velocity_of_range(
+DISKMC_FLATTEN void line_of_sight_velocity_of_range(
     const disk_projection<double, Surface, Rotation, Thin, Radial, Vertical>& projection, const Eigen::ArrayXd& x,
     const Eigen::ArrayXd& y, Eigen::Index start, Eigen::Index count, double* out) {
     constexpr Eigen::Index tile = pixel_tile_size;
