@@ -183,13 +183,8 @@ inline std::vector<autocorrelation_estimate> ensemble_autocorrelation_times(
                     for (Eigen::Index i = 0; i < width; ++i)
                         from[i] = samples.col((d0 + i) * walkers + first + k).data();
                     double* to = series.data() + k * dim * draws + d0;
-                    if (width == run) {
-                        for (Eigen::Index p = 0; p < dim; ++p)
-                            for (Eigen::Index i = 0; i < run; ++i) to[p * draws + i] = from[i][p];
-                    } else {
-                        for (Eigen::Index p = 0; p < dim; ++p)
-                            for (Eigen::Index i = 0; i < width; ++i) to[p * draws + i] = from[i][p];
-                    }
+                    for (Eigen::Index p = 0; p < dim; ++p)
+                        for (Eigen::Index i = 0; i < width; ++i) to[p * draws + i] = from[i][p];
                 }
             // (A sum is finite when every term is; the rare overflow is checked in full.)
             const auto copied = series.leftCols(count * dim);
