@@ -270,11 +270,12 @@ public:
     /// What reverse() needs of one tile's forward pass.
     struct tile_state {
         adjoint_tile x, y, x_mid;
-        // r_k and y_k, k = 0 .. iterations (analytic: y_mid, then the point's r and y)
-        std::vector<adjoint_tile> radius, ordinate;
-        // 1 / r_k: divided in the forward pass, where the divider is idle
-        // beside the exps and logs, so that the reverse pass only multiplies
-        std::vector<adjoint_tile> inverse_radius;
+        // y_k and 1 / r_k, k = 0 .. iterations (analytic: y_mid, then the
+        // point's y and 1 / r). 1 / r_k is divided in the forward pass, where
+        // the divider is idle beside the exps and logs, so that the reverse
+        // pass only multiplies.
+        std::vector<adjoint_tile> ordinate, inverse_radius;
+        std::vector<adjoint_tile> radius;  // r_k itself: analytic only (the point's r, at k = 1)
         std::vector<surface_linearisation> heights;  // h at r_k, k = 0 .. iterations (iterated only)
         typename rotation_type::template linearisation<adjoint_tile> rotation;
         typename detail::flow_linearisation_of<radial_type>::type radial;      // at r_n (radial flow only)
@@ -291,7 +292,7 @@ public:
     /// it already fits).
     void shape(tile_state& state) const {
         const auto count = static_cast<std::size_t>(iterations_) + 1;
-        state.radius.resize(count);
+        if constexpr (analytic) state.radius.resize(count);
         state.inverse_radius.resize(count);
         state.ordinate.resize(count);
         if constexpr (iterated) state.heights.resize(count);
@@ -318,7 +319,7 @@ public:
             [&](int k, const surface_point<adjoint_tile>& q) {
                 // (an analytic deprojection's midplane point has no r)
                 if (!analytic || k > 0) {
-                    state.radius[static_cast<std::size_t>(k)] = q.r;
+                    if constexpr (analytic) state.radius[static_cast<std::size_t>(k)] = q.r;
                     state.inverse_radius[static_cast<std::size_t>(k)] = q.r.inverse();
                 }
                 state.ordinate[static_cast<std::size_t>(k)] = q.y;
@@ -350,7 +351,6 @@ public:
     DISKMC_FLATTEN void reverse(const tile_state& state, const adjoint_tile& seed, adjoints& sums) {
         const Projection& p = projection_;
         const auto n = static_cast<std::size_t>(iterations_);
-        const auto& radius = state.radius;
         const auto& inverse_radius = state.inverse_radius;
         const auto& ordinate = state.ordinate;
         const auto& heights = state.heights;
@@ -402,7 +402,7 @@ public:
                 surface_point<block> point;
                 point.x = x_mid;
                 point.y = lane(ordinate[1]);
-                point.r = lane(radius[1]);
+                point.r = lane(state.radius[1]);
                 point.z = point.r * p.surface.z0;
                 const auto [sin_inc, cos_two_inc] = p.analytic_angles();
                 const auto bars = p.surface.deproject_adjoint(block(x_mid), y_mid, sin_inc, cos_two_inc, point,
