@@ -33,6 +33,7 @@
 
 #include "diskmc/concepts/batch_log_density.hpp"
 #include "diskmc/concepts/log_density.hpp"
+#include "diskmc/detail/huge_pages.hpp"
 #include "diskmc/detail/precision_rounds.hpp"
 #include "diskmc/detail/random_stream.hpp"
 #include "diskmc/errors.hpp"
@@ -316,6 +317,7 @@ ensemble_result run_ensemble(const M& model, const ensemble_start& start,
     const auto planned_draws = static_cast<Eigen::Index>(options.steps / options.thin);
     result.samples.resize(static_cast<Eigen::Index>(dim), planned_draws * w);
     result.log_densities.resize(w, planned_draws);
+    advise_huge_pages(result.samples.data(), static_cast<std::size_t>(result.samples.size()) * sizeof(double));
     Eigen::Index draws = 0;
     auto keep_draw = [&](const Eigen::MatrixXd& positions, const Eigen::VectorXd& log_densities) {
         result.samples.middleCols(draws * w, w) = positions;
