@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
                 laplace_ess / laplace_seconds, median_of(khats));
     std::printf("%-8s %8.2f %10.0f %12.1f %12s\n", "nuts", nuts_seconds, min_bulk_ess(nuts_fit),
                 min_bulk_ess(nuts_fit) / nuts_seconds, "-");
-    std::printf("(MAP step and summary: %.2f s, not counted above; machine shared with other builds)\n\n",
+    std::printf("(MAP step and summary: %.2f s, not counted above)\n\n",
                 map_and_rest);
 
     std::printf("%-9s %14s %14s %10s %10s %9s %9s\n", "", "NUTS p50", "Laplace p50", "NUTS sd", "Laplace sd",

@@ -620,9 +620,9 @@ int main(int argc, char** argv) {
                 const auto map_start = clock_type::now();
                 set.map.result = inference::find_map(set.problem->posterior);
                 set.map.seconds = seconds_since(map_start);
-                // L-BFGS may stop on a failed line search at the optimum (the
-                // noise floor of log p); the positive definite Hessian says it
-                // is a maximum either way.
+                // The search may stop at the noise floor of log p without its
+                // convergence test passing; the positive definite Hessian says
+                // it is a maximum either way.
                 set.map.usable = set.map.result.covariance.status == inference::covariance_status::ok &&
                                  set.map.result.unconstrained_covariance.status == inference::covariance_status::ok;
                 set.map.status = map_status_name(set.map.result);
@@ -674,7 +674,7 @@ int main(int argc, char** argv) {
                             set.map.result.evaluations, set.map.status.c_str(), set.map.usable ? "true" : "false");
             for (const auto& row : rows) print_json(stdout, row, from_files, repeats);
         } else {
-            std::printf("\nMAP (L-BFGS-B + finite-difference Hessian), once per data set:\n");
+            std::printf("\nMAP (find_map: Gauss-Newton with the exact Hessian), once per data set:\n");
             for (const auto& [key, set] : data_sets)
                 std::printf("- beam %s, downsample %d (%lld pixels): %.1f s, %ld gradient evaluations, %s\n",
                             key.first ? "yes" : "no", key.second, static_cast<long long>(set.problem->pixels),
